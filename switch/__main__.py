@@ -1,0 +1,7 @@
+"""``python -m switch`` is ``gongji-switch``."""
+
+import sys
+
+from switch.cli import main
+
+sys.exit(main())

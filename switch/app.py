@@ -1,0 +1,130 @@
+"""The composition root: clock, store, policies, broker and MQTT adapter wired together, run, stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from switch.broker import EmbeddedBroker
+from switch.clock import Clock, SystemClock, VirtualClock
+from switch.errors import ConfigError
+from switch.mqtt import MqttSwitch, parse_broker_url
+from switch.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
+from switch.service import SettlementSwitch
+from switch.store.sqlite import SqliteStore
+
+__all__ = ["Settings", "build_switch", "make_clock", "policies_from", "serve"]
+
+log = logging.getLogger("gongji")
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str | None = None  # None: start the embedded broker on ``listen``
+    listen: str = "127.0.0.1:1883"
+    db: Path = Path("gongji.db")
+    clock: str = "system"
+    clock_start: datetime | None = None
+    clock_speed: Decimal = Decimal(0)
+    topic_root: str = "gongji/v1"
+    admin_token: str | None = None
+    policy: Path | None = None
+    client_id: str | None = None
+
+
+def policies_from(path: Path | None) -> list[Policy]:
+    """The packaged starting set, with a policy file's entries added or replacing by name."""
+    policies = {p.name: p for p in packaged_policies()}
+    if path is not None:
+        try:
+            for p in load_policy_file(path):
+                policies[p.name] = p
+        except PolicyFileError as exc:
+            raise ConfigError(str(exc)) from exc
+    return list(policies.values())
+
+
+def make_clock(settings: Settings) -> Clock:
+    if settings.clock == "virtual":
+        return VirtualClock(settings.clock_start, settings.clock_speed)
+    if settings.clock == "system":
+        return SystemClock()
+    raise ConfigError(f"--clock must be 'system' or 'virtual', not {settings.clock!r}")
+
+
+def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] | None = None) -> SettlementSwitch:
+    return SettlementSwitch(SqliteStore(settings.db), make_clock(settings), policies_from(settings.policy),
+                            settings.admin_token, on_fatal)
+
+
+def _listen_address(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise ConfigError(f"--listen {listen!r}: expected HOST:PORT") from None
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None,
+                on_ready: Callable[[str], None] | None = None) -> int:
+    """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status."""
+    stop = stop or asyncio.Event()
+    fatal: list[BaseException] = []
+
+    def on_fatal(exc: BaseException) -> None:
+        fatal.append(exc)
+        stop.set()
+
+    switch = build_switch(settings, on_fatal)
+    embedded: EmbeddedBroker | None = None
+    if settings.broker is None:
+        host, port = _listen_address(settings.listen)
+        embedded = EmbeddedBroker(host, port)
+        try:
+            await embedded.start()
+        except Exception as exc:
+            raise ConfigError(f"cannot start the embedded broker on {host}:{port}: {exc}") from exc
+        address = parse_broker_url(embedded.url)
+    else:
+        address = parse_broker_url(settings.broker)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
+            pass
+    try:
+        await switch.start()
+        adapter = MqttSwitch(switch, address, settings.topic_root, settings.client_id)
+        runner = asyncio.create_task(adapter.run(stop))
+        connected = asyncio.create_task(adapter.connected.wait())
+        await asyncio.wait({runner, connected}, return_when=asyncio.FIRST_COMPLETED)
+        if adapter.connected.is_set():
+            line = (f"gongji-switch ready: broker {address.url}{' (embedded)' if embedded else ''}, "
+                    f"topics {adapter.root}/, db {settings.db}, clock {settings.clock}")
+            log.info(line)
+            if on_ready is not None:
+                on_ready(line)
+        connected.cancel()
+        await runner
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        await switch.stop()
+        if embedded is not None:
+            await embedded.stop()
+    if fatal:
+        print(f"gongji-switch: stopped after a storage failure: {fatal[0]}", file=sys.stderr)
+        return 3
+    log.info("gongji-switch stopped cleanly")
+    return 0

@@ -1,0 +1,174 @@
+"""Admin decisions: load people and families, credit accounts, suspend and resume, inspect, policies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from switch.codes import Code
+from switch.core.binding import BindingView, check_bind
+from switch.core.model import (
+    Binding,
+    CloseWindow,
+    Decision,
+    Effect,
+    Event,
+    Move,
+    Person,
+    PutBinding,
+    PutPerson,
+    PutPolicy,
+    State,
+    iso,
+)
+from switch.money import format_fen
+from switch.policy import Policy
+from switch.wire import Credit, Load, SetStatus
+
+__all__ = ["close_windows_of_holder", "credit", "load", "set_policy", "set_status", "state_view"]
+
+
+def close_windows_of_holder(state: State, holder: str, now: datetime, why: str) -> tuple[list[Effect], list[Event]]:
+    """Close every open window of the holder's relatives (unbind, suspension)."""
+    relatives = set(state.relatives_of.get(holder, {}))
+    effects: list[Effect] = []
+    events: list[Event] = []
+    for window in list(state.windows.values()):
+        if window.psn_no in relatives:
+            effects.append(CloseWindow(window.psn_no, window.fixmedins_code))
+            events.append(Event("window.closed", now, {"psn_no": window.psn_no,
+                                                       "fixmedins_code": window.fixmedins_code,
+                                                       "holder_psn_no": holder, "reason": why}))
+    return effects, events
+
+
+def load(state: State, cmd: Load, now: datetime) -> Decision:
+    """admin.load: upsert people, then bindings checked by the binding rules; all or nothing."""
+    view = BindingView(state)
+    effects: list[Effect] = []
+    events: list[Event] = []
+    seen_certs: dict[tuple[str, str], str] = {}
+    for i, p in enumerate(cmd.people):
+        for cert in p.certs.items():
+            owner = seen_certs.get(cert) or state.cert_owner.get(cert)
+            if owner is not None and owner != p.psn_no:
+                return _invalid(["input", "people", i, "certs", cert[0]],
+                                f"certificate {cert[1]} already belongs to {owner}")
+            seen_certs[cert] = p.psn_no
+        person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, dict(p.certs))
+        old = view.person(p.psn_no)
+        if old is not None and old.insutype == "310" and p.insutype == "390" and old.balc:
+            return _invalid(["input", "people", i, "insutype"],
+                            f"{p.psn_no} still has {format_fen(old.balc)} in a personal account")
+        view.people[p.psn_no] = person
+        effects.append(PutPerson(person))
+        target = p.balc if p.balc is not None else None
+        current = old.balc if old is not None else 0
+        if target is not None and target != current:
+            diff = target - current
+            effects.append(Move("@load", p.psn_no, diff, "load", p.psn_no, now) if diff > 0
+                           else Move(p.psn_no, "@load", -diff, "load", p.psn_no, now))
+        if old is not None and old.status == "active" and p.status == "suspended":
+            closing, closed = close_windows_of_holder(state, p.psn_no, now, "holder_suspended")
+            effects += closing
+            events += closed
+    for i, b in enumerate(cmd.bindings):
+        refused = check_bind(view, b.holder_psn_no, b.relative_psn_no, b.rltn)
+        if refused is not None:
+            return Decision(
+                code=refused.code,
+                err_msg=f"bindings[{i}] {b.holder_psn_no} → {b.relative_psn_no}: {refused.err_msg}",
+                output={"errors": [{"loc": ["input", "bindings", i], "msg": refused.err_msg,
+                                    "code": refused.code.value}]},
+            )
+        existing = view.binding_of(b.relative_psn_no)
+        binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap,
+                          existing.used if existing is not None else 0,
+                          existing.created_at if existing is not None else now)
+        view.added[b.relative_psn_no] = binding
+        effects.append(PutBinding(binding))
+        if existing is None:
+            events.append(Event("binding.created", now, {"holder_psn_no": binding.holder,
+                                                         "relative_psn_no": binding.relative,
+                                                         "rltn": binding.rltn, "via": "admin.load"}))
+    return Decision(code=Code.OK, err_msg="success",
+                    output={"people": len(cmd.people), "bindings": len(cmd.bindings)},
+                    effects=tuple(effects), events=tuple(events))
+
+
+def _invalid(loc: list[Any], msg: str) -> Decision:
+    return Decision(code=Code.INVALID_REQUEST, err_msg=msg, output={"errors": [{"loc": loc, "msg": msg}]})
+
+
+def credit(state: State, cmd: Credit, now: datetime, ref: str) -> Decision:
+    """admin.credit: the monthly allocation into an employee's personal account."""
+    person = state.people.get(cmd.psn_no)
+    if person is None:
+        return Decision(Code.PERSON_NOT_FOUND, err_msg=f"参保人 {cmd.psn_no} 不存在")
+    if person.insutype != "310":
+        return _invalid(["input", "psn_no"], f"{cmd.psn_no} is resident-insured (390) and has no personal account")
+    return Decision(code=Code.OK, err_msg="success",
+                    output={"psn_no": cmd.psn_no, "balc": format_fen(person.balc + cmd.amount)},
+                    effects=(Move("@credit", cmd.psn_no, cmd.amount, "credit", ref, now),))
+
+
+def set_status(state: State, cmd: SetStatus, now: datetime) -> Decision:
+    """admin.set_status: suspending a holder closes the windows of the relatives; resuming restores pooling."""
+    person = state.people.get(cmd.psn_no)
+    if person is None:
+        return Decision(Code.PERSON_NOT_FOUND, err_msg=f"参保人 {cmd.psn_no} 不存在")
+    updated = Person(person.psn_no, person.psn_name, person.insutype, person.admdvs, cmd.status, dict(person.certs))
+    effects: list[Effect] = [PutPerson(updated)]
+    events: list[Event] = []
+    if cmd.status == "suspended" and person.status != "suspended":
+        closing, closed = close_windows_of_holder(state, person.psn_no, now, "holder_suspended")
+        effects += closing
+        events += closed
+    return Decision(code=Code.OK, err_msg="success", output={"psn_no": cmd.psn_no, "status": cmd.status},
+                    effects=tuple(effects), events=tuple(events))
+
+
+def set_policy(state: State, raw: dict[str, Any]) -> Decision:
+    try:
+        policy = Policy.model_validate(raw)
+    except Exception as exc:  # pydantic.ValidationError; the message lists each problem
+        errors = getattr(exc, "errors", lambda: [])()
+        return Decision(
+            code=Code.INVALID_REQUEST, err_msg=f"invalid policy: {exc}",
+            output={"errors": [{"loc": ["input", "set", *e["loc"]], "msg": e["msg"]} for e in errors]},
+        )
+    return Decision(code=Code.OK, err_msg="success", output={"policy": policy.to_wire()},
+                    effects=(PutPolicy(policy),))
+
+
+def _family(state: State, psn_no: str) -> set[str]:
+    binding = state.binding_of.get(psn_no)
+    holder = binding.holder if binding is not None else psn_no
+    return {holder, psn_no, *state.relatives_of.get(holder, {})}
+
+
+def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
+    """admin.state: people, bindings and open windows, or one person's family."""
+    if psn_no is not None and psn_no not in state.people:
+        return Decision(Code.PERSON_NOT_FOUND, err_msg=f"参保人 {psn_no} 不存在")
+    members = _family(state, psn_no) if psn_no is not None else None
+    people = [p for p in state.people.values() if members is None or p.psn_no in members]
+    bindings = [b for b in state.binding_of.values()
+                if members is None or b.relative in members or b.holder in members]
+    windows = [w for w in state.windows.values()
+               if now < w.expires_at and (members is None or w.psn_no in members)]
+    settled = sum(1 for s in state.settlements.values() if s.status == "settled")
+    output = {
+        "now": iso(now),
+        "people": [{"psn_no": p.psn_no, "psn_name": p.psn_name, "insutype": p.insutype,
+                    "insuplc_admdvs": p.admdvs, "status": p.status, "balc": format_fen(p.balc)} for p in people],
+        "bindings": [{"holder_psn_no": b.holder, "relative_psn_no": b.relative, "rltn": b.rltn,
+                      "cap": None if b.cap is None else format_fen(b.cap), "used": format_fen(b.used)}
+                     for b in bindings],
+        "windows": [{"psn_no": w.psn_no, "fixmedins_code": w.fixmedins_code, "holder_psn_no": w.holder,
+                     "opened_at": iso(w.opened_at), "expires_at": iso(w.expires_at)} for w in windows],
+        "counts": {"people": len(state.people), "bindings": len(state.binding_of), "windows": len(windows),
+                   "settlements": settled,
+                   "undone": len(state.settlements) - settled},
+    }
+    return Decision(code=Code.OK, err_msg="success", output=output)

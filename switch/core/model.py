@@ -1,0 +1,338 @@
+"""The switch's state as plain data, the effects that change it, and the events it announces.
+
+Strategy: every change to the state is an ``Effect``. The core decides and returns effects; the
+same effects are applied to the in-memory ``State`` (here, by ``apply``) and written to the store
+in one transaction, so memory and disk cannot disagree about what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from switch.codes import Code
+from switch.policy import Policy, PolicyBook
+
+__all__ = [
+    "EXTERNAL_ACCOUNTS",
+    "Binding",
+    "CloseWindow",
+    "Decision",
+    "DeleteBinding",
+    "Effect",
+    "Event",
+    "Move",
+    "OpenWindow",
+    "Person",
+    "PutBinding",
+    "PutPerson",
+    "PutPolicy",
+    "PutPremium",
+    "PutRecord",
+    "PutSettlement",
+    "PutTombstone",
+    "Record",
+    "Reset",
+    "Settlement",
+    "State",
+    "UndoSettlement",
+    "UseCap",
+    "Window",
+    "apply",
+    "iso",
+]
+
+# Money enters and leaves the personal accounts through these; with them the ledger is
+# double-entry: every Move debits one account and credits another by the same fen.
+EXTERNAL_ACCOUNTS = ("@load", "@credit", "@paid", "@premium")
+
+
+def iso(at: datetime) -> str:
+    """The wire's timestamps: ISO 8601 with milliseconds and the offset (+08:00)."""
+    return at.isoformat(timespec="milliseconds")
+
+
+@dataclass(slots=True)
+class Person:
+    psn_no: str
+    psn_name: str
+    insutype: str  # "310" employee (has a personal account) / "390" resident (has none)
+    admdvs: str  # insured region, 6 digits
+    status: str  # "active" / "suspended"
+    certs: dict[str, str] = field(default_factory=dict)
+    balc: int = 0  # fen; changed only by Move
+
+
+@dataclass(slots=True)
+class Binding:
+    holder: str  # 户主/共济人: whose account pays
+    relative: str  # 近亲属: who may spend from it
+    rltn: str
+    cap: int | None = None  # cumulative fen the relative may spend; None = no cap
+    used: int = 0
+    created_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Window:
+    """The retry window of the decline-and-swipe-again flow: open on [opened_at, expires_at)."""
+
+    psn_no: str
+    fixmedins_code: str
+    holder: str
+    opened_at: datetime
+    expires_at: datetime
+
+
+@dataclass(slots=True)
+class Settlement:
+    setl_id: str
+    infno: str
+    terminal_id: str
+    msgid: str
+    fixmedins_code: str
+    psn_no: str
+    psn_name: str
+    insutype: str
+    setl_time: datetime
+    medfee: int
+    fund: int
+    acct: int
+    mulaid: int
+    cash: int
+    balc: int  # the patient's own balance right after
+    holder: str | None
+    status: str = "settled"  # settled / cancelled / reversed
+
+
+@dataclass(slots=True)
+class Record:
+    """One row of a holder's pooled-spending list (明细): a payment, or a refund as a negative."""
+
+    rec_id: int
+    holder: str
+    setl_id: str
+    psn_no: str
+    amount: int
+    at: datetime
+    fixmedins_code: str
+
+
+# --- effects ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PutPerson:
+    person: Person
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """``fen`` from account ``debit`` to account ``credit`` (a psn_no or an ``@`` external)."""
+
+    debit: str
+    credit: str
+    fen: int
+    kind: str
+    ref: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PutBinding:
+    binding: Binding
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBinding:
+    holder: str
+    relative: str
+
+
+@dataclass(frozen=True, slots=True)
+class UseCap:
+    relative: str
+    holder: str
+    delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWindow:
+    window: Window
+
+
+@dataclass(frozen=True, slots=True)
+class CloseWindow:
+    psn_no: str
+    fixmedins_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutSettlement:
+    settlement: Settlement
+
+
+@dataclass(frozen=True, slots=True)
+class UndoSettlement:
+    setl_id: str
+    status: str  # cancelled / reversed
+
+
+@dataclass(frozen=True, slots=True)
+class PutRecord:
+    record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class PutTombstone:
+    """A reversal that arrived before its original: the original will be answered REVERSED."""
+
+    terminal_id: str
+    omsgid: str
+    oinfno: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutPremium:
+    relative: str
+    year: int
+    holder: str
+    amount: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PutPolicy:
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    pass
+
+
+Effect = (
+    PutPerson
+    | Move
+    | PutBinding
+    | DeleteBinding
+    | UseCap
+    | OpenWindow
+    | CloseWindow
+    | PutSettlement
+    | UndoSettlement
+    | PutRecord
+    | PutTombstone
+    | PutPremium
+    | PutPolicy
+    | Reset
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the core decided: the answer, the effects to commit, the events to announce."""
+
+    code: Code
+    output: dict[str, Any] | None = None
+    err_msg: str | None = None
+    effects: tuple[Effect, ...] = ()
+    events: tuple[Event, ...] = ()
+    setl_id: str | None = None
+
+
+# --- the state -------------------------------------------------------------------------------
+
+
+@dataclass
+class State:
+    policies: PolicyBook
+    people: dict[str, Person] = field(default_factory=dict)
+    cert_owner: dict[tuple[str, str], str] = field(default_factory=dict)
+    binding_of: dict[str, Binding] = field(default_factory=dict)  # relative -> binding
+    relatives_of: dict[str, dict[str, Binding]] = field(default_factory=dict)  # holder -> relative -> b
+    windows: dict[tuple[str, str], Window] = field(default_factory=dict)
+    settlements: dict[str, Settlement] = field(default_factory=dict)
+    records: dict[str, list[Record]] = field(default_factory=dict)  # holder -> oldest first
+    tombstones: dict[tuple[str, str], str] = field(default_factory=dict)  # (terminal, omsgid) -> oinfno
+    premiums: dict[tuple[str, int], int] = field(default_factory=dict)  # (relative, year) -> fen
+    externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
+    next_setl: int = 1
+    next_record: int = 1
+    base_policies: tuple[Policy, ...] = ()
+
+    def policy_for(self, person: Person) -> Policy:
+        return self.policies.for_region(person.admdvs)
+
+    def balance(self, account: str) -> int:
+        if account.startswith("@"):
+            return self.externals[account]
+        return self.people[account].balc
+
+
+def _move(state: State, account: str, fen: int) -> None:
+    if account.startswith("@"):
+        state.externals[account] += fen
+    else:
+        state.people[account].balc += fen
+
+
+def apply(state: State, effect: Effect) -> None:
+    """Apply one effect to the in-memory state (the store applies the same effect to disk)."""
+    match effect:
+        case Move(debit=debit, credit=credit, fen=fen):
+            _move(state, debit, -fen)
+            _move(state, credit, fen)
+        case PutPerson(person=person):
+            old = state.people.get(person.psn_no)
+            if old is not None:
+                for key in old.certs.items():
+                    state.cert_owner.pop(key, None)
+                person.balc = old.balc
+            state.people[person.psn_no] = person
+            for key in person.certs.items():
+                state.cert_owner[key] = person.psn_no
+        case PutBinding(binding=binding):
+            state.binding_of[binding.relative] = binding
+            state.relatives_of.setdefault(binding.holder, {})[binding.relative] = binding
+        case DeleteBinding(holder=holder, relative=relative):
+            state.binding_of.pop(relative, None)
+            family = state.relatives_of.get(holder)
+            if family is not None:
+                family.pop(relative, None)
+                if not family:
+                    del state.relatives_of[holder]
+        case UseCap(relative=relative, holder=holder, delta=delta):
+            binding = state.binding_of.get(relative)
+            if binding is not None and binding.holder == holder:
+                binding.used = max(0, binding.used + delta)
+        case OpenWindow(window=window):
+            state.windows[(window.psn_no, window.fixmedins_code)] = window
+        case CloseWindow(psn_no=psn_no, fixmedins_code=code):
+            state.windows.pop((psn_no, code), None)
+        case PutSettlement(settlement=settlement):
+            state.settlements[settlement.setl_id] = settlement
+            state.next_setl = max(state.next_setl, int(settlement.setl_id[4:]) + 1)
+        case UndoSettlement(setl_id=setl_id, status=status):
+            state.settlements[setl_id].status = status
+        case PutRecord(record=record):
+            state.records.setdefault(record.holder, []).append(record)
+            state.next_record = max(state.next_record, record.rec_id + 1)
+        case PutTombstone(terminal_id=terminal, omsgid=omsgid, oinfno=oinfno):
+            state.tombstones[(terminal, omsgid)] = oinfno
+        case PutPremium(relative=relative, year=year, amount=amount):
+            state.premiums[(relative, year)] = amount
+        case PutPolicy(policy=policy):
+            state.policies.put(policy)
+        case Reset():
+            fresh = State(policies=PolicyBook(state.base_policies), base_policies=state.base_policies)
+            for name in State.__dataclass_fields__:
+                setattr(state, name, getattr(fresh, name))

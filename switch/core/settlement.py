@@ -1,0 +1,351 @@
+"""Settlement decisions: 1101, pre-settlement, settlement, cancel and reversal, for both flows.
+
+Everything that decides who pays what lives here. Given the state and ``now`` it returns a
+``Decision``; it reads no clock, does no I/O and changes nothing (the caller applies the effects).
+
+Payment order of the personal part S = medfee − fund: own account, then the holder's account
+(``acct_mulaid_pay``), then cash. Under a retry-window policy the first swipe that would need the
+holder is declined with the prompt and opens a window for (psn_no, fixmedins_code); a swipe
+inside [opened_at, expires_at) is pooled and uses the window up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from switch.codes import Code, pooling_prompt
+from switch.core.model import (
+    Binding,
+    CloseWindow,
+    Decision,
+    Effect,
+    Event,
+    Move,
+    OpenWindow,
+    Person,
+    PutRecord,
+    PutSettlement,
+    PutTombstone,
+    Record,
+    Settlement,
+    State,
+    UndoSettlement,
+    UseCap,
+    Window,
+    iso,
+)
+from switch.money import format_fen, round_half_up
+from switch.policy import Policy
+from switch.wire import Cancel, PersonQuery, Reverse, SettleData
+
+__all__ = ["Original", "SettleCommand", "cancel", "person_info", "reverse", "settle"]
+
+SETTLING_INFNOS = ("2102", "2207")
+PRE_INFNOS = ("2101", "2206")
+DEFAULT_MED_TYPE = {"2101": "41", "2102": "41", "2206": "11", "2207": "11"}
+
+
+@dataclass(frozen=True, slots=True)
+class SettleCommand:
+    infno: str  # 2101 / 2102 / 2206 / 2207
+    terminal_id: str
+    msgid: str
+    fixmedins_code: str
+    data: SettleData
+
+    @property
+    def pre(self) -> bool:
+        return self.infno in PRE_INFNOS
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """What the switch answered to the message a reversal names."""
+
+    infno: str
+    code: str
+    setl_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pooling:
+    binding: Binding
+    holder: Person
+    policy: Policy
+    available: int  # min(holder balance, cap remaining)
+
+
+def refuse(code: Code, err_msg: str, output: dict[str, Any] | None = None) -> Decision:
+    return Decision(code=code, err_msg=err_msg, output=output)
+
+
+def person_info(state: State, query: PersonQuery) -> Decision:
+    owner = state.cert_owner.get((query.mdtrt_cert_type, query.mdtrt_cert_no))
+    if owner is None:
+        return refuse(Code.PERSON_NOT_FOUND, f"没有证件类型 {query.mdtrt_cert_type} 号码 {query.mdtrt_cert_no} 的参保人")
+    if query.psn_no is not None and query.psn_no != owner:
+        return refuse(Code.CERT_MISMATCH, f"证件不属于参保人 {query.psn_no}(钱可以共济,卡不能共用)")
+    person = state.people[owner]
+    insu: dict[str, Any] = {
+        "insutype": person.insutype,
+        "psn_insu_stas": person.status,
+        "insuplc_admdvs": person.admdvs,
+    }
+    if person.insutype == "310":
+        insu["balc"] = format_fen(person.balc)
+    binding = state.binding_of.get(owner)
+    mulaid = None
+    if binding is not None:
+        holder = state.people[binding.holder]
+        mulaid = {"holder_psn_no": holder.psn_no, "holder_name": holder.psn_name, "rltn": binding.rltn}
+    return Decision(
+        code=Code.OK,
+        output={"baseinfo": {"psn_no": person.psn_no, "psn_name": person.psn_name}, "insuinfo": [insu],
+                "mulaid": mulaid},
+    )
+
+
+def usable_pooling(state: State, patient: Person) -> _Pooling | None:
+    """The holder's account this patient may spend from now, or None (the rules of PROTOCOL step 2)."""
+    binding = state.binding_of.get(patient.psn_no)
+    if binding is None:
+        return None
+    holder = state.people[binding.holder]
+    if holder.status != "active" or holder.balc <= 0:
+        return None
+    policy = state.policy_for(holder)
+    if policy.refuses_pooling_to(holder.admdvs, patient.admdvs, patient.insutype):
+        return None
+    available = holder.balc
+    if binding.cap is not None:
+        available = min(available, binding.cap - binding.used)
+    if available <= 0:
+        return None
+    return _Pooling(binding, holder, policy, available)
+
+
+def _check_patient(state: State, data: SettleData) -> Person | Decision:
+    patient = state.people.get(data.psn_no)
+    if patient is None:
+        return refuse(Code.PERSON_NOT_FOUND, f"参保人 {data.psn_no} 不存在")
+    if state.cert_owner.get((data.mdtrt_cert_type, data.mdtrt_cert_no)) != patient.psn_no:
+        return refuse(
+            Code.CERT_MISMATCH,
+            f"凭证(类型 {data.mdtrt_cert_type})不是参保人 {patient.psn_no} 本人的;钱可以共济,卡不能共用",
+        )
+    if data.insutype is not None and data.insutype != patient.insutype:
+        return refuse(
+            Code.INVALID_REQUEST,
+            f"参保人 {patient.psn_no} 的险种是 {patient.insutype},不是 {data.insutype}",
+            {"errors": [{"loc": ["input", "insutype"],
+                         "msg": f"person {patient.psn_no} is insured under {patient.insutype}"}]},
+        )
+    if patient.status != "active":
+        return refuse(Code.INSURANCE_SUSPENDED, f"参保人 {patient.psn_no} 参保状态为暂停(减员中断参保)")
+    return patient
+
+
+def _setlinfo(
+    patient: Person, medfee: int, fund: int, acct: int, mulaid: int, cash: int, balc: int,
+    holder: str | None, at: datetime, setl_id: str | None, sign: int = 1,
+) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    if setl_id is not None:
+        info["setl_id"] = setl_id
+    info.update(
+        psn_no=patient.psn_no,
+        psn_name=patient.psn_name,
+        insutype=patient.insutype,
+        setl_time=iso(at),
+        medfee_sumamt=format_fen(sign * medfee),
+        fund_pay_sumamt=format_fen(sign * fund),
+        acct_pay=format_fen(sign * acct),
+        acct_mulaid_pay=format_fen(sign * mulaid),
+        psn_cash_pay=format_fen(sign * cash),
+        balc=format_fen(balc),
+        mulaid_psn_no=holder,
+    )
+    return info
+
+
+def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
+    """2101/2102/2206/2207. Pre-settlement (2101/2206) answers what settling now would do, changing nothing."""
+    data = cmd.data
+    if not cmd.pre and state.tombstones.get((cmd.terminal_id, cmd.msgid)) == cmd.infno:
+        return refuse(Code.REVERSED, f"消息 {cmd.msgid} 已被冲正(2601),本次结算不予处理")
+    checked = _check_patient(state, data)
+    if isinstance(checked, Decision):
+        return _declined(checked, cmd, now)
+    patient = checked
+    med_type = data.med_type or DEFAULT_MED_TYPE[cmd.infno]
+    medfee = data.medfee_sumamt
+    fund = round_half_up(medfee, state.policy_for(patient).fund_ratio_for(patient.insutype, med_type))
+    self_pay = medfee - fund
+    own = patient.balc if patient.insutype == "310" else 0
+    effects: list[Effect] = []
+    events: list[Event] = []
+    acct = mulaid = 0
+    holder_no: str | None = None
+    if data.acct_used_flag == "1":
+        pooling = usable_pooling(state, patient)
+        own_first = pooling is None or pooling.policy.own_first
+        acct = min(self_pay, own) if own_first else 0
+        shortfall = self_pay - acct
+        if shortfall > 0 and pooling is not None:
+            key = (patient.psn_no, cmd.fixmedins_code)
+            window = state.windows.get(key)
+            if window is not None and now >= window.expires_at:
+                effects.append(CloseWindow(*key))
+                events.append(Event("window.expired", now, _window_data(window)))
+                window = None
+            if pooling.policy.flow == "retry_window":
+                if window is None:
+                    return _prompt(cmd, patient, pooling, medfee, fund, self_pay, own, shortfall, now,
+                                   effects, events)
+                effects.append(CloseWindow(*key))
+                events.append(Event("window.used", now, _window_data(window)))
+            mulaid = min(shortfall, pooling.available)
+            holder_no = pooling.holder.psn_no
+            if not own_first:
+                acct = min(self_pay - mulaid, own)
+    cash = self_pay - acct - mulaid
+    balc_after = own - acct if patient.insutype == "310" else 0
+    if cmd.pre:
+        info = _setlinfo(patient, medfee, fund, acct, mulaid, cash, balc_after, holder_no if mulaid else None,
+                         now, None)
+        return Decision(code=Code.OK, err_msg="预结算成功", output={"setlinfo": info})
+    setl_id = f"SETL{state.next_setl:010d}"
+    holder_no = holder_no if mulaid else None
+    record = Settlement(
+        setl_id=setl_id, infno=cmd.infno, terminal_id=cmd.terminal_id, msgid=cmd.msgid,
+        fixmedins_code=cmd.fixmedins_code, psn_no=patient.psn_no, psn_name=patient.psn_name,
+        insutype=patient.insutype, setl_time=now, medfee=medfee, fund=fund, acct=acct, mulaid=mulaid,
+        cash=cash, balc=balc_after, holder=holder_no,
+    )
+    effects.append(PutSettlement(record))
+    if acct:
+        effects.append(Move(patient.psn_no, "@paid", acct, "acct_pay", setl_id, now))
+    if mulaid and holder_no is not None:
+        effects.append(Move(holder_no, "@paid", mulaid, "acct_mulaid_pay", setl_id, now))
+        effects.append(UseCap(patient.psn_no, holder_no, mulaid))
+        effects.append(PutRecord(Record(state.next_record, holder_no, setl_id, patient.psn_no, mulaid, now,
+                                        cmd.fixmedins_code)))
+    info = _setlinfo(patient, medfee, fund, acct, mulaid, cash, balc_after, holder_no, now, setl_id)
+    events.append(Event("settlement.committed", now, _settlement_event(record)))
+    return Decision(code=Code.OK, err_msg="结算成功", output={"setlinfo": info}, effects=tuple(effects),
+                    events=tuple(events), setl_id=setl_id)
+
+
+def _prompt(
+    cmd: SettleCommand, patient: Person, pooling: _Pooling, medfee: int, fund: int, self_pay: int, own: int,
+    shortfall: int, now: datetime, effects: list[Effect], events: list[Event],
+) -> Decision:
+    seconds = pooling.policy.window_seconds
+    expires = now + timedelta(microseconds=int(seconds * 1_000_000))
+    output = {
+        "psn_no": patient.psn_no,
+        "medfee_sumamt": format_fen(medfee),
+        "fund_pay_sumamt": format_fen(fund),
+        "self_pay": format_fen(self_pay),
+        "acct_balc": format_fen(own),
+        "shortfall": format_fen(shortfall),
+        "mulaid_psn_no": pooling.holder.psn_no,
+        "window_expires_at": iso(expires),
+        "window_seconds": int(seconds) if seconds == int(seconds) else float(seconds),
+    }
+    if cmd.pre:  # the same answer a settlement would get now, with no side effect
+        return Decision(code=Code.POOLING_AVAILABLE, err_msg=pooling_prompt(float(seconds)), output=output)
+    window = Window(patient.psn_no, cmd.fixmedins_code, pooling.holder.psn_no, now, expires)
+    effects.append(OpenWindow(window))
+    events.append(Event("window.opened", now, _window_data(window)))
+    events.append(Event("settlement.declined", now, {
+        "terminal_id": cmd.terminal_id, "msgid": cmd.msgid, "infno": cmd.infno,
+        "fixmedins_code": cmd.fixmedins_code, "psn_no": patient.psn_no, "code": Code.POOLING_AVAILABLE.value,
+        "shortfall": format_fen(shortfall), "mulaid_psn_no": pooling.holder.psn_no,
+    }))
+    return Decision(code=Code.POOLING_AVAILABLE, err_msg=pooling_prompt(float(seconds)), output=output,
+                    effects=tuple(effects), events=tuple(events))
+
+
+def _declined(decision: Decision, cmd: SettleCommand, now: datetime) -> Decision:
+    if cmd.pre:
+        return decision
+    event = Event("settlement.declined", now, {
+        "terminal_id": cmd.terminal_id, "msgid": cmd.msgid, "infno": cmd.infno,
+        "fixmedins_code": cmd.fixmedins_code, "psn_no": cmd.data.psn_no, "code": decision.code.value,
+    })
+    return Decision(code=decision.code, err_msg=decision.err_msg, output=decision.output, events=(event,))
+
+
+def _window_data(window: Window) -> dict[str, Any]:
+    return {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code, "holder_psn_no": window.holder,
+            "opened_at": iso(window.opened_at), "expires_at": iso(window.expires_at)}
+
+
+def _settlement_event(s: Settlement) -> dict[str, Any]:
+    return {
+        "setl_id": s.setl_id, "infno": s.infno, "terminal_id": s.terminal_id, "msgid": s.msgid,
+        "fixmedins_code": s.fixmedins_code, "psn_no": s.psn_no, "medfee_sumamt": format_fen(s.medfee),
+        "fund_pay_sumamt": format_fen(s.fund), "acct_pay": format_fen(s.acct),
+        "acct_mulaid_pay": format_fen(s.mulaid), "psn_cash_pay": format_fen(s.cash),
+        "mulaid_psn_no": s.holder,
+    }
+
+
+def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list[Effect], dict[str, Any]]:
+    """Refund every source of a settlement in full: own account, holder account, the holder's cap."""
+    effects: list[Effect] = [UndoSettlement(s.setl_id, status)]
+    if s.acct:
+        effects.append(Move("@paid", s.psn_no, s.acct, f"{status}:acct_pay", s.setl_id, now))
+    if s.mulaid and s.holder is not None:
+        effects.append(Move("@paid", s.holder, s.mulaid, f"{status}:acct_mulaid_pay", s.setl_id, now))
+        effects.append(UseCap(s.psn_no, s.holder, -s.mulaid))
+        effects.append(PutRecord(Record(state.next_record, s.holder, s.setl_id, s.psn_no, -s.mulaid, now,
+                                        s.fixmedins_code)))
+    patient = state.people[s.psn_no]
+    balc = patient.balc + s.acct if patient.insutype == "310" else 0
+    info = _setlinfo(patient, s.medfee, s.fund, s.acct, s.mulaid, s.cash, balc, s.holder, now, s.setl_id, -1)
+    return effects, info
+
+
+def cancel(state: State, cmd: Cancel, infno: str, now: datetime) -> Decision:
+    """2103/2208: refund a settlement of this person."""
+    s = state.settlements.get(cmd.setl_id)
+    if s is None or s.psn_no != cmd.psn_no:
+        return refuse(Code.SETTLEMENT_NOT_FOUND, f"参保人 {cmd.psn_no} 没有结算 {cmd.setl_id}")
+    if s.status != "settled":
+        return refuse(Code.ALREADY_CANCELLED, f"结算 {cmd.setl_id} 已撤销")
+    effects, info = _undo(state, s, "cancelled", now)
+    event = Event("settlement.cancelled", now, {"setl_id": s.setl_id, "psn_no": s.psn_no, "infno": infno,
+                                                "mulaid_psn_no": s.holder})
+    return Decision(code=Code.OK, err_msg="撤销成功", output={"setlinfo": info}, effects=tuple(effects),
+                    events=(event,), setl_id=s.setl_id)
+
+
+def reverse(state: State, cmd: Reverse, terminal_id: str, original: Original | None, now: datetime) -> Decision:
+    """2601: undo this terminal's own settlement ``omsgid``, even if it has not arrived yet."""
+    if cmd.oinfno not in SETTLING_INFNOS:
+        return refuse(Code.NOT_REVERSIBLE, f"交易 {cmd.oinfno} 不可冲正,只能冲正 2102 / 2207")
+    base = {"psn_no": cmd.psn_no, "omsgid": cmd.omsgid, "oinfno": cmd.oinfno}
+    if original is None:
+        if (terminal_id, cmd.omsgid) in state.tombstones:
+            return Decision(Code.OK, {**base, "reversed": False}, "原交易未到达,冲正已登记")
+        return Decision(
+            code=Code.OK, output={**base, "reversed": False}, err_msg="原交易未到达,冲正已登记,原交易到达时将被拒绝",
+            effects=(PutTombstone(terminal_id, cmd.omsgid, cmd.oinfno),),
+        )
+    if original.infno != cmd.oinfno or original.setl_id is None:
+        why = "原交易未结算" if original.infno == cmd.oinfno else f"原交易是 {original.infno},不是 {cmd.oinfno}"
+        return Decision(Code.OK, {**base, "reversed": False}, f"{why},无需冲正")
+    s = state.settlements[original.setl_id]
+    if s.psn_no != cmd.psn_no:
+        return refuse(Code.SETTLEMENT_NOT_FOUND, f"原交易 {cmd.omsgid} 不是参保人 {cmd.psn_no} 的结算")
+    if s.status != "settled":
+        return Decision(Code.OK, {**base, "reversed": False, "setl_id": s.setl_id}, "原结算已撤销,无需冲正")
+    effects, info = _undo(state, s, "reversed", now)
+    event = Event("settlement.reversed", now, {"setl_id": s.setl_id, "psn_no": s.psn_no, "omsgid": cmd.omsgid,
+                                               "terminal_id": terminal_id, "mulaid_psn_no": s.holder})
+    return Decision(code=Code.OK, err_msg="冲正成功", output={**base, "reversed": True, "setlinfo": info},
+                    effects=tuple(effects), events=(event,), setl_id=s.setl_id)

@@ -1,0 +1,59 @@
+"""The store port: what the switch needs from durable storage, whatever the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from switch.core.model import Effect, State
+from switch.policy import Policy
+
+__all__ = ["Commit", "ReplyRow", "Store", "StoreError"]
+
+
+class StoreError(RuntimeError):
+    """The store could not do what was asked; the switch must not answer as if it had."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRow:
+    """The recorded answer to one request: the idempotency record."""
+
+    channel: str
+    sender: str
+    msgid: str
+    infno: str
+    fingerprint: str
+    code: str
+    setl_id: str | None
+    response: bytes
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Everything one request changes, written atomically with its answer."""
+
+    effects: Sequence[Effect]
+    reply: ReplyRow | None
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def load(self, base_policies: Sequence[Policy]) -> tuple[State, list[ReplyRow]]:
+        """The whole state, and every recorded reply (with ``response`` left empty)."""
+        ...
+
+    async def commit(self, batch: Sequence[Commit]) -> None:
+        """Write a batch of commits in one transaction, durably, or raise StoreError."""
+        ...
+
+    async def reply_bytes(self, channel: str, sender: str, msgid: str) -> bytes | None: ...
+
+    async def audit(self) -> list[str]:
+        """Ledger violations found on disk; empty when the books balance."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,298 @@
+"""SQLite backend of the store: WAL, synchronous=FULL, a double-entry ledger, one transaction per batch.
+
+Strategy: a whole batch of commits runs as one function inside aiosqlite's worker thread (one
+thread hop per batch, not one per statement), in one transaction. Either every request of the
+batch is on disk or none is; answers are sent only after this returns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from switch.core.model import (
+    EXTERNAL_ACCOUNTS,
+    Binding,
+    CloseWindow,
+    DeleteBinding,
+    Effect,
+    Move,
+    OpenWindow,
+    Person,
+    PutBinding,
+    PutPerson,
+    PutPolicy,
+    PutPremium,
+    PutRecord,
+    PutSettlement,
+    PutTombstone,
+    Record,
+    Reset,
+    Settlement,
+    State,
+    UndoSettlement,
+    UseCap,
+    Window,
+)
+from switch.policy import Policy, PolicyBook
+from switch.store.base import Commit, ReplyRow, StoreError
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+SCHEMA_VERSION = 1
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (
+    psn_no TEXT PRIMARY KEY, psn_name TEXT NOT NULL, insutype TEXT NOT NULL, admdvs TEXT NOT NULL,
+    status TEXT NOT NULL, certs TEXT NOT NULL, balc INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS externals (account TEXT PRIMARY KEY, balc INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, debit TEXT NOT NULL, credit TEXT NOT NULL,
+    fen INTEGER NOT NULL CHECK (fen > 0), kind TEXT NOT NULL, ref TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ledger_ref ON ledger (ref);
+CREATE TABLE IF NOT EXISTS bindings (
+    relative TEXT PRIMARY KEY, holder TEXT NOT NULL, rltn TEXT NOT NULL, cap INTEGER,
+    used INTEGER NOT NULL, created_at TEXT);
+CREATE INDEX IF NOT EXISTS bindings_holder ON bindings (holder);
+CREATE TABLE IF NOT EXISTS windows (
+    psn_no TEXT NOT NULL, fixmedins_code TEXT NOT NULL, holder TEXT NOT NULL,
+    opened_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (psn_no, fixmedins_code));
+CREATE TABLE IF NOT EXISTS settlements (
+    setl_id TEXT PRIMARY KEY, infno TEXT NOT NULL, terminal_id TEXT NOT NULL, msgid TEXT NOT NULL,
+    fixmedins_code TEXT NOT NULL, psn_no TEXT NOT NULL, psn_name TEXT NOT NULL, insutype TEXT NOT NULL,
+    setl_time TEXT NOT NULL, medfee INTEGER NOT NULL, fund INTEGER NOT NULL, acct INTEGER NOT NULL,
+    mulaid INTEGER NOT NULL, cash INTEGER NOT NULL, balc INTEGER NOT NULL, holder TEXT,
+    status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    rec_id INTEGER PRIMARY KEY, holder TEXT NOT NULL, setl_id TEXT NOT NULL, psn_no TEXT NOT NULL,
+    amount INTEGER NOT NULL, at TEXT NOT NULL, fixmedins_code TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tombstones (
+    terminal_id TEXT NOT NULL, omsgid TEXT NOT NULL, oinfno TEXT NOT NULL, PRIMARY KEY (terminal_id, omsgid));
+CREATE TABLE IF NOT EXISTS premiums (
+    relative TEXT NOT NULL, year INTEGER NOT NULL, holder TEXT NOT NULL, amount INTEGER NOT NULL,
+    at TEXT NOT NULL, PRIMARY KEY (relative, year));
+CREATE TABLE IF NOT EXISTS policies (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replies (
+    channel TEXT NOT NULL, sender TEXT NOT NULL, msgid TEXT NOT NULL, infno TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, code TEXT NOT NULL, setl_id TEXT, response BLOB NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (channel, sender, msgid)) WITHOUT ROWID;
+"""
+
+_TABLES = ("people", "externals", "ledger", "bindings", "windows", "settlements", "records", "tombstones",
+           "premiums", "policies", "replies")
+
+
+def _ts(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _dt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _add(db: sqlite3.Connection, account: str, fen: int) -> None:
+    if account.startswith("@"):
+        db.execute("UPDATE externals SET balc = balc + ? WHERE account = ?", (fen, account))
+    else:
+        db.execute("UPDATE people SET balc = balc + ? WHERE psn_no = ?", (fen, account))
+
+
+def _write(db: sqlite3.Connection, effect: Effect) -> None:
+    match effect:
+        case Move(debit=debit, credit=credit, fen=fen, kind=kind, ref=ref, at=at):
+            db.execute("INSERT INTO ledger (at, debit, credit, fen, kind, ref) VALUES (?, ?, ?, ?, ?, ?)",
+                       (_ts(at), debit, credit, fen, kind, ref))
+            _add(db, debit, -fen)
+            _add(db, credit, fen)
+        case PutPerson(person=p):
+            db.execute(
+                "INSERT INTO people (psn_no, psn_name, insutype, admdvs, status, certs) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (psn_no) DO UPDATE SET psn_name = excluded.psn_name, insutype = excluded.insutype, "
+                "admdvs = excluded.admdvs, status = excluded.status, certs = excluded.certs",
+                (p.psn_no, p.psn_name, p.insutype, p.admdvs, p.status, json.dumps(p.certs)))
+        case PutBinding(binding=b):
+            db.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?)",
+                       (b.relative, b.holder, b.rltn, b.cap, b.used, _ts(b.created_at)))
+        case DeleteBinding(relative=relative):
+            db.execute("DELETE FROM bindings WHERE relative = ?", (relative,))
+        case UseCap(relative=relative, holder=holder, delta=delta):
+            db.execute("UPDATE bindings SET used = max(0, used + ?) WHERE relative = ? AND holder = ?",
+                       (delta, relative, holder))
+        case OpenWindow(window=w):
+            db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?)",
+                       (w.psn_no, w.fixmedins_code, w.holder, _ts(w.opened_at), _ts(w.expires_at)))
+        case CloseWindow(psn_no=psn_no, fixmedins_code=code):
+            db.execute("DELETE FROM windows WHERE psn_no = ? AND fixmedins_code = ?", (psn_no, code))
+        case PutSettlement(settlement=s):
+            db.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (s.setl_id, s.infno, s.terminal_id, s.msgid, s.fixmedins_code, s.psn_no, s.psn_name,
+                        s.insutype, _ts(s.setl_time), s.medfee, s.fund, s.acct, s.mulaid, s.cash, s.balc,
+                        s.holder, s.status))
+        case UndoSettlement(setl_id=setl_id, status=status):
+            db.execute("UPDATE settlements SET status = ? WHERE setl_id = ?", (status, setl_id))
+        case PutRecord(record=r):
+            db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (r.rec_id, r.holder, r.setl_id, r.psn_no, r.amount, _ts(r.at), r.fixmedins_code))
+        case PutTombstone(terminal_id=terminal, omsgid=omsgid, oinfno=oinfno):
+            db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)", (terminal, omsgid, oinfno))
+        case PutPremium(relative=relative, year=year, holder=holder, amount=amount, at=at):
+            db.execute("INSERT INTO premiums VALUES (?, ?, ?, ?, ?)", (relative, year, holder, amount, _ts(at)))
+        case PutPolicy(policy=policy):
+            db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?)", (policy.name, policy.model_dump_json()))
+        case Reset():
+            for table in _TABLES:
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            db.executemany("INSERT INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
+        case _:  # pragma: no cover - a new effect without storage is a programming error
+            raise StoreError(f"no storage for effect {effect!r}")
+
+
+class SqliteStore:
+    """The ledger in one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    async def _in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        # aiosqlite runs every call on its own worker thread; _execute is how its own methods
+        # submit work there. Using it for a whole batch keeps one thread hop per transaction.
+        db = self.db
+        return await db._execute(fn, db._conn)  # type: ignore[no-any-return]
+
+    async def open(self) -> None:
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=FULL")
+            await self._db.executescript(_SCHEMA)
+            await self._db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)",
+                                       [(a,) for a in EXTERNAL_ACCOUNTS])
+            await self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+
+    async def commit(self, batch: Sequence[Commit]) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for item in batch:
+                    for effect in item.effects:
+                        _write(db, effect)
+                    r = item.reply
+                    if r is not None:
+                        db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code, r.setl_id,
+                                    r.response, r.at))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        try:
+            await self._in_thread(run)
+        except sqlite3.Error as exc:
+            raise StoreError(f"commit failed: {exc}") from exc
+
+    async def reply_bytes(self, channel: str, sender: str, msgid: str) -> bytes | None:
+        rows = await self.db.execute_fetchall(
+            "SELECT response FROM replies WHERE channel = ? AND sender = ? AND msgid = ?", (channel, sender, msgid))
+        for (response,) in rows:
+            return bytes(response)
+        return None
+
+    async def load(self, base_policies: Sequence[Policy]) -> tuple[State, list[ReplyRow]]:
+        def run(db: sqlite3.Connection) -> tuple[State, list[ReplyRow]]:
+            book = PolicyBook(base_policies)
+            for (body,) in db.execute("SELECT body FROM policies"):
+                book.put(Policy.model_validate_json(body))
+            state = State(policies=book, base_policies=tuple(base_policies))
+            for psn_no, name, insutype, admdvs, status, certs, balc in db.execute("SELECT * FROM people"):
+                person = Person(psn_no, name, insutype, admdvs, status, json.loads(certs), balc)
+                state.people[psn_no] = person
+                for key in person.certs.items():
+                    state.cert_owner[key] = psn_no
+            for account, balc in db.execute("SELECT account, balc FROM externals"):
+                state.externals[account] = balc
+            for relative, holder, rltn, cap, used, created in db.execute("SELECT * FROM bindings"):
+                b = Binding(holder, relative, rltn, cap, used, _dt(created))
+                state.binding_of[relative] = b
+                state.relatives_of.setdefault(holder, {})[relative] = b
+            for psn_no, code, holder, opened, expires in db.execute("SELECT * FROM windows"):
+                state.windows[(psn_no, code)] = Window(psn_no, code, holder, datetime.fromisoformat(opened),
+                                                       datetime.fromisoformat(expires))
+            for row in db.execute("SELECT * FROM settlements"):
+                s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[arg-type]
+                state.settlements[s.setl_id] = s
+                state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)
+            for rec_id, holder, setl_id, psn_no, amount, at, code in db.execute(
+                    "SELECT * FROM records ORDER BY rec_id"):
+                state.records.setdefault(holder, []).append(
+                    Record(rec_id, holder, setl_id, psn_no, amount, datetime.fromisoformat(at), code))
+                state.next_record = rec_id + 1
+            for terminal, omsgid, oinfno in db.execute("SELECT * FROM tombstones"):
+                state.tombstones[(terminal, omsgid)] = oinfno
+            for relative, year, _holder, amount, _at in db.execute("SELECT * FROM premiums"):
+                state.premiums[(relative, year)] = amount
+            replies = [ReplyRow(*row, response=b"", at="") for row in db.execute(
+                "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]
+            return state, replies
+
+        return await self._in_thread(run)
+
+    async def audit(self) -> list[str]:
+        """Recompute every balance from the ledger and check the books (conservation, no overdraft)."""
+
+        def run(db: sqlite3.Connection) -> list[str]:
+            violations: list[str] = []
+            sums: dict[str, int] = {}
+            for account, net in db.execute(
+                    "SELECT account, sum(fen) FROM (SELECT credit AS account, fen FROM ledger "
+                    "UNION ALL SELECT debit, -fen FROM ledger) GROUP BY account"):
+                sums[account] = net
+            total = 0
+            for psn_no, balc in db.execute("SELECT psn_no, balc FROM people"):
+                total += balc
+                if balc < 0:
+                    violations.append(f"negative balance: {psn_no} has {balc} fen")
+                if sums.get(psn_no, 0) != balc:
+                    violations.append(f"{psn_no}: balance {balc} fen but the ledger gives {sums.get(psn_no, 0)}")
+            for account, balc in db.execute("SELECT account, balc FROM externals"):
+                total += balc
+                if sums.get(account, 0) != balc:
+                    violations.append(f"{account}: total {balc} fen but the ledger gives {sums.get(account, 0)}")
+            if total != 0:
+                violations.append(f"money not conserved: accounts and externals sum to {total} fen, not 0")
+            for setl_id, medfee, fund, acct, mulaid, cash, status, paid in db.execute(
+                    "SELECT s.setl_id, s.medfee, s.fund, s.acct, s.mulaid, s.cash, s.status, "
+                    "coalesce((SELECT sum(CASE WHEN l.credit = '@paid' THEN l.fen ELSE -l.fen END) FROM ledger l "
+                    "WHERE l.ref = s.setl_id AND '@paid' IN (l.credit, l.debit)), 0) FROM settlements s"):
+                if fund + acct + mulaid + cash != medfee:
+                    violations.append(f"{setl_id}: parts do not add up to medfee_sumamt")
+                expected = acct + mulaid if status == "settled" else 0
+                if paid != expected:
+                    violations.append(f"{setl_id} ({status}): ledger paid {paid} fen, expected {expected}")
+            for relative, used in db.execute("SELECT relative, used FROM bindings WHERE used < 0"):
+                violations.append(f"binding of {relative}: negative cap usage {used}")
+            return violations
+
+        return await self._in_thread(run)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None

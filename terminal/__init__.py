@@ -1,0 +1,1 @@
+"""gongji terminals: POS, member-app and admin clients of the settlement switch."""

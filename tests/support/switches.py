@@ -1,0 +1,107 @@
+"""The switch under test: in-process (same event loop as the test) or as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from switch.app import Settings, build_switch
+from switch.clock import VirtualClock
+from switch.mqtt import MqttSwitch, parse_broker_url
+from switch.service import SettlementSwitch
+from terminal.client import SwitchClient
+
+__all__ = ["InProcessSwitch", "SwitchProcess", "in_process_switch"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class InProcessSwitch:
+    switch: SettlementSwitch
+    adapter: MqttSwitch
+    url: str
+    root: str
+
+    @property
+    def clock(self) -> VirtualClock:
+        assert isinstance(self.switch.clock, VirtualClock)
+        return self.switch.clock
+
+    def client(self, channel: str, sender: str = "admin", **kw: object) -> SwitchClient:
+        return SwitchClient(self.url, channel, sender, root=self.root, **kw)  # type: ignore[arg-type]
+
+    def pos(self, terminal: str = "T1", fixmedins_code: str = "P37050000001", **kw: object) -> SwitchClient:
+        return self.client("pos", terminal, fixmedins_code=fixmedins_code, **kw)
+
+
+@asynccontextmanager
+async def in_process_switch(url: str, root: str, db: Path, clock: str = "virtual",
+                            **settings: object) -> AsyncIterator[InProcessSwitch]:
+    config = Settings(broker=url, db=db, clock=clock, topic_root=root, **settings)  # type: ignore[arg-type]
+    switch = build_switch(config)
+    await switch.start()
+    adapter = MqttSwitch(switch, parse_broker_url(url), root)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(adapter.run(stop))
+    await asyncio.wait_for(adapter.connected.wait(), 10)
+    try:
+        yield InProcessSwitch(switch, adapter, url, root)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 15)
+        await switch.stop()
+
+
+class SwitchProcess:
+    """``python -m switch serve`` as a child process; ``ready`` once it printed its ready line."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.args = [sys.executable, "-m", "switch", "serve", *args]
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc: subprocess.Popen[str] | None = None
+        self.stderr_lines: list[str] = []
+
+    def start(self, timeout: float = 20.0) -> SwitchProcess:
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        ready = threading.Event()
+        self.ready_line = ""
+
+        def read_stdout() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            for line in self.proc.stdout:
+                if "ready" in line:
+                    self.ready_line = line.strip()
+                    ready.set()
+
+        threading.Thread(target=read_stdout, daemon=True).start()
+        if not ready.wait(timeout):
+            self.kill()
+            raise RuntimeError("switch did not become ready:\n" + "".join(self.stderr_lines[-30:]))
+        return self
+
+    def _drain_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def terminate(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from terminal.client import SwitchClient
@@ -228,3 +231,22 @@ async def test_relative_sees_family_read_only(live: InProcessSwitch) -> None:
             ("app.set_cap", {"relative_psn_no": "DE", "cap": "1.00"}),
             ("app.pay_premium", _premium("DR", "1.00"))]
         assert [(await app("DE", infno, body))["code"] for infno, body in tries] == ["NOT_HOLDER"] * 3
+
+
+def _readme_families_json() -> list[dict[str, Any]]:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Families", 1)[1].split("\n## ", 1)[0]
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)]
+
+
+async def test_readme_family_examples_work(live: InProcessSwitch) -> None:
+    """The README's Families examples do what it says: load the people, bind by app, load the whole family."""
+    bind, load = _readme_families_json()
+    people_only = {"people": load["input"]["people"], "bindings": []}
+    async with family_world(live, people_only) as (admin, _pos, app):
+        bound = await app("DH", bind["infno"], bind["input"], msgid=bind["msgid"])
+        assert (bound["code"], bound["output"]["relative_psn_no"]) == ("OK", "DR")
+        loaded = await admin.request(load["infno"], load["input"], msgid=load["msgid"])
+        assert loaded["code"] == "OK"
+        view = (await app("DH", "app.bindings"))["output"]["relatives"]
+        assert [(r["psn_no"], r["rltn"], r["cap"]) for r in view] == [("DR", "child", "100.00")]

@@ -16,6 +16,7 @@ __all__ = ["SUBCOMMANDS", "main"]
 
 SUBCOMMANDS: list[str] = [
     "terminal.swipe",
+    "terminal.demo",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Terminals end to end: a frozen switch process forces a reversal; swipe runs as a subprocess."""
+"""Terminals end to end: a frozen switch process forces a reversal; swipe and demo run as subprocesses."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from terminal.admin import Admin
 from terminal.pos import Card, Step, Terminal
+from tests.support.brokers import free_port
 from tests.support.families import DONGYING, cert
 from tests.support.switches import ROOT, InProcessSwitch, SwitchProcess
 
@@ -124,3 +125,47 @@ async def test_swipe_refuses_bad_amount_and_unreachable_broker(tmp_path: Path) -
     code, _, err = await _run("swipe", "--broker", "mqtt://127.0.0.1:1", "--cert", "QRX", "--amount", "1",
                               env={"GONGJI_STATE_DIR": str(tmp_path)})
     assert code == 2 and "cannot reach the broker" in err
+
+
+@pytest.mark.parametrize("external", [False, True], ids=["embedded", "mosquitto"])
+async def test_demo_fast_plays_every_story_and_audits(external: bool, mosquitto_url: str,
+                                                       topic_root: str) -> None:
+    """gongji-terminal demo --fast: all stories come out exactly, final balances printed, audit ok, exit 0."""
+    extra = ("--broker", mosquitto_url, "--root", topic_root) if external else ()
+    code, out, err = await _run("demo", "--fast", *extra)
+    assert code == 0, out + err
+    assert "admin.audit: ok (4 settlements checked)" in out
+    assert "demo: all stories came out as expected" in out
+    final = out[out.index("final balances"):]
+    assert re.search(r"D001 .* 500\.00 +433\.50", final) and re.search(r"Z001 .* 200\.00 +154\.50", final)
+    assert re.search(r"D003 .* 30\.00 +0\.00", final)
+    for story in ("own account first", "swipe again inside the window", "the window runs out",
+                  "automatic pooling", "refund restores"):
+        assert story in out
+
+
+async def test_readme_swipe_against_the_demo_left_running(tmp_path: Path) -> None:
+    """README path: demo --fast --stay serves on; swipe is declined (1), then pooled (0); SIGTERM exits 0."""
+    url = f"mqtt://127.0.0.1:{free_port()}"
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "terminal", "demo", "--fast", "--stay", "--listen", url[len("mqtt://"):],
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "120"})
+    assert demo.stdout is not None
+    try:
+        seen = ""
+        while "stays up" not in seen:
+            line = await asyncio.wait_for(demo.stdout.readline(), 30)
+            assert line, f"demo ended early:\n{seen}"
+            seen += line.decode()
+        swipe = ("swipe", "--broker", url, "--fixmedins", "P37050200001", "--cert", "QR-D002",
+                 "--amount", "80.00")
+        env = {"GONGJI_STATE_DIR": str(tmp_path)}
+        code, out, err = await _run(*swipe, env=env)
+        assert code == 1 and "POOLING_AVAILABLE" in out, out + err
+        code, out, err = await _run(*swipe, env=env)
+        assert code == 0, out + err
+        assert receipt_rows(out)["family 家庭共济 王建国 (D001)"] == "80.00"
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(demo.wait(), 20) == 0

@@ -13,7 +13,9 @@ import logging
 import random
 import re
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -71,9 +73,8 @@ class MqttSwitch:
         self.connected = asyncio.Event()
         switch.on_events = self._publish_events
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        task.set_name(name)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiosqlite
 
@@ -149,7 +149,7 @@ def _write(db: sqlite3.Connection, effect: Effect) -> None:
             db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?)", (policy.name, policy.model_dump_json()))
         case Reset():
             for table in _TABLES:
-                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                db.execute(f"DELETE FROM {table}")
             db.executemany("INSERT INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
         case _:  # pragma: no cover - a new effect without storage is a programming error
             raise StoreError(f"no storage for effect {effect!r}")
@@ -172,7 +172,8 @@ class SqliteStore:
         # aiosqlite runs every call on its own worker thread; _execute is how its own methods
         # submit work there. Using it for a whole batch keeps one thread hop per transaction.
         db = self.db
-        return await db._execute(fn, db._conn)  # type: ignore[no-any-return]
+        result: T = await db._execute(fn, db._conn)  # type: ignore[no-untyped-call]
+        return result
 
     async def open(self) -> None:
         try:
@@ -236,7 +237,7 @@ class SqliteStore:
                 state.windows[(psn_no, code)] = Window(psn_no, code, holder, datetime.fromisoformat(opened),
                                                        datetime.fromisoformat(expires))
             for row in db.execute("SELECT * FROM settlements"):
-                s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[arg-type]
+                s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
                 state.settlements[s.setl_id] = s
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)
             for rec_id, holder, setl_id, psn_no, amount, at, code in db.execute(
@@ -248,8 +249,9 @@ class SqliteStore:
                 state.tombstones[(terminal, omsgid)] = oinfno
             for relative, year, _holder, amount, _at in db.execute("SELECT * FROM premiums"):
                 state.premiums[(relative, year)] = amount
-            replies = [ReplyRow(*row, response=b"", at="") for row in db.execute(
-                "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]
+            replies = [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", "")
+                       for channel, sender, msgid, infno, fp, code, setl_id in db.execute(
+                           "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]
             return state, replies
 
         return await self._in_thread(run)

@@ -1,4 +1,4 @@
-"""The vendor kit's commands: ``journal``."""
+"""The vendor kit's commands: ``asyncapi``, ``schemas``, ``reference`` and ``journal``."""
 
 from __future__ import annotations
 
@@ -9,20 +9,35 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from switch.examples import ROOT
 from switch.store.base import StoreError
 from switch.store.journal import JournalRow, read_journal
 from switch.wire import parse_duration
 
 __all__ = ["TOOLS", "add_tools", "run_tool"]
 
-TOOLS = ("journal",)
+TOOLS = ("asyncapi", "schemas", "reference", "journal")
+REFERENCE = Path("docs/reference.md")
 
 
 def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    a = sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document of the protocol",
+                       description="Print the AsyncAPI 3.0 document (JSON, or YAML with --yaml), generated "
+                                   "from the wire models with examples recorded from the real switch.")
+    a.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    a.add_argument("--topic-root", default=ROOT, help=f"topic root of the channel addresses (default {ROOT})")
+    s = sub.add_parser("schemas", help="write one JSON Schema per message into a directory",
+                       description="Write one self-contained JSON Schema (draft-07) per message into DIR.")
+    s.add_argument("dir", type=Path, metavar="DIR")
+    r = sub.add_parser("reference", help="regenerate docs/reference.md from the wire models",
+                       description="Write the protocol reference generated from the models ('-' prints it).")
+    r.add_argument("path", nargs="?", type=Path, default=REFERENCE, help=f"output file (default {REFERENCE})")
+    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file is stale")
     j = sub.add_parser("journal", help="show the traffic journal: what arrived, what was answered, what not",
                        description="Show the newest messages the switch heard under its topic root, with the "
                                    "answer's code and a hint when a message could not be answered.")
@@ -37,7 +52,55 @@ def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_tool(args: argparse.Namespace) -> int:
+    if args.command == "asyncapi":
+        from switch.asyncapi import build, dumps
+
+        doc = build(args.topic_root.rstrip("/"))
+        sys.stdout.write(yaml.dump(doc, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
+                         if args.yaml else dumps(doc))
+        return 0
+    if args.command == "schemas":
+        return _schemas(args.dir)
+    if args.command == "reference":
+        return _reference(args.path, args.check)
     return _journal(args)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No anchors and aliases: shared dicts (the MQTT binding) are spelled out each time."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _schemas(directory: Path) -> int:
+    from switch.asyncapi import build, dumps, message_schemas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = message_schemas(build())
+    for name, schema in files.items():
+        (directory / name).write_text(dumps(schema), encoding="utf-8")
+    print(f"wrote {len(files)} JSON Schemas to {directory}")
+    return 0
+
+
+def _reference(path: Path, check: bool) -> int:
+    from switch.reference import render
+
+    text = render()
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return 0
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if check:
+        if current == text:
+            return 0
+        print(f"{path} is stale: run 'gongji-switch reference {path}'", file=sys.stderr)
+        return 1
+    if current != text:
+        path.write_text(text, encoding="utf-8")
+    print(f"{path}: {'unchanged' if current == text else 'written'}")
+    return 0
 
 
 def _journal(args: argparse.Namespace) -> int:

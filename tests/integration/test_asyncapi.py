@@ -16,7 +16,7 @@ from switch.codes import Code
 from switch.examples import Exchange, recorded
 from switch.glossary import GLOSSARY, TRANSACTIONS
 from switch.wire import INPUT_MODELS
-from switch.wire_out import CODE_WHEN, EVENT_MODELS
+from switch.wire_out import CODE_WHEN, EVENT_MODELS, OUTPUT_MODELS
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "data" / "asyncapi-3.0.0.schema.json"
 
@@ -63,6 +63,7 @@ def test_every_input_model_code_and_event_appears(doc: dict[str, Any]) -> None:
         assert payload["properties"]["input"]["$ref"] == f"#/components/schemas/{model.__name__}"
         assert model.__name__ in schemas
         assert doc["operations"][op.key]["messages"][0]["$ref"].endswith(message_key(op, "request"))
+    assert [key for key in INPUT_MODELS if key[0] != "app" and key not in OUTPUT_MODELS] == []
     assert schemas["Code"]["enum"] == [c.value for c in Code]
     assert set(CODE_WHEN) == set(Code)
     assert set(TRANSACTIONS) == {infno for _, infno in INPUT_MODELS}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator, model_validator
 
 from switch.wire import Relation
 
@@ -55,6 +55,11 @@ class Policy(BaseModel):
             if not _ADMDVS_KEY.match(key):
                 raise ValueError(f"{key!r} is not a 6-digit code, a province such as '37xxxx', or 'default'")
         return value
+
+    @field_serializer("window_seconds")
+    def _seconds_as_number(self, value: Decimal) -> int | float:
+        # On the wire the window is a JSON number, as in POOLING_AVAILABLE's window_seconds.
+        return int(value) if value == value.to_integral_value() else float(value)
 
     @model_validator(mode="after")
     def _med_types(self) -> Policy:

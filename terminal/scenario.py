@@ -403,7 +403,8 @@ class Scenario(_Model):
                 return "2601", {"psn_no": psn_no, "omsgid": spec.omsgid or f"${{{spec.step}.msgid}}",
                                 "oinfno": spec.oinfno or f"${{{spec.step}.infno}}"}
             return "2601", {"psn_no": spec.psn_no, "omsgid": spec.omsgid, "oinfno": spec.oinfno}
-        assert step.infno is not None
+        if step.infno is None:
+            raise ScenarioError(f"{self.label(i)} sends raw bytes, not a request")
         return step.infno, dict(step.input or {})
 
     def _settle(self, s: SettleSpec, infno: str) -> tuple[str, dict[str, Any]]:

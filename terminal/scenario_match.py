@@ -1,5 +1,8 @@
 """Comparing what a scenario expects with what came back: subset matches, diffs, ``${step.path}`` values.
 
+Two markers stand for what a value cannot say: ``"<any>"`` (present, whatever it is) and
+``"<absent>"`` (the key must not be there, e.g. ``balc`` of a resident in 1101).
+
 Strategy: an expectation names only what matters (``setlinfo.acct_mulaid_pay: "80.00"``), so a
 match is a subset match over dotted paths; the diff shows the expected fields next to the actual
 values at the same paths, never the whole (noisy) answer. Numbers written unquoted in YAML compare
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["MISSING", "Mismatch", "ReferenceError_", "lookup", "match", "project", "render_diff", "substitute"]
+__all__ = ["ABSENT", "ANY", "MISSING", "Mismatch", "ReferenceError_", "lookup", "match", "project", "render_diff", "substitute"]
 
 
 class _Missing:
@@ -24,6 +27,7 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+ANY, ABSENT = "<any>", "<absent>"
 _WHOLE_REF = re.compile(r"^\$\{([A-Za-z0-9_-]+)\.([^}]+)\}$")
 _REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([^}]+)\}")
 
@@ -41,6 +45,8 @@ class Mismatch:
     def line(self) -> str:
         if self.actual is MISSING:
             return f"{self.path}: expected {_show(self.expected)}, but it is missing"
+        if self.expected == ABSENT:
+            return f"{self.path}: expected no such key, got {_show(self.actual)}"
         return f"{self.path}: expected {_show(self.expected)}, got {_show(self.actual)}"
 
 
@@ -67,8 +73,12 @@ def lookup(obj: Any, path: str) -> Any:
 
 
 def _same_scalar(expected: Any, actual: Any) -> bool:
+    if expected == ABSENT:
+        return actual is MISSING
     if actual is MISSING:
         return False
+    if expected == ANY:
+        return True
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, int | float | Decimal) and isinstance(actual, int | float | Decimal | str):
@@ -105,8 +115,8 @@ def project(expected: Any, actual: Any) -> Any:
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
         return [project(e, a) for e, a in zip(expected, actual, strict=True)]
     if actual is MISSING:
-        return "<missing>"
-    if isinstance(expected, int | float | Decimal) and _same_scalar(expected, actual):
+        return ABSENT if expected == ABSENT else "<missing>"
+    if expected == ANY or (isinstance(expected, int | float | Decimal) and _same_scalar(expected, actual)):
         return expected  # equal by value: do not show a difference in spelling
     return actual
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import secrets
 import time
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,10 @@ class Runner:
         except (aiomqtt.MqttError, OSError) as exc:
             result.status = "failed"
             result.failure = Failure(f"step {result.steps_run + 1}", [f"lost the broker {target.broker}: {exc}"])
+        except Exception as exc:  # a runner bug must not end the whole run: report it on this scenario
+            result.status = "failed"
+            where = "".join(traceback.format_exception(exc, limit=-3)).rstrip()
+            result.failure = Failure(f"step {result.steps_run + 1}", [f"the runner failed: {exc!r}", where])
         result.seconds = time.monotonic() - started
         return result
 
@@ -151,7 +156,7 @@ class _Run:
             moved = scenario.start + step.at
             await self._admin("admin.clock", {"set": moved.isoformat()}, f"{where}: moving the clock", mark)
         try:
-            infno, body = scenario.request(i)
+            infno, body = scenario.request(i) if step.raw is None else (None, {})
             body = substitute(body, self.context)
             msgid = self._msgid(i)
             envelope: dict[str, Any] = {"infno": infno, "msgid": msgid,
@@ -245,9 +250,9 @@ class _Run:
             expected["output"] = substitute(expect.output, self.context)
         actual = dict(response)
         extra: list[str] = []
-        if expect.err_msg_contains is not None and expect.err_msg_contains not in str(response.get("err_msg")):
-            extra.append(f"err_msg: expected it to contain {expect.err_msg_contains!r}, "
-                         f"got {response.get('err_msg')!r}")
+        contains = substitute(expect.err_msg_contains, self.context)
+        if contains is not None and str(contains) not in str(response.get("err_msg")):
+            extra.append(f"err_msg: expected it to contain {contains!r}, got {response.get('err_msg')!r}")
         if expect.same_response_as is not None:
             first = self.context[expect.same_response_as]["response"]
             if first != response:
@@ -275,7 +280,8 @@ class _Run:
         seen = events(self.observer.log[mark:])
         types = [e.get("type") for e in seen]
         if not ok:
-            problems.append(f"events: expected {[w.type for w in wanted]} in this order, saw {types}")
+            shown = [w.type + (json.dumps(w.data, ensure_ascii=False, default=str) if w.data else "") for w in wanted]
+            problems.append(f"events: expected {shown} in this order, saw {types}")
         unwanted = [t for t in expect.events_absent or [] if t in types]
         if unwanted:
             problems.append(f"events: expected no {unwanted}, saw {types}")

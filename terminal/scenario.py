@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from switch.clock import CST
 from switch.codes import Code
@@ -39,9 +47,9 @@ DEFAULT_START = datetime(2026, 11, 25, 10, 0, tzinfo=CST)
 EVENT_TYPES = ("settlement.committed", "settlement.declined", "settlement.cancelled", "settlement.reversed",
                "window.opened", "window.used", "window.expired", "window.closed", "binding.created",
                "binding.removed")
-EventType = Literal["settlement.committed", "settlement.declined", "settlement.cancelled", "settlement.reversed",
-                    "window.opened", "window.used", "window.expired", "window.closed", "binding.created",
-                    "binding.removed"]
+EventType = Literal["settlement.committed", "settlement.declined", "settlement.cancelled",
+                    "settlement.reversed", "window.opened", "window.used", "window.expired", "window.closed",
+                    "binding.created", "binding.removed"]
 REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([^}]+)\}")
 PHARMACY, CLINIC = ("2101", "2102"), ("2206", "2207")
 
@@ -81,7 +89,8 @@ def _duration(value: object) -> timedelta:
 
 Text = Annotated[str, BeforeValidator(_text)]
 Amount = Annotated[str, BeforeValidator(_amount), WithJsonSchema(
-    {"type": ["string", "number"], "description": "an amount such as \"80.00\"; quote it to send it as written"})]
+    {"type": ["string", "number"],
+     "description": "an amount such as \"80.00\"; quote it to send it as written"})]
 CertType = Annotated[Literal["01", "02", "03"], BeforeValidator(_cert_type)]
 Duration = Annotated[timedelta, BeforeValidator(_duration), WithJsonSchema(
     {"type": ["string", "number"], "pattern": r"^\+?(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$|^\+?\d+(\.\d+)?$",
@@ -107,7 +116,7 @@ class _Model(BaseModel):
 
 
 class PersonSpec(_Model):
-    """One insured person; certificates default to ``QR<psn_no>`` (01), ``ID<psn_no>`` (02), ``SS<psn_no>`` (03)."""
+    """One insured person; certificates 01/02/03 default to ``QR<psn_no>``, ``ID<psn_no>``, ``SS<psn_no>``."""
 
     psn_no: Text
     psn_name: str | None = None
@@ -122,7 +131,7 @@ class PersonSpec(_Model):
 
     def all_certs(self) -> dict[str, str]:
         if self.certs is not None:
-            return dict(self.certs)
+            return {str(k): v for k, v in self.certs.items()}
         return {"01": f"QR{self.psn_no}", "02": f"ID{self.psn_no}", "03": f"SS{self.psn_no}"}
 
     def wire(self) -> dict[str, Any]:
@@ -145,7 +154,7 @@ class BindingSpec(_Model):
 
 
 class PolicySpec(_Model):
-    """A region policy set with admin.policy: given fields over ``extends`` (or the policy of the same name)."""
+    """A policy set by admin.policy: these fields over ``extends`` (or over the policy of the same name)."""
 
     name: str
     extends: str | None = None
@@ -172,13 +181,14 @@ class PosSpec(_Model):
 
 
 class SettleSpec(_Model):
-    """A settlement (2102 by default; the step's ``infno`` picks 2101/2206/2207) with the patient's own card."""
+    """A settlement (2102, or the step's ``infno``: 2101/2206/2207) with the patient's own card."""
 
     psn_no: Text
     amount: Amount
     flag: Annotated[Literal["0", "1"], BeforeValidator(_text)] = "1"
     cert_type: CertType = "01"
-    cert_of: Text | None = Field(None, description="present this person's certificate instead (CERT_MISMATCH)")
+    cert_of: Text | None = Field(
+        default=None, description="present this person's certificate (CERT_MISMATCH)")
     cert_no: Text | None = None
     insutype: Text | None = None
     med_type: Text | None = None
@@ -224,17 +234,20 @@ class Expect(_Model):
     infcode: int | None = None
     err_msg: str | None = None
     err_msg_contains: str | None = None
-    inf_refmsgid: str | None = Field(None, description="checked when given, including null (for raw payloads)")
+    inf_refmsgid: str | None = Field(
+        default=None, description="checked when given, even as null (raw payloads)")
     output: dict[str, Any] | None = Field(
-        None, description="subset of output; keys may be dotted paths such as setlinfo.acct_mulaid_pay")
-    same_response_as: str | None = Field(None, description="the answer equals this earlier step's, byte for byte")
-    events: list[EventType | EventSpec] | None = Field(None, description="events seen, in this order (others may "
-                                                                          "come between)")
+        default=None, description="subset of output; keys may be dotted paths: setlinfo.acct_mulaid_pay")
+    same_response_as: str | None = Field(
+        default=None, description="the answer equals this earlier step's answer")
+    events: list[EventType | EventSpec] | None = Field(
+        default=None, description="events seen, in this order (others may come between)")
     events_absent: list[EventType] | None = None
-    balances: dict[Text, Amount] | None = Field(None, description="personal-account balances after, by psn_no")
+    balances: dict[Text, Amount] | None = Field(default=None, description="account balances after, by psn_no")
     windows: list[Text | dict[str, Any]] | None = Field(
-        None, description="exactly the open windows after: psn_no, or a subset such as {psn_no, fixmedins_code}")
-    state: dict[str, Any] | None = Field(None, description="subset of admin.state's output after the step")
+        default=None, description="exactly the open windows after: psn_no, or a subset of one")
+    state: dict[str, Any] | None = Field(
+        default=None, description="subset of admin.state's output after the step")
 
     def checks_refmsgid(self) -> bool:
         return "inf_refmsgid" in self.model_fields_set
@@ -247,26 +260,32 @@ Actor = tuple[str, str, str | None]  # channel, sender, fixmedins_code
 
 
 class Step(_Model):
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     note: str | None = None
-    pos: PosSpec | Text | None = Field(None, description="a POS terminal: {terminal, fixmedins_code} or a "
-                                                         "terminal id using the scenario's fixmedins_code")
-    app: Text | None = Field(None, description="the member app of this psn_no")
+    pos: PosSpec | Text | None = Field(
+        default=None, description="a POS terminal: {terminal, fixmedins_code}, or a terminal id using the "
+                                  "scenario's fixmedins_code")
+    app: Text | None = Field(default=None, description="the member app of this psn_no")
     admin: bool = False
     infno: Text | None = None
     input: dict[str, Any] | None = None
     settle: SettleSpec | None = None
     card: CardSpec | Text | None = None
     reverse: ReverseSpec | str | None = None
-    raw: str | None = Field(None, description="send these bytes as they are (not JSON, no msgid...)")
+    raw: str | None = Field(default=None, description="send these bytes as they are (not JSON, no msgid...)")
     msgid: Text | SameAs | None = None
-    token: str | None = Field(None, description="admin token to send instead of the runner's (UNAUTHORIZED)")
-    envelope: dict[str, Any] | None = Field(None, description="envelope fields to add; null removes one")
-    at: Duration | None = Field(None, description="virtual time since the scenario start, e.g. +4m59.999s")
-    wait: Duration | None = Field(None, description="real seconds to wait before sending (system clock)")
+    token: str | None = Field(
+        default=None, description="admin token to send instead of the runner's (UNAUTHORIZED)")
+    envelope: dict[str, Any] | None = Field(
+        default=None, description="envelope fields to add; null removes one")
+    at: Duration | None = Field(
+        default=None, description="virtual time since the scenario start, e.g. +4m59.999s")
+    wait: Duration | None = Field(
+        default=None, description="real seconds to wait before sending (system clock)")
     timeout: Duration | None = None
-    expect: Expect = Field(default_factory=Expect)
-    save: dict[str, str] | None = Field(None, description="name: path into the answer, e.g. output.setlinfo.setl_id")
+    expect: Expect = Field(default_factory=lambda: Expect.model_validate({}))
+    save: dict[str, str] | None = Field(
+        default=None, description="name: path in the answer, output.setlinfo.setl_id")
 
     @model_validator(mode="after")
     def _one_message(self) -> Step:
@@ -281,7 +300,8 @@ class Step(_Model):
             raise ValueError("settle expands to 2101/2102/2206/2207 only")
         if self.input is not None and (given or self.infno is None):
             raise ValueError("input goes with infno only")
-        actors = [k for k in ("pos", "app") if getattr(self, k) is not None] + (["admin"] if self.admin else [])
+        actors = [k for k in ("pos", "app") if getattr(self, k) is not None]
+        actors += ["admin"] if self.admin else []
         if len(actors) > 1:
             raise ValueError(f"one actor per step; got {', '.join(actors)}")
         return self
@@ -303,7 +323,7 @@ class Scenario(_Model):
     clock: Literal["virtual", "system"] = Field("virtual", description="system: a switch on the real clock "
                                                                        "(use wait:, not at:)")
     start: datetime = Field(DEFAULT_START, description="where the virtual clock stands at +0s")
-    pos: PosSpec | None = Field(None, description="the default POS terminal of pos steps")
+    pos: PosSpec | None = Field(default=None, description="the default POS terminal of pos steps")
     policy: list[PolicySpec] = Field(default_factory=list)
     people: list[PersonSpec] = Field(default_factory=list)
     bindings: list[BindingSpec] = Field(default_factory=list)
@@ -338,7 +358,7 @@ class Scenario(_Model):
                 last_at = step.at
             for psn in _people_needed(step):
                 if psn not in people:
-                    raise ValueError(f"{where}: {psn} is not among the scenario's people (needed for a certificate)")
+                    raise ValueError(f"{where}: {psn} is not among the scenario's people (whose card?)")
             self.actor(i)  # raises when no actor can be chosen
             if step.name is not None:
                 if step.name in seen:
@@ -378,7 +398,7 @@ class Scenario(_Model):
         if (step.infno or "").startswith("app."):
             raise ValueError(f"{self.label(i)}: an app.* request needs 'app: <psn_no>' (whose app sends it)")
         if self.pos is None:
-            raise ValueError(f"{self.label(i)}: no actor; give pos:, app: or admin: true, or a scenario-level pos:")
+            raise ValueError(f"{self.label(i)}: no actor; give pos:, app: or admin: true (or scenario pos:)")
         return "pos", self.pos.terminal, default_code
 
     def request(self, i: int) -> tuple[str, dict[str, Any]]:

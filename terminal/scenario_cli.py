@@ -116,7 +116,8 @@ def add_run_parser(subparsers: Any) -> None:
     p.add_argument("--token", help="that switch's admin token (--admin-token)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer (default 5)")
     p.add_argument("--junitxml", type=Path, metavar="FILE", help="also write JUnit XML for CI")
-    p.add_argument("-k", dest="keyword", metavar="TEXT", help="only scenarios whose file or name contains TEXT")
+    p.add_argument("-k", dest="keyword", metavar="TEXT",
+                   help="only scenarios whose file or name contains TEXT")
     p.set_defaults(func=_run)
 
 

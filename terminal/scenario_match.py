@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["ABSENT", "ANY", "MISSING", "Mismatch", "ReferenceError_", "lookup", "match", "project", "render_diff", "substitute"]
+__all__ = ["ABSENT", "ANY", "MISSING", "Mismatch", "ReferenceError_", "lookup", "match", "project",
+           "render_diff", "substitute"]
 
 
 class _Missing:
@@ -32,7 +33,7 @@ _WHOLE_REF = re.compile(r"^\$\{([A-Za-z0-9_-]+)\.([^}]+)\}$")
 _REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([^}]+)\}")
 
 
-class ReferenceError_(LookupError):  # noqa: N801 - ReferenceError is a builtin with another meaning
+class ReferenceError_(LookupError):  # the builtin ReferenceError means something else
     """A ``${step.path}`` that names nothing the run has seen."""
 
 
@@ -90,7 +91,10 @@ def _same_scalar(expected: Any, actual: Any) -> bool:
 
 
 def match(expected: Any, actual: Any, path: str = "") -> list[Mismatch]:
-    """Every way ``actual`` fails to contain ``expected`` (dicts: subset by dotted keys; lists: same length)."""
+    """Every way ``actual`` fails to contain ``expected``.
+
+    Dicts match as subsets (keys may be dotted paths); lists element by element, of the same length.
+    """
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return [Mismatch(path or "(value)", expected, actual)]
@@ -142,7 +146,7 @@ def _resolve(ref: str, path: str, context: dict[str, dict[str, Any]]) -> Any:
         return step[path]
     value = lookup(step.get("response"), path)
     if value is MISSING:
-        raise ReferenceError_(f"${{{ref}.{path}}}: step {ref!r} saved no {path!r} and its answer has no such path")
+        raise ReferenceError_(f"${{{ref}.{path}}}: step {ref!r} saved no {path!r}; its answer lacks it")
     return value
 
 

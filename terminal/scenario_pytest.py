@@ -23,7 +23,7 @@ _HOST = pytest.StashKey["_Host"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gongji", "gongji scenarios")
     group.addoption("--gongji-broker", metavar="URL",
-                    help="run scenarios on the switch at this broker instead of an embedded one (it is reset)")
+                    help="run scenarios on the switch at this broker, not an embedded one (it gets reset)")
     group.addoption("--gongji-root", default="gongji/v1", help="that switch's topic root (default gongji/v1)")
     group.addoption("--gongji-token", help="that switch's admin token")
     group.addoption("--gongji-timeout", type=float, default=5.0, help="seconds to wait for each answer")
@@ -110,7 +110,8 @@ class _Host:
         broker = config.getoption("gongji_broker")
         targets: Targets
         if broker:
-            targets = RemoteTargets(broker, config.getoption("gongji_root"), config.getoption("gongji_token"), timeout)
+            targets = RemoteTargets(broker, config.getoption("gongji_root"), config.getoption("gongji_token"),
+                                    timeout)
         else:
             targets = EmbeddedTargets(timeout)
         return Runner(targets, timeout)

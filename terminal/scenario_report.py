@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.panel import Panel
@@ -51,7 +51,8 @@ class Failure:
             lines += ["", f"  messages exchanged (topics under {self.root}/):"]
             start = self.exchanged[0].at
             for seen in self.exchanged:
-                lines.append(f"    +{seen.at - start:6.3f}s {_arrow(seen.topic)} {seen.topic:<16} {_compact(seen)}")
+                offset = seen.at - start
+                lines.append(f"    +{offset:6.3f}s {_arrow(seen.topic)} {seen.topic:<16} {_compact(seen)}")
         return "\n".join(lines)
 
 
@@ -102,32 +103,34 @@ def _compact(seen: Seen) -> str:
 def diagnose_no_answer(seen: Sequence[Seen], root: str, req_topic: str, resp_topic: str, msgid: str | None,
                        waited: float) -> list[str]:
     """Why a step got no answer, from the messages seen under the root while it waited."""
+    resp = f"{root}/{resp_topic}"
     causes: list[str] = []
     if not any(m.topic == req_topic and (msgid is None or m.field("msgid") == msgid) for m in seen):
         causes.append(f"our request never came back through the broker on {root}/{req_topic}: the broker did "
                       "not route it (connection lost, or an ACL refuses publishing there?)")
     for m in seen:
-        if m.topic == resp_topic:
-            ref = m.field("inf_refmsgid")
-            if msgid is not None and ref is None:
-                causes.append(f"an answer on {root}/{resp_topic} names no inf_refmsgid (the switch could not read "
-                              f"the msgid): {m.field('code')}: {m.field('err_msg')}")
-            elif msgid is not None and ref != msgid:
-                causes.append(f"an answer on {root}/{resp_topic} names inf_refmsgid {ref!r}, not our {msgid!r}: "
-                              f"{m.field('code')}: {m.field('err_msg')}")
-        elif msgid is not None and m.field("inf_refmsgid") == msgid and not m.topic.endswith("/req"):
-            causes.append(f"the answer to {msgid!r} was published on {root}/{m.topic}, not on {root}/{resp_topic}")
+        said = f"{m.field('code')}: {m.field('err_msg')}"
+        ref = m.field("inf_refmsgid")
+        if m.topic == resp_topic and msgid is not None and ref is None:
+            causes.append(f"an answer on {resp} names no inf_refmsgid (the switch could not read the msgid): "
+                          f"{said}")
+        elif m.topic == resp_topic and msgid is not None and ref != msgid:
+            causes.append(f"an answer on {resp} names inf_refmsgid {ref!r}, not our {msgid!r}: {said}")
+        elif m.topic != resp_topic and msgid is not None and ref == msgid and not m.topic.endswith("/req"):
+            causes.append(f"the answer to {msgid!r} was published on {root}/{m.topic}, not on {resp}")
         elif not m.topic.endswith("/req") and m.topic != "events" and not _RESP.match(m.topic):
             causes.append(f"a message on an unexpected topic {root}/{m.topic} (the answer belongs on "
-                          f"{root}/{resp_topic}): {_compact(m)[:200]}")
-    if not any(m.topic == resp_topic for m in seen) and not any("answer" in c or "topic" in c for c in causes):
+                          f"{resp}): {_compact(m)[:200]}")
+    answered_elsewhere = any(m.topic == resp_topic or not (m.topic.endswith("/req") or m.topic == "events"
+                                                            or _RESP.match(m.topic)) for m in seen)
+    if not answered_elsewhere:
         alive = [m for m in seen if m.topic == "events" or _RESP.match(m.topic)]
         if alive:
-            causes.append(f"nothing on {root}/{resp_topic} within {waited:g} s, though the switch was publishing "
-                          f"({len(alive)} other message(s) under the root): it did not answer this request")
+            causes.append(f"nothing on {resp} within {waited:g} s, though the switch published {len(alive)} "
+                          "other message(s) under the root meanwhile: it did not answer this request")
         else:
-            causes.append(f"nothing on {root}/{resp_topic} within {waited:g} s and nothing else under {root}/: "
-                          f"is a switch running on this broker with topic root {root!r}?")
+            causes.append(f"nothing on {resp} within {waited:g} s and nothing else under {root}/: is a "
+                          f"switch running on this broker with topic root {root!r}?")
     return causes
 
 
@@ -142,7 +145,8 @@ def print_results(results: Sequence[ScenarioResult], console: Console, seconds: 
     styles = {"passed": "green", "failed": "bold red", "skipped": "yellow", "invalid": "bold red"}
     for r in results:
         steps = f"{r.steps_run}/{r.steps_total}" if r.steps_total else "-"
-        table.add_row(r.name, str(r.path or ""), steps, Text(r.status, style=styles[r.status]), f"{r.seconds:.2f}s")
+        result = Text(r.status, style=styles[r.status])
+        table.add_row(r.name, str(r.path or ""), steps, result, f"{r.seconds:.2f}s")
     console.print(table)
     for r in results:
         if r.status in ("failed", "invalid"):

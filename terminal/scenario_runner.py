@@ -47,7 +47,8 @@ class Runner:
 
     async def run(self, scenario: Scenario, path: Path | None = None) -> ScenarioResult:
         started = time.monotonic()
-        result = ScenarioResult(scenario.name, path, "passed", steps_total=len(scenario.steps), scenario=scenario)
+        result = ScenarioResult(scenario.name, path, "passed", steps_total=len(scenario.steps),
+                                scenario=scenario)
         target = await self.targets.session_for(scenario)
         if isinstance(target, str):
             result.status, result.reason = "skipped", target
@@ -64,7 +65,8 @@ class Runner:
             result.status, result.failure = "failed", failed.failure
         except (aiomqtt.MqttError, OSError) as exc:
             result.status = "failed"
-            result.failure = Failure(f"step {result.steps_run + 1}", [f"lost the broker {target.broker}: {exc}"])
+            result.failure = Failure(f"step {result.steps_run + 1}",
+                                     [f"lost the broker {target.broker}: {exc}"])
         except Exception as exc:  # a runner bug must not end the whole run: report it on this scenario
             result.status = "failed"
             where = "".join(traceback.format_exception(exc, limit=-3)).rstrip()
@@ -99,15 +101,15 @@ class _Run:
             answer = await self.session.send("admin", "admin", envelope)
         except NoAnswer:
             await self._settle_log(envelope["msgid"])
-            causes = diagnose_no_answer(self.observer.log[mark:], self.session.root, "admin/req", "admin/resp",
-                                        envelope["msgid"], self.session.timeout)
+            causes = diagnose_no_answer(self.observer.log[mark:], self.session.root, "admin/req",
+                                        "admin/resp", envelope["msgid"], self.session.timeout)
             raise self._fail(where, [f"no answer to {infno}", *causes], mark) from None
         if answer.get("code") != "OK":
             await self._settle_log(envelope["msgid"])
             errors = answer.get("output", {}).get("errors")
             detail = f"; errors: {json.dumps(errors, ensure_ascii=False, default=str)}" if errors else ""
-            raise self._fail(where, [f"{infno} answered {answer.get('code')}: {answer.get('err_msg')}{detail}"],
-                             mark)
+            said = f"{infno} answered {answer.get('code')}: {answer.get('err_msg')}{detail}"
+            raise self._fail(where, [said], mark)
         return answer
 
     async def _settle_log(self, msgid: str | None, timeout: float = 0.5) -> None:
@@ -130,12 +132,14 @@ class _Run:
             for spec in self.scenario.policy:
                 base_name = spec.extends or spec.name
                 if spec.extends is not None and spec.extends not in existing:
-                    raise self._fail(where, [f"policy {spec.name}: extends {spec.extends!r}, which the switch does "
-                                             f"not have (it has {', '.join(existing)})"], 0)
+                    known = ", ".join(existing)
+                    raise self._fail(where, [f"policy {spec.name}: extends {spec.extends!r}, which the "
+                                             f"switch does not have (it has {known})"], 0)
                 await self._admin("admin.policy", {"set": spec.over(existing.get(base_name))}, where, 0)
         if self.scenario.people or self.scenario.bindings:
-            await self._admin("admin.load", {"people": [p.wire() for p in self.scenario.people],
-                                             "bindings": [b.wire() for b in self.scenario.bindings]}, where, 0)
+            family = {"people": [p.wire() for p in self.scenario.people],
+                      "bindings": [b.wire() for b in self.scenario.bindings]}
+            await self._admin("admin.load", family, where, 0)
 
     async def audit(self) -> None:
         mark = self.observer.mark()
@@ -159,8 +163,8 @@ class _Run:
             infno, body = scenario.request(i) if step.raw is None else (None, {})
             body = substitute(body, self.context)
             msgid = self._msgid(i)
-            envelope: dict[str, Any] = {"infno": infno, "msgid": msgid,
-                                        "inf_time": datetime.now(CST).strftime("%Y-%m-%d %H:%M:%S"), "input": body}
+            sent_at = datetime.now(CST).strftime("%Y-%m-%d %H:%M:%S")  # the sender's clock: informational
+            envelope: dict[str, Any] = {"infno": infno, "msgid": msgid, "inf_time": sent_at, "input": body}
             if channel == "pos" and fixmedins_code is not None:
                 envelope["fixmedins_code"] = fixmedins_code
             token = step.token if step.token is not None else self.session.token
@@ -225,7 +229,8 @@ class _Run:
             problems = [m.line() for m in match(expected, actual)] + extra
             if expect.events is not None or expect.events_absent is not None:
                 # once the answer is wrong, the events will not come right: do not wait long for them
-                problems += await self._events(expect, mark, expected, actual, 0.2 if problems else EVENT_WAIT)
+                patience = 0.2 if problems else EVENT_WAIT
+                problems += await self._events(expect, mark, expected, actual, patience)
             if expect.needs_state():
                 state_problems = await self._state(expect, where, mark, expected, actual)
                 problems += state_problems
@@ -280,7 +285,8 @@ class _Run:
         seen = events(self.observer.log[mark:])
         types = [e.get("type") for e in seen]
         if not ok:
-            shown = [w.type + (json.dumps(w.data, ensure_ascii=False, default=str) if w.data else "") for w in wanted]
+            shown = [w.type + (json.dumps(w.data, ensure_ascii=False, default=str) if w.data else "")
+                     for w in wanted]
             problems.append(f"events: expected {shown} in this order, saw {types}")
         unwanted = [t for t in expect.events_absent or [] if t in types]
         if unwanted:
@@ -306,7 +312,8 @@ class _Run:
             actual["balances"] = balances
             problems += [m.line() for m in match(expected["balances"], balances, "balances")]
         if expect.windows is not None:
-            wanted = [{"psn_no": w} if isinstance(w, str) else substitute(w, self.context) for w in expect.windows]
+            wanted = [{"psn_no": w} if isinstance(w, str) else substitute(w, self.context)
+                      for w in expect.windows]
             windows = state.get("windows", [])
             keys = sorted({k for w in wanted for k in w} or {"psn_no", "fixmedins_code"})
             expected["windows"] = wanted

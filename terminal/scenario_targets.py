@@ -1,4 +1,4 @@
-"""Where scenarios run: a switch this process starts (embedded broker, virtual or system clock) or a running one.
+"""Where scenarios run: switches this process starts (virtual or system clock), or one already running.
 
 A ``Session`` is the runner's line to one switch: an observer subscribed to ``{root}/#`` that
 records every message (for the "messages exchanged" of a failure and for the events a step must
@@ -9,6 +9,7 @@ for new connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import socket
@@ -130,8 +131,9 @@ class Session:
         try:
             answer = await self.send("admin", "admin", envelope)
         except NoAnswer:
-            raise RunnerError(f"no switch answered admin.clock on {self.root}/admin/req within {self.timeout:g} s: "
-                              f"is a switch running on {self.broker} with topic root {self.root!r}?") from None
+            raise RunnerError(f"no switch answered admin.clock on {self.root}/admin/req within "
+                              f"{self.timeout:g} s: is a switch running on {self.broker} with topic root "
+                              f"{self.root!r}?") from None
         if answer.get("code") == "UNAUTHORIZED":
             raise RunnerError("the switch requires an admin token: pass --token (the switch's --admin-token)")
         if answer.get("code") != "OK":
@@ -167,15 +169,11 @@ class Session:
 
     async def close(self) -> None:
         for client in self._clients.values():
-            try:
+            with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
-            except aiomqtt.MqttError:
-                pass
         self._clients.clear()
-        try:
+        with contextlib.suppress(aiomqtt.MqttError):
             await self.observer.close()
-        except aiomqtt.MqttError:
-            pass
 
 
 class Targets(Protocol):
@@ -229,8 +227,9 @@ class EmbeddedTargets:
         if self.broker is None:
             await self._start_broker()
         root = f"gongji-scenarios/{clock}-{secrets.token_hex(4)}"
+        client_id = f"gongji-scenarios-{clock}-{secrets.token_hex(4)}"
         settings = Settings(broker=self.url, db=self.workdir / f"{clock}.db", clock=clock, topic_root=root,
-                            admin_token=self.token, client_id=f"gongji-scenarios-{clock}-{secrets.token_hex(4)}")
+                            admin_token=self.token, client_id=client_id)
         switch = build_switch(settings)
         await switch.start()
         adapter = MqttSwitch(switch, parse_broker_url(self.url), root, settings.client_id)
@@ -265,7 +264,8 @@ class EmbeddedTargets:
 class RemoteTargets:
     """A switch someone else started (``--broker URL --root R``): every scenario runs on it, if it can."""
 
-    def __init__(self, broker: str, root: str = "gongji/v1", token: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(self, broker: str, root: str = "gongji/v1", token: str | None = None,
+                 timeout: float = 5.0) -> None:
         self.session = Session(broker, root, token, timeout)
         self._opened = False
 

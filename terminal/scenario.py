@@ -40,6 +40,7 @@ __all__ = [
     "Step",
     "load_scenarios",
     "offset_text",
+    "parse_scenario",
     "scenario_schema",
 ]
 
@@ -324,18 +325,11 @@ class Scenario(_Model):
                                                                        "(use wait:, not at:)")
     start: datetime = Field(DEFAULT_START, description="where the virtual clock stands at +0s")
     pos: PosSpec | None = Field(default=None, description="the default POS terminal of pos steps")
-    policy: list[PolicySpec] = Field(default_factory=list)
+    policy: PolicySpec | list[PolicySpec] = Field(default_factory=list, description="one policy or a list")
     people: list[PersonSpec] = Field(default_factory=list)
     bindings: list[BindingSpec] = Field(default_factory=list)
     audit: bool = Field(True, description="check the ledger with admin.audit after the last step")
     steps: list[Step] = Field(min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_policy(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("policy"), dict):
-            data = {**data, "policy": [data["policy"]]}
-        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -367,6 +361,10 @@ class Scenario(_Model):
         return self
 
     # --- expansion --------------------------------------------------------------------------------
+
+    @property
+    def policies(self) -> list[PolicySpec]:
+        return [self.policy] if isinstance(self.policy, PolicySpec) else list(self.policy)
 
     def label(self, i: int) -> str:
         step = self.steps[i]
@@ -503,6 +501,16 @@ def _describe(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def parse_scenario(document: Any, source: str = "scenario") -> Scenario:
+    """One scenario from parsed YAML, or ScenarioError listing every problem with its place."""
+    name = document.get("name") if isinstance(document, dict) else None
+    which = f"{source} ({name})" if name else source
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise ScenarioError(f"{which} is not a valid scenario:\n{_describe(exc)}") from None
+
+
 def load_scenarios(path: Path) -> list[Scenario]:
     """Every scenario of a YAML file (one per YAML document), or ScenarioError saying what is wrong."""
     try:
@@ -513,14 +521,7 @@ def load_scenarios(path: Path) -> list[Scenario]:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     if not documents:
         raise ScenarioError(f"{path}: no scenario in this file")
-    scenarios = []
-    for n, doc in enumerate(documents):
-        name = doc.get("name") if isinstance(doc, dict) else None
-        which = f"scenario {name!r}" if name else f"document {n + 1}"
-        try:
-            scenarios.append(Scenario.model_validate(doc))
-        except ValidationError as exc:
-            raise ScenarioError(f"{path}: {which} is not a valid scenario:\n{_describe(exc)}") from None
+    scenarios = [parse_scenario(doc, f"{path}: document {n + 1}") for n, doc in enumerate(documents)]
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ScenarioError(f"{path}: two scenarios share a name")

@@ -126,10 +126,10 @@ class _Run:
         if self.session.virtual:
             clock: dict[str, Any] = {"set": self.scenario.start.isoformat(), "speed": 0}
             await self._admin("admin.clock", clock, where, 0)
-        if self.scenario.policy:
+        if self.scenario.policies:
             listed = await self._admin("admin.policy", {}, where, 0)
             existing = {p["name"]: p for p in listed.get("output", {}).get("policies", [])}
-            for spec in self.scenario.policy:
+            for spec in self.scenario.policies:
                 base_name = spec.extends or spec.name
                 if spec.extends is not None and spec.extends not in existing:
                     known = ", ".join(existing)
@@ -140,6 +140,7 @@ class _Run:
             family = {"people": [p.wire() for p in self.scenario.people],
                       "bindings": [b.wire() for b in self.scenario.bindings]}
             await self._admin("admin.load", family, where, 0)
+        await self._fence(0, where)
 
     async def audit(self) -> None:
         mark = self.observer.mark()
@@ -193,6 +194,7 @@ class _Run:
                                                   "response": response, "saved": {}}
         await self._check(i, where, step.expect, response, mark, expected_ref)
         self._save(i, where, response, mark)
+        await self._fence(mark, where)
 
     def _where(self, i: int, channel: str, sender: str) -> str:
         step = self.scenario.steps[i]
@@ -281,7 +283,7 @@ class _Run:
         problems: list[str] = []
         ok = await self.observer.wait(found, mark, patience)
         if expect.events_absent:
-            await self._fence(mark)
+            await self._fence(mark, "checking events")
         seen = events(self.observer.log[mark:])
         types = [e.get("type") for e in seen]
         if not ok:
@@ -296,9 +298,12 @@ class _Run:
             actual["events"] = [e.get("type") if not any(w.data for w in wanted) else e for e in seen]
         return problems
 
-    async def _fence(self, mark: int) -> None:
-        """An admin round trip: events of the step, published before the switch read it, are in by then."""
-        answer = await self._admin("admin.state", {}, "checking events", mark)
+    async def _fence(self, mark: int, where: str) -> None:
+        """An admin round trip after a step: its events, published before the switch read this, are in then.
+
+        Without it a step's events can trail into the next step and satisfy that step's expectations.
+        """
+        answer = await self._admin("admin.state", {}, where, mark)
         await self._settle_log(answer.get("inf_refmsgid"))
 
     async def _state(self, expect: Expect, where: str, mark: int, expected: dict[str, Any],

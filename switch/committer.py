@@ -28,6 +28,7 @@ class Committer:
         self._on_failure = on_failure
         self.batches = 0
         self.commits = 0
+        self.failure: BaseException | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gongji-committer")
@@ -35,7 +36,10 @@ class Committer:
     def submit(self, commit: Commit) -> asyncio.Future[None]:
         """Queue a commit; the future resolves once it is durable (synchronous, so order is kept)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((commit, done))
+        if self.failure is not None:  # nothing may be answered once memory is ahead of disk
+            done.set_exception(self.failure)
+        else:
+            self._queue.put_nowait((commit, done))
         return done
 
     async def _run(self) -> None:
@@ -52,6 +56,10 @@ class Committer:
                         done.set_exception(exc)
                 if isinstance(exc, asyncio.CancelledError):
                     raise
+                self.failure = exc
+                while not self._queue.empty():
+                    _, waiting = self._queue.get_nowait()
+                    waiting.set_exception(exc)
                 log.critical("commit failed, memory is ahead of disk; stopping: %s", exc)
                 result = self._on_failure(exc)
                 if result is not None:

@@ -82,7 +82,8 @@ def parse_request(channel: str, sender: str, payload: bytes) -> Request:
     try:
         envelope = Envelope.model_validate(data)
     except ValidationError as exc:
-        errors = errors_of(exc, ())
+        # Without a usable msgid the answer cannot be correlated: say that first.
+        errors = sorted(errors_of(exc, ()), key=lambda e: e["loc"][:1] != ["msgid"])
         raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), usable_msgid, infno, errors) from None
     if channel == "pos" and envelope.fixmedins_code is None:
         errors = [{"loc": ["fixmedins_code"], "msg": "required on the pos channel (the institution code)"}]

@@ -22,6 +22,7 @@ from switch.clock import Clock, VirtualClock
 from switch.codes import Code
 from switch.committer import Committer
 from switch.core import admin as admin_core
+from switch.core import app as app_core
 from switch.core import settlement as settle_core
 from switch.core.model import Decision, Event, Reset, State, apply, iso
 from switch.core.windows import expire_windows
@@ -311,5 +312,5 @@ class SettlementSwitch:
                  (time.perf_counter() - started) * 1000)
 
 
-# The member-app channel plugs in here (app.py registers its handlers).
-APP_HANDLERS: dict[str, Callable[[State, str, Any, Any], Decision]] = {}
+# The member-app channel: infno -> decision of the pure core (switch/core/app.py).
+APP_HANDLERS: dict[str, Callable[[State, str, Any, Any], Decision]] = dict(app_core.HANDLERS)

@@ -1,26 +1,51 @@
-"""``gongji-terminal``: simulated POS terminals, member apps and admin tools."""
+"""``gongji-terminal``: simulated POS terminals, member apps and admin tools.
+
+Each subcommand is a module with ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``; adding one is a line in ``SUBCOMMANDS``. Modules are imported when the
+parser is built, so keep their top level light (import heavy things inside ``run``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from types import ModuleType
 
 from terminal.scenario_cli import add_run_parser, add_schema_parser
 
-__all__ = ["main"]
+__all__ = ["SUBCOMMANDS", "main"]
+
+SUBCOMMANDS: list[str] = [
+    "terminal.swipe",
+    "terminal.demo",
+]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gongji-terminal", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in SUBCOMMANDS]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="gongji-terminal",
+                                  description="Simulated POS terminals, member apps and admin tools.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _modules():
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
     add_run_parser(sub)
     add_schema_parser(sub)
-    return parser
+    return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return int(args.func(args))
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("gongji-terminal: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

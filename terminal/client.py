@@ -11,17 +11,27 @@ import itertools
 import json
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 import aiomqtt
 
 from switch.mqtt import NODELAY, BrokerAddress, parse_broker_url
 
-__all__ = ["NoAnswer", "SwitchClient"]
+__all__ = ["NoAnswer", "Refused", "SwitchClient"]
 
 
 class NoAnswer(TimeoutError):
     """No answer arrived in time; the message says what was waited for."""
+
+
+class Refused(Exception):
+    """The switch answered with a failure code; ``answer`` is the whole response."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        self.code = str(answer.get("code"))
+        self.err_msg = str(answer.get("err_msg"))
+        super().__init__(f"{answer.get('infno')} refused: {self.code} ({self.err_msg})")
 
 
 class SwitchClient:
@@ -56,7 +66,7 @@ class SwitchClient:
             return f"{self.root}/admin/resp"
         return f"{self.root}/{self.channel}/{self.sender}/resp"
 
-    async def __aenter__(self) -> SwitchClient:
+    async def __aenter__(self) -> Self:
         self._client = aiomqtt.Client(self.broker.host, self.broker.port, username=self.broker.username,
                                       password=self.broker.password, socket_options=NODELAY)
         await self._client.__aenter__()
@@ -106,13 +116,22 @@ class SwitchClient:
         msgid = msgid or self.next_msgid()
         return await self.send(self.envelope(infno, input or {}, msgid), msgid=msgid, timeout=timeout)
 
-    async def send(self, envelope: dict[str, Any], *, msgid: str, timeout: float | None = None) -> dict[str, Any]:
+    async def call(self, infno: str, input: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """``request`` for helpers: the answer's ``output`` when it is OK, else ``Refused``."""
+        answer = await self.request(infno, input, **kw)
+        if answer.get("infcode") != 0:
+            raise Refused(answer)
+        output = answer.get("output")
+        return output if isinstance(output, dict) else {}
+
+    async def send(self, envelope: dict[str, Any], *, msgid: str,
+                   timeout: float | None = None) -> dict[str, Any]:
         payload = json.dumps(envelope, ensure_ascii=False, default=str).encode()
         return await self.send_raw(payload, msgid=msgid, timeout=timeout)
 
     async def send_raw(self, payload: bytes, *, msgid: str | None = None,
                        timeout: float | None = None) -> dict[str, Any]:
-        """Publish bytes as they are; wait for the answer naming ``msgid`` (or, with None, any unmatched one)."""
+        """Publish bytes as they are; wait for the answer naming ``msgid`` (with None: any unmatched one)."""
         assert self._client is not None, "use 'async with SwitchClient(...)'"
         wait = timeout if timeout is not None else self.timeout
         if msgid is None:

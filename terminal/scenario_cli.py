@@ -3,67 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
-import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    from terminal.scenario_report import ScenarioResult
+    from terminal.scenario_targets import Targets
 
-from terminal.scenario import Scenario, ScenarioError, load_scenarios, scenario_schema
-from terminal.scenario_report import ScenarioResult, print_results, write_junit
-from terminal.scenario_runner import Runner
-from terminal.scenario_targets import EmbeddedTargets, RemoteTargets, RunnerError, Targets
+__all__ = ["add_run_parser", "add_schema_parser"]
 
-__all__ = ["add_run_parser", "add_schema_parser", "discover", "run_scenarios"]
-
-Found = tuple[Path, list[Scenario] | ScenarioError]
-
-
-def discover(paths: Iterable[Path]) -> list[Found]:
-    """Scenario files under the given files and directories (``*.yaml``, ``*.yml``), loaded or refused."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-        else:
-            files.append(path)
-    found: list[Found] = []
-    for file in files:
-        try:
-            found.append((file, load_scenarios(file)))
-        except ScenarioError as exc:
-            found.append((file, exc))
-    return found
-
-
-async def run_scenarios(found: list[Found], targets: Targets, timeout: float = 5.0,
-                        on_result: Callable[[ScenarioResult], None] = lambda r: None,
-                        keyword: str | None = None) -> list[ScenarioResult]:
-    """Run every scenario found, in order; invalid files become ``invalid`` results."""
-    runner = Runner(targets, timeout)
-    results: list[ScenarioResult] = []
-    try:
-        for path, loaded in found:
-            if isinstance(loaded, ScenarioError):
-                result = ScenarioResult(path.name, path, "invalid", reason=str(loaded))
-                results.append(result)
-                on_result(result)
-                continue
-            for scenario in loaded:
-                if keyword and keyword.lower() not in f"{path} {scenario.name}".lower():
-                    continue
-                result = await runner.run(scenario, path)
-                results.append(result)
-                on_result(result)
-    finally:
-        await targets.close()
-    return results
-
+# The parser is built for every gongji-terminal command: the runner, broker and switch are imported
+# only when a scenario command runs.
 
 def _display_path(path: Path) -> Path:
     try:
@@ -73,6 +24,16 @@ def _display_path(path: Path) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from terminal.scenario_report import print_results, write_junit
+    from terminal.scenario_runner import discover, run_scenarios
+    from terminal.scenario_targets import EmbeddedTargets, RemoteTargets, RunnerError
+
     console = Console()
     found = [(_display_path(p), s) for p, s in discover(args.paths)]
     total = sum(len(s) if isinstance(s, list) else 1 for _, s in found)
@@ -118,10 +79,14 @@ def add_run_parser(subparsers: Any) -> None:
     p.add_argument("--junitxml", type=Path, metavar="FILE", help="also write JUnit XML for CI")
     p.add_argument("-k", dest="keyword", metavar="TEXT",
                    help="only scenarios whose file or name contains TEXT")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, run=_run)
 
 
 def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from terminal.scenario import scenario_schema
+
     text = json.dumps(scenario_schema(), ensure_ascii=False, indent=2) + "\n"
     if args.output is not None:
         args.output.write_text(text, encoding="utf-8")
@@ -134,4 +99,4 @@ def add_schema_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("scenario-schema", help="print the JSON Schema of scenario files",
                               description="The JSON Schema of a scenario document, for editors and tools.")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write it to FILE instead of stdout")
-    p.set_defaults(func=_schema)
+    p.set_defaults(func=_schema, run=_schema)

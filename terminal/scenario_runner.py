@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,58 @@ import aiomqtt
 
 from switch.clock import CST
 from terminal.client import NoAnswer
-from terminal.scenario import EventSpec, Expect, SameAs, Scenario, offset_text
+from terminal.scenario import EventSpec, Expect, SameAs, Scenario, ScenarioError, load_scenarios, offset_text
 from terminal.scenario_match import MISSING, ReferenceError_, lookup, match, render_diff, substitute
 from terminal.scenario_report import Failure, ScenarioResult, diagnose_no_answer
 from terminal.scenario_targets import Seen, Session, Targets
 
-__all__ = ["Runner"]
+__all__ = ["Found", "Runner", "discover", "run_scenarios"]
 
 EVENT_WAIT = 2.0  # seconds an expected event may trail its answer
+
+
+Found = tuple[Path, list[Scenario] | ScenarioError]
+
+
+def discover(paths: Iterable[Path]) -> list[Found]:
+    """Scenario files under the given files and directories (``*.yaml``, ``*.yml``), loaded or refused."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            files.append(path)
+    found: list[Found] = []
+    for file in files:
+        try:
+            found.append((file, load_scenarios(file)))
+        except ScenarioError as exc:
+            found.append((file, exc))
+    return found
+
+
+async def run_scenarios(found: list[Found], targets: Targets, timeout: float = 5.0,
+                        on_result: Callable[[ScenarioResult], None] = lambda r: None,
+                        keyword: str | None = None) -> list[ScenarioResult]:
+    """Run every scenario found, in order; invalid files become ``invalid`` results."""
+    runner = Runner(targets, timeout)
+    results: list[ScenarioResult] = []
+    try:
+        for path, loaded in found:
+            if isinstance(loaded, ScenarioError):
+                result = ScenarioResult(path.name, path, "invalid", reason=str(loaded))
+                results.append(result)
+                on_result(result)
+                continue
+            for scenario in loaded:
+                if keyword and keyword.lower() not in f"{path} {scenario.name}".lower():
+                    continue
+                result = await runner.run(scenario, path)
+                results.append(result)
+                on_result(result)
+    finally:
+        await targets.close()
+    return results
 
 
 class _StepFailed(Exception):

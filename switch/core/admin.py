@@ -28,9 +28,10 @@ from switch.wire import Credit, Load, SetStatus
 __all__ = ["close_windows_of_holder", "credit", "load", "set_policy", "set_status", "state_view"]
 
 
-def close_windows_of_holder(state: State, holder: str, now: datetime, why: str) -> tuple[list[Effect], list[Event]]:
-    """Close every open window of the holder's relatives (unbind, suspension)."""
-    relatives = set(state.relatives_of.get(holder, {}))
+def close_windows_of_holder(state: State, holder: str, now: datetime, why: str,
+                            relative: str | None = None) -> tuple[list[Effect], list[Event]]:
+    """Close every open window of the holder's relatives (suspension), or of one ``relative`` (unbind)."""
+    relatives = set(state.relatives_of.get(holder, {})) if relative is None else {relative}
     effects: list[Effect] = []
     events: list[Event] = []
     for window in list(state.windows.values()):

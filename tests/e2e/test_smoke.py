@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.support.families import DONGYING, pharmacy_input
 from tests.support.switches import InProcessSwitch
 
@@ -13,7 +15,7 @@ async def test_first_swipe_prompts_second_swipe_pools(live: InProcessSwitch) -> 
         first = await pos.request("2102", pharmacy_input("DR", "80.00"))
         assert first["code"] == "POOLING_AVAILABLE" and first["infcode"] == -1
         assert first["err_msg"] == "您存在有效的家庭共济绑定关系,5分钟内再次刷卡,可以走家庭共济消费"
-        live.clock.advance(__import__("datetime").timedelta(seconds=299.999))
+        live.clock.advance(timedelta(seconds=299.999))
         second = await pos.request("2102", pharmacy_input("DR", "80.00"))
         info = second["output"]["setlinfo"]
         assert (second["code"], info["acct_mulaid_pay"], info["psn_cash_pay"], info["mulaid_psn_no"]) == (

@@ -1,0 +1,7 @@
+"""``python -m terminal`` is ``gongji-terminal``."""
+
+import sys
+
+from terminal.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""The binding rules, as admin.load applies them (the member app shares the same rule code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from switch.codes import Code
+from switch.core import admin as admin_core
+from switch.wire import Load
+from tests.support.families import person
+from tests.unit.core_helpers import T0, commit, new_state
+
+
+def bind(holder: str, relative: str, rltn: str = "child", **extra: Any) -> dict[str, Any]:
+    return {"holder_psn_no": holder, "relative_psn_no": relative, "rltn": rltn, **extra}
+
+
+PEOPLE = [
+    person("H", "370500", "100.00"), person("H2", "370500", "100.00"), person("R", "370500", insutype="390"),
+    person("RES", "370500", insutype="390"), person("SUS", "370500", "5.00", status="suspended"),
+    person("ZB", "370300", "100.00"), person("ZR", "370300", insutype="390"),
+    person("BJ", "110100", insutype="390"), person("CS", "430100", insutype="390"),
+    person("CSE", "430100", "10.00"), person("YY", "430600", "10.00"), person("ZZ", "430200", "10.00"),
+    person("ZZR", "430200", insutype="390"), person("YYR", "430600", insutype="390"),
+]
+
+CASES = [
+    ([bind("H", "R")], None),
+    ([bind("H", "H")], Code.SELF_BINDING),
+    ([bind("RES", "R")], Code.HOLDER_NOT_EMPLOYEE),
+    ([bind("SUS", "R")], Code.HOLDER_SUSPENDED),
+    ([bind("H", "SUS", "spouse")], Code.INSURANCE_SUSPENDED),
+    ([bind("H", "R"), bind("H2", "R")], Code.RELATIVE_ALREADY_BOUND),  # rule 1: one holder per relative
+    ([bind("H2", "R"), bind("H", "H2", "spouse")], Code.RELATIVE_IS_HOLDER),  # rule 2
+    ([bind("H", "H2", "spouse"), bind("H2", "R")], Code.HOLDER_IS_RELATIVE),  # rule 3
+    ([bind("H", "R"), bind("H", "R", "parent")], None),  # the same binding again updates it
+    ([bind("H", "NOBODY")], Code.PERSON_NOT_FOUND),
+    ([bind("NOBODY", "R")], Code.PERSON_NOT_FOUND),
+    ([bind("H", "R", "spouse_parent")], None),  # Dongying allows the spouse's parents
+    ([bind("ZB", "ZR", "spouse_parent")], Code.RELATION_NOT_ALLOWED),  # Zibo does not
+    ([bind("ZB", "ZR", "sibling")], Code.RELATION_NOT_ALLOWED),
+    ([bind("YY", "YYR", "spouse_parent")], Code.RELATION_NOT_ALLOWED),  # Hunan explicitly does not
+    ([bind("H", "BJ")], Code.REGION_NOT_ALLOWED),  # relative must be insured in the same province
+    ([bind("H", "ZR")], None),  # same province, other city: fine
+    ([bind("ZZ", "ZZR")], Code.REGION_NOT_ALLOWED),  # 株洲: pooling switched off
+    ([bind("YY", "ZZR")], Code.REGION_NOT_ALLOWED),  # nor to relatives insured there
+    ([bind("YY", "CS")], Code.REGION_NOT_ALLOWED),  # other Hunan employees → 长沙 residents: no
+    ([bind("CSE", "CS")], None),  # 长沙 employee → 长沙 resident: yes
+    ([bind("YY", "YYR")], None),
+]
+
+
+@pytest.mark.parametrize(("bindings", "code"), CASES)
+def test_binding_rule(bindings: list[dict[str, Any]], code: Code | None) -> None:
+    """Each binding rule of DOMAIN.md refuses with its own code; a refused load changes nothing."""
+    state = new_state()
+    decision = admin_core.load(state, Load.model_validate({"people": PEOPLE, "bindings": bindings}), T0)
+    if code is None:
+        assert decision.code is Code.OK
+        commit(state, decision)
+        assert {b.relative: b.holder for b in state.binding_of.values()} == {
+            b["relative_psn_no"]: b["holder_psn_no"] for b in bindings}
+    else:
+        assert decision.code is code, decision.err_msg
+        assert decision.effects == ()
+        assert decision.output["errors"][0]["loc"] == ["input", "bindings", len(bindings) - 1]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("admdvs", "limit"), [("370500", 7), ("370300", 7), ("370100", 7), ("430600", 10),
+                                               ("110100", 10)])
+def test_max_relatives_per_region(admdvs: str, limit: int) -> None:
+    """7 relatives in Dongying/Zibo/Shandong, 10 in Hunan and by the national default; one more is refused."""
+    people = [person("H", admdvs, "10.00")] + [person(f"R{i}", admdvs, insutype="390") for i in range(limit + 1)]
+    bindings = [bind("H", f"R{i}") for i in range(limit)]
+    state = new_state()
+    ok = admin_core.load(state, Load.model_validate({"people": people, "bindings": bindings}), T0)
+    assert ok.code is Code.OK
+    commit(state, ok)
+    over = admin_core.load(state, Load.model_validate({"bindings": [bind("H", f"R{limit}")]}), T0)
+    assert over.code is Code.MAX_RELATIVES
+
+
+def test_load_refuses_a_certificate_of_someone_else() -> None:
+    """A certificate number belongs to one person: loading it for another is INVALID_REQUEST."""
+    state = new_state()
+    commit(state, admin_core.load(state, Load.model_validate({"people": [person("A", "370500", "1.00")]}), T0))
+    other = person("B", "370500", "1.00")
+    other["certs"] = {"01": "QRA"}
+    d = admin_core.load(state, Load.model_validate({"people": [other]}), T0)
+    assert d.code is Code.INVALID_REQUEST and d.output["errors"][0]["loc"] == ["input", "people", 0, "certs", "01"]  # type: ignore[index]
+
+
+def test_resident_cannot_be_loaded_with_a_balance() -> None:
+    """Resident-insured people have no personal account: a balc is a validation error."""
+    with pytest.raises(ValueError, match="no personal account"):
+        Load.model_validate({"people": [person("R", "370500", "5.00", insutype="390")]})

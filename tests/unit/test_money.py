@@ -1,0 +1,51 @@
+"""Amounts: exact parsing of wire amounts into fen, and formatting back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from switch.money import AmountError, format_fen, parse_amount, round_half_up
+
+
+@pytest.mark.parametrize(("wire", "fen"), [
+    ("80.00", 8000), ("80", 8000), ("0.01", 1), ("80.5", 8050), (80, 8000), (Decimal("12.34"), 1234),
+    ("1000000.00", 100_000_000), (" 7.10 ", 710),
+])
+def test_accepted_amounts_become_exact_fen(wire: object, fen: int) -> None:
+    """Strings and JSON numbers with at most two decimals become integer fen exactly."""
+    assert parse_amount(wire) == fen
+
+
+@pytest.mark.parametrize(("wire", "why"), [
+    ("1.005", "two decimals"), (Decimal("1.005"), "two decimals"), ("-5.00", "greater than 0"),
+    (-5, "greater than 0"), ("0", "greater than 0"), ("0.00", "greater than 0"), ("1000000.01", "at most"),
+    (True, "boolean"), ("abc", "decimal amount"), ("1e3", "decimal amount"), (None, "string or number"),
+    (["1"], "string or number"), ("NaN", "decimal amount"),
+])
+def test_refused_amounts_say_why(wire: object, why: str) -> None:
+    """Inexact, negative, zero, oversized and non-numeric amounts are refused with the reason."""
+    with pytest.raises(AmountError, match=why):
+        parse_amount(wire)
+
+
+def test_zero_is_allowed_where_asked() -> None:
+    """Balances and caps may be zero."""
+    assert parse_amount("0.00", allow_zero=True) == 0
+
+
+@pytest.mark.parametrize(("fen", "text"), [(8000, "80.00"), (5, "0.05"), (-8000, "-80.00"), (0, "0.00"),
+                                           (-5, "-0.05"), (123456789, "1234567.89")])
+def test_format_fen_two_decimals(fen: int, text: str) -> None:
+    """Output amounts always carry exactly two decimals, negatives keep their sign."""
+    assert format_fen(fen) == text
+
+
+@pytest.mark.parametrize(("fen", "ratio", "expected"), [
+    (8001, Decimal("0.5"), 4001), (8003, Decimal("0.5"), 4002), (1, Decimal("0.5"), 1), (1, Decimal("0.4"), 0),
+    (12345, Decimal("0.4"), 4938), (12345, Decimal("0"), 0),
+])
+def test_fund_share_rounds_half_up(fen: int, ratio: Decimal, expected: int) -> None:
+    """The fund share is medfee × ratio rounded half-up to the fen."""
+    assert round_half_up(fen, ratio) == expected

@@ -268,10 +268,17 @@ class RemoteTargets:
                  timeout: float = 5.0) -> None:
         self.session = Session(broker, root, token, timeout)
         self._opened = False
+        self._error: RunnerError | None = None
 
     async def session_for(self, scenario: Scenario) -> Session | str:
+        if self._error is not None:  # do not wait for the same missing switch once per scenario
+            raise self._error
         if not self._opened:
-            await self.session.open()
+            try:
+                await self.session.open()
+            except RunnerError as exc:
+                self._error = exc
+                raise
             self._opened = True
         needs = scenario.needs()
         if "virtual_clock" in needs and not self.session.virtual:

@@ -15,6 +15,7 @@ from pathlib import Path
 from switch.broker import EmbeddedBroker
 from switch.clock import Clock, SystemClock, VirtualClock
 from switch.errors import ConfigError
+from switch.journal import DEFAULT_MAX_ROWS, Journal
 from switch.mqtt import MqttSwitch, parse_broker_url
 from switch.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
 from switch.service import SettlementSwitch
@@ -37,6 +38,7 @@ class Settings:
     admin_token: str | None = None
     policy: Path | None = None
     client_id: str | None = None
+    journal_max: int = DEFAULT_MAX_ROWS  # rows of traffic journal kept; 0 keeps none
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -60,8 +62,11 @@ def make_clock(settings: Settings) -> Clock:
 
 
 def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] | None = None) -> SettlementSwitch:
-    return SettlementSwitch(SqliteStore(settings.db), make_clock(settings), policies_from(settings.policy),
-                            settings.admin_token, on_fatal)
+    if settings.journal_max < 0:
+        raise ConfigError(f"--journal-max must be 0 (no journal) or more, not {settings.journal_max}")
+    journal = Journal(settings.journal_max) if settings.journal_max else None
+    return SettlementSwitch(SqliteStore(settings.db, journal), make_clock(settings),
+                            policies_from(settings.policy), settings.admin_token, on_fatal)
 
 
 def _listen_address(listen: str) -> tuple[str, int]:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from switch.app import Settings, serve
 from switch.errors import ConfigError
+from switch.journal import DEFAULT_MAX_ROWS
+from switch.tools import TOOLS, add_tools, run_tool
 
 __all__ = ["main"]
 
@@ -38,18 +40,23 @@ def _parser() -> argparse.ArgumentParser:
                    "name) the packaged set")
     s.add_argument("--client-id", help="MQTT client id of the switch (default derived from the topic root)")
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    s.add_argument("--journal-max", type=int, default=DEFAULT_MAX_ROWS, metavar="N",
+                   help=f"messages kept in the traffic journal (default {DEFAULT_MAX_ROWS}; 0: none)")
+    add_tools(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in TOOLS:
+        return run_tool(args)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         settings = Settings(broker=args.broker, listen=args.listen, db=args.db, clock=args.clock,
                             clock_start=args.clock_start, clock_speed=args.clock_speed,
                             topic_root=args.topic_root, admin_token=args.admin_token, policy=args.policy,
-                            client_id=args.client_id)
+                            client_id=args.client_id, journal_max=args.journal_max)
         try:
             return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
         except ConfigError as exc:

@@ -9,19 +9,27 @@ same msgid gets the recorded answer again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import random
 import re
 import socket
+import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
 from switch.codes import Code
+from switch.core.model import iso
 from switch.envelope import encode
 from switch.errors import ConfigError
+from switch.journal import Heard, JournalWriter
 from switch.service import SettlementSwitch
+from switch.watch import StrayWatcher
 
 __all__ = ["NODELAY", "BrokerAddress", "MqttSwitch", "parse_broker_url"]
 
@@ -29,6 +37,9 @@ log = logging.getLogger("gongji.mqtt")
 # paho leaves Nagle on; with delayed ACKs every request/response round trip then costs ~40-90 ms.
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+JOURNAL_FLUSH_SECONDS = 1.0
+# The answers one request's task published, for its journal row (each task has its own context).
+_ANSWERS: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar("gongji_answers", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +81,18 @@ class MqttSwitch:
         self._tasks: set[asyncio.Task[None]] = set()
         self.connected = asyncio.Event()
         switch.on_events = self._publish_events
+        # --- traffic journal: on when the store keeps one (gongji-switch serve --journal-max) ---
+        store = switch.store
+        self.journal_store = store if isinstance(store, JournalWriter) and store.journal is not None else None
+        self.watcher: StrayWatcher | None = None
+        self.connected_once = False
+        if self.journal_store is not None and self.journal_store.journal is not None:
+            self.watcher = StrayWatcher(broker.host, broker.port, broker.username, broker.password, self.root,
+                                        self.journal_store.journal, switch.clock, f"{self.client_id}-watch",
+                                        NODELAY)
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        task.set_name(name)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -81,6 +100,7 @@ class MqttSwitch:
         """Serve until ``stop`` is set; then finish and answer what is in flight, and disconnect."""
         backoff = 0.2
         sweeper = asyncio.create_task(self._sweep(stop), name="gongji-sweeper")
+        journaling = self._start_journal(stop)
         try:
             while not stop.is_set():
                 try:
@@ -97,6 +117,8 @@ class MqttSwitch:
                     backoff = min(backoff * 2, 5.0) * random.uniform(0.9, 1.1)
         finally:
             sweeper.cancel()
+            for task in journaling:
+                task.cancel()
 
     async def _session(self, stop: asyncio.Event) -> None:
         async with aiomqtt.Client(
@@ -106,6 +128,7 @@ class MqttSwitch:
             self._client = client
             await client.subscribe([(f"{self.root}/pos/+/req", 1), (f"{self.root}/app/+/req", 1),
                                     (f"{self.root}/admin/req", 1)])
+            await self._watching()
             self.connected.set()
             log.info("subscribed on %s under %s/", self.broker.url, self.root)
             reader = asyncio.create_task(self._read(client), name="gongji-reader")
@@ -125,7 +148,10 @@ class MqttSwitch:
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            self._spawn(self._on_message(client, str(message.topic), bytes(message.payload)), "gongji-request")
+            topic, payload = str(message.topic), bytes(message.payload)
+            handling = self._journaled(client, topic, payload) if self.journal_store else self._on_message(
+                client, topic, payload)
+            self._spawn(handling, "gongji-request")
 
     def _route(self, topic: str) -> tuple[str, str] | None:
         """(channel, sender) of a request topic under the root."""
@@ -169,6 +195,10 @@ class MqttSwitch:
             await client.publish(topic, payload, qos=1)
         except aiomqtt.MqttError as exc:
             log.warning("could not publish on %s (%s); the sender's retry will get the recorded answer", topic, exc)
+            return
+        answers = _ANSWERS.get()
+        if answers is not None and topic.endswith("/resp"):
+            answers.append(payload)
 
     def _publish_events(self, events: list[bytes]) -> None:
         for event in events:
@@ -184,3 +214,45 @@ class MqttSwitch:
                 self._publish_events(await self.switch.sweep())
             except Exception:
                 log.exception("window sweep failed")
+
+    # --- traffic journal -----------------------------------------------------------------------
+
+    async def _journaled(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+        """``_on_message``, with the message and every answer it published recorded in the journal."""
+        assert self.journal_store is not None and self.journal_store.journal is not None
+        received, started, switch_time = time.time(), time.perf_counter(), iso(self.switch.clock.now())
+        answers: list[bytes] = []
+        _ANSWERS.set(answers)
+        try:
+            await self._on_message(client, topic, payload)
+        finally:
+            channel, sender = self._route(topic) or (None, None)
+            self.journal_store.journal.record(Heard(received, switch_time, topic, channel, sender, payload,
+                                                    tuple(answers), (time.perf_counter() - started) * 1000))
+
+    def _start_journal(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        if self.journal_store is None:
+            return []
+        tasks = [asyncio.create_task(self._flush_journal(stop), name="gongji-journal")]
+        if self.watcher is not None:
+            tasks.append(asyncio.create_task(self.watcher.run(stop), name="gongji-watch"))
+        return tasks
+
+    async def _watching(self) -> None:
+        """At the first connection, wait briefly for the stray watcher: "ready" means typos get journaled."""
+        if self.watcher is not None and not self.connected_once:
+            self.connected_once = True
+            try:
+                await asyncio.wait_for(self.watcher.ready.wait(), 5)
+            except TimeoutError:
+                log.warning("stray watcher not subscribed yet; misdirected messages are journaled once it is")
+
+    async def _flush_journal(self, stop: asyncio.Event) -> None:
+        assert self.journal_store is not None
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), JOURNAL_FLUSH_SECONDS)
+            try:
+                await self.journal_store.write_journal()
+            except Exception:
+                log.exception("traffic journal write failed")

@@ -16,6 +16,7 @@ from switch.wire import Relation
 
 __all__ = ["NoPoolTo", "Policy", "PolicyBook", "PolicyFileError", "load_policy_file", "packaged_policies"]
 
+_DEFAULT_RELATIONS: tuple[Relation, ...] = ("spouse", "parent", "child")
 _ADMDVS_KEY = re.compile(r"^([0-9]{6}|[0-9]{2}xxxx|default)$")
 
 
@@ -40,7 +41,7 @@ class Policy(BaseModel):
     flow: Literal["retry_window", "automatic", "disabled"]
     window_seconds: Annotated[Decimal, Field(gt=0, le=86_400)] = Decimal(300)
     max_relatives: Annotated[int, Field(ge=0, le=100)] = 7
-    relations: list[Relation] = Field(default_factory=lambda: ["spouse", "parent", "child"])
+    relations: list[Relation] = Field(default_factory=lambda: list(_DEFAULT_RELATIONS))
     fund_ratio: dict[Literal["310", "390"], dict[str, Annotated[Decimal, Field(ge=0, le=1)]]] = Field(
         default_factory=dict
     )
@@ -64,7 +65,9 @@ class Policy(BaseModel):
         return self
 
     def fund_ratio_for(self, insutype: str, med_type: str) -> Decimal:
-        return self.fund_ratio.get(insutype, {}).get(med_type, Decimal(0))  # type: ignore[call-overload]
+        table = self.fund_ratio.get(insutype, {})  # type: ignore[call-overload]
+        ratio: Decimal = table.get(med_type, Decimal(0))
+        return ratio
 
     def refuses_pooling_to(self, holder_admdvs: str, patient_admdvs: str, patient_insutype: str) -> bool:
         """Whether this policy forbids the holder's account paying for that patient at all."""

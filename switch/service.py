@@ -30,8 +30,19 @@ from switch.envelope import Request, encode, fingerprint, parse_request, validat
 from switch.errors import RequestRejected
 from switch.policy import Policy
 from switch.store.base import Commit, ReplyRow, Store
-from switch.wire import Cancel, Clock as ClockInput, Credit, Load, OutpatientSettle, PersonQuery, PharmacySettle
-from switch.wire import PolicyRequest, Reverse, SetStatus, StateQuery
+from switch.wire import (
+    Cancel,
+    Credit,
+    Load,
+    OutpatientSettle,
+    PersonQuery,
+    PharmacySettle,
+    PolicyRequest,
+    Reverse,
+    SetStatus,
+    StateQuery,
+)
+from switch.wire import Clock as ClockInput
 
 __all__ = ["Reply", "SettlementSwitch"]
 

@@ -19,6 +19,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -67,8 +68,13 @@ Status = Literal["active", "suspended"]
 Relation = Literal["spouse", "parent", "child", "spouse_parent", "sibling", "grandparent", "grandchild"]
 
 # An amount in fen: the wire gives "80.00" or 80 or 80.5; inside it is 8000 / 8050.
-Fen = Annotated[int, BeforeValidator(parse_amount)]
-FenOrZero = Annotated[int, BeforeValidator(lambda v: parse_amount(v, allow_zero=True))]
+# The JSON Schema describes the wire form, not the integer inside (the AsyncAPI document uses it).
+_AMOUNT_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"}, {"type": "number"}]}
+Fen = Annotated[int, BeforeValidator(parse_amount), WithJsonSchema({**_AMOUNT_SCHEMA, "title": "Amount"})]
+FenOrZero = Annotated[int, BeforeValidator(lambda v: parse_amount(v, allow_zero=True)),
+                      WithJsonSchema({**_AMOUNT_SCHEMA, "title": "AmountOrZero"})]
+_DURATION_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$|^\d+(\.\d+)?$"},
+                              {"type": "number", "minimum": 0}]}
 
 
 class _Strict(BaseModel):
@@ -265,7 +271,8 @@ def parse_duration(value: object) -> timedelta:
 
 
 class Clock(_Strict):
-    advance: Annotated[timedelta, BeforeValidator(parse_duration)] | None = None
+    advance: Annotated[timedelta, BeforeValidator(parse_duration),
+                       WithJsonSchema(_DURATION_SCHEMA)] | None = None
     set: datetime | None = None
     speed: Annotated[Decimal, Field(ge=0, le=10_000)] | None = None
 

@@ -56,7 +56,8 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
                 return _invalid(["input", "people", i, "certs", cert[0]],
                                 f"certificate {cert[1]} already belongs to {owner}")
             seen_certs[cert] = p.psn_no
-        person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, dict(p.certs))
+        certs: dict[str, str] = dict(p.certs.items())
+        person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, certs)
         old = view.person(p.psn_no)
         if old is not None and old.insutype == "310" and p.insutype == "390" and old.balc:
             return _invalid(["input", "people", i, "insutype"],
@@ -133,7 +134,7 @@ def set_policy(state: State, raw: dict[str, Any]) -> Decision:
     try:
         policy = Policy.model_validate(raw)
     except Exception as exc:  # pydantic.ValidationError; the message lists each problem
-        errors = getattr(exc, "errors", lambda: [])()
+        errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
         return Decision(
             code=Code.INVALID_REQUEST, err_msg=f"invalid policy: {exc}",
             output={"errors": [{"loc": ["input", "set", *e["loc"]], "msg": e["msg"]} for e in errors]},

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from switch.codes import Code
 from switch.core.model import Binding, Person, State
 
-__all__ = ["BindingView", "BindRefused", "check_bind"]
+__all__ = ["BindRefused", "BindingView", "check_bind"]
 
 
 @dataclass(frozen=True, slots=True)

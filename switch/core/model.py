@@ -311,9 +311,9 @@ def apply(state: State, effect: Effect) -> None:
                 if not family:
                     del state.relatives_of[holder]
         case UseCap(relative=relative, holder=holder, delta=delta):
-            binding = state.binding_of.get(relative)
-            if binding is not None and binding.holder == holder:
-                binding.used = max(0, binding.used + delta)
+            bound = state.binding_of.get(relative)
+            if bound is not None and bound.holder == holder:
+                bound.used = max(0, bound.used + delta)
         case OpenWindow(window=window):
             state.windows[(window.psn_no, window.fixmedins_code)] = window
         case CloseWindow(psn_no=psn_no, fixmedins_code=code):

@@ -84,7 +84,8 @@ def refuse(code: Code, err_msg: str, output: dict[str, Any] | None = None) -> De
 def person_info(state: State, query: PersonQuery) -> Decision:
     owner = state.cert_owner.get((query.mdtrt_cert_type, query.mdtrt_cert_no))
     if owner is None:
-        return refuse(Code.PERSON_NOT_FOUND, f"没有证件类型 {query.mdtrt_cert_type} 号码 {query.mdtrt_cert_no} 的参保人")
+        return refuse(Code.PERSON_NOT_FOUND,
+                      f"没有证件类型 {query.mdtrt_cert_type} 号码 {query.mdtrt_cert_no} 的参保人")
     if query.psn_no is not None and query.psn_no != owner:
         return refuse(Code.CERT_MISMATCH, f"证件不属于参保人 {query.psn_no}(钱可以共济,卡不能共用)")
     person = state.people[owner]

@@ -7,12 +7,13 @@ batch is on disk or none is; answers are sent only after this returns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiosqlite
 
@@ -40,7 +41,9 @@ from switch.core.model import (
     UseCap,
     Window,
 )
+from switch.journal import Journal
 from switch.policy import Policy, PolicyBook
+from switch.store import journal as journal_sql
 from switch.store.base import Commit, ReplyRow, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
@@ -149,17 +152,18 @@ def _write(db: sqlite3.Connection, effect: Effect) -> None:
             db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?)", (policy.name, policy.model_dump_json()))
         case Reset():
             for table in _TABLES:
-                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                db.execute(f"DELETE FROM {table}")
             db.executemany("INSERT INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
         case _:  # pragma: no cover - a new effect without storage is a programming error
             raise StoreError(f"no storage for effect {effect!r}")
 
 
 class SqliteStore:
-    """The ledger in one SQLite file."""
+    """The ledger in one SQLite file (and the traffic journal, when given one to write)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, journal: Journal | None = None) -> None:
         self.path = Path(path)
+        self.journal = journal
         self._db: aiosqlite.Connection | None = None
 
     @property
@@ -172,7 +176,8 @@ class SqliteStore:
         # aiosqlite runs every call on its own worker thread; _execute is how its own methods
         # submit work there. Using it for a whole batch keeps one thread hop per transaction.
         db = self.db
-        return await db._execute(fn, db._conn)  # type: ignore[no-any-return]
+        result: T = await db._execute(fn, db._conn)  # type: ignore[no-untyped-call]
+        return result
 
     async def open(self) -> None:
         try:
@@ -180,6 +185,7 @@ class SqliteStore:
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._db.executescript(_SCHEMA)
+            await self._db.executescript(journal_sql.JOURNAL_SCHEMA)
             await self._db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)",
                                        [(a,) for a in EXTERNAL_ACCOUNTS])
             await self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -187,9 +193,14 @@ class SqliteStore:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
     async def commit(self, batch: Sequence[Commit]) -> None:
+        # Journal rows ride along in the batch's transaction: no fsync of their own under load.
+        heard = self.journal.take() if self.journal is not None else []
+
         def run(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
+                if heard:
+                    journal_sql.insert(db, heard, self.journal.payload_limit)  # type: ignore[union-attr]
                 for item in batch:
                     for effect in item.effects:
                         _write(db, effect)
@@ -236,7 +247,7 @@ class SqliteStore:
                 state.windows[(psn_no, code)] = Window(psn_no, code, holder, datetime.fromisoformat(opened),
                                                        datetime.fromisoformat(expires))
             for row in db.execute("SELECT * FROM settlements"):
-                s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[arg-type]
+                s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
                 state.settlements[s.setl_id] = s
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)
             for rec_id, holder, setl_id, psn_no, amount, at, code in db.execute(
@@ -248,8 +259,9 @@ class SqliteStore:
                 state.tombstones[(terminal, omsgid)] = oinfno
             for relative, year, _holder, amount, _at in db.execute("SELECT * FROM premiums"):
                 state.premiums[(relative, year)] = amount
-            replies = [ReplyRow(*row, response=b"", at="") for row in db.execute(
-                "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]
+            replies = [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", "")
+                       for channel, sender, msgid, infno, fp, code, setl_id in db.execute(
+                           "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]
             return state, replies
 
         return await self._in_thread(run)
@@ -292,7 +304,34 @@ class SqliteStore:
 
         return await self._in_thread(run)
 
+    async def write_journal(self) -> None:
+        """Write journal rows no batch has carried, and prune to the bound when due (the idle path)."""
+        journal = self.journal
+        if journal is None or self._db is None or not (journal.pending or journal.prune_due()):
+            return
+        heard, prune = journal.take(), journal.prune_due()
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                journal_sql.insert(db, heard, journal.payload_limit)
+                if prune:
+                    journal_sql.prune(db, journal.max_rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        try:
+            await self._in_thread(run)
+        except sqlite3.Error as exc:
+            raise StoreError(f"journal write failed: {exc}") from exc
+        if prune:
+            journal.pruned()
+
     async def close(self) -> None:
         if self._db is not None:
+            with contextlib.suppress(StoreError):  # diagnostics; closing the ledger matters more
+                await self.write_journal()
             await self._db.close()
             self._db = None

@@ -33,7 +33,8 @@ class Driver:
 
     async def send(self, channel: str, infno: str, input: dict[str, Any] | None = None, *,
                    msgid: str | None = None, sender: str | None = None, **envelope: Any) -> dict[str, Any]:
-        env: dict[str, Any] = {"infno": infno, "msgid": msgid or f"m{next(self._ids)}-{uuid.uuid4().hex[:8]}", "input": input or {}}
+        msgid = msgid or f"m{next(self._ids)}-{uuid.uuid4().hex[:8]}"
+        env: dict[str, Any] = {"infno": infno, "msgid": msgid, "input": input or {}}
         if channel == "pos":
             env["fixmedins_code"] = self.fixmedins
         env.update(envelope)

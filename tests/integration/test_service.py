@@ -221,7 +221,8 @@ async def test_policies_list_set_and_survive_restart(tmp_path: Path) -> None:
     d = Driver(switch)
     await d.admin("admin.load", ZIBO)
     prompt = await d.pos("2102", pharmacy_input("ZR", "10.00"))
-    assert prompt["code"] == "POOLING_AVAILABLE" and prompt["err_msg"].startswith("您存在有效的家庭共济绑定关系,1分钟内")
+    assert prompt["code"] == "POOLING_AVAILABLE"
+    assert prompt["err_msg"].startswith("您存在有效的家庭共济绑定关系,1分钟内")
     await switch.stop()
 
 

@@ -10,7 +10,7 @@ from switch.core import admin as admin_core
 from switch.core.model import Decision, State, apply
 from switch.core.settlement import SettleCommand, settle
 from switch.policy import PolicyBook, packaged_policies
-from switch.wire import Load, PharmacySettle, OutpatientSettle
+from switch.wire import Load, OutpatientSettle, PharmacySettle
 from tests.support.families import pharmacy_input
 
 T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=CST)

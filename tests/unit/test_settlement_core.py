@@ -9,7 +9,7 @@ import pytest
 
 from switch.codes import Code
 from switch.core import admin as admin_core
-from switch.core.model import PutPerson, Person
+from switch.core.model import Person, PutPerson
 from switch.core.settlement import Original, cancel, person_info, reverse
 from switch.wire import Cancel, Load, PersonQuery, Reverse, SetStatus
 from tests.support.families import DONGYING, ZIBO, person

@@ -12,6 +12,8 @@ import importlib
 import sys
 from types import ModuleType
 
+from terminal.scenario_cli import add_run_parser, add_schema_parser
+
 __all__ = ["SUBCOMMANDS", "main"]
 
 SUBCOMMANDS: list[str] = [
@@ -32,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
+    add_run_parser(sub)
+    add_schema_parser(sub)
     return top
 
 

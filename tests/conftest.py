@@ -11,6 +11,8 @@ import pytest
 from tests.support.brokers import AmqttThread, MosquittoProcess
 from tests.support.switches import InProcessSwitch, in_process_switch
 
+pytest_plugins = ("pytester",)
+
 BROKERS = ("amqtt", "mosquitto")
 
 

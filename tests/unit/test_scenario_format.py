@@ -1,0 +1,168 @@
+"""The scenario format: validation naming the problem, shorthands expanding to wire inputs, the schema."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from switch.codes import Code
+from terminal.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenarios,
+    offset_text,
+    parse_scenario,
+    scenario_schema,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "scenarios"
+
+FAMILY: dict[str, Any] = {
+    "name": "sample",
+    "pos": {"terminal": "T1", "fixmedins_code": "P37050000001"},
+    "people": [{"psn_no": "DH", "insuplc_admdvs": 370500, "balc": 500},
+               {"psn_no": "DR", "insuplc_admdvs": "370500", "insutype": 390}],
+    "bindings": [{"holder_psn_no": "DH", "relative_psn_no": "DR", "rltn": "child"}],
+}
+
+
+def scenario(*steps: dict[str, Any], **top: Any) -> Scenario:
+    return parse_scenario({**FAMILY, **top, "steps": list(steps)})
+
+
+def refusal(*steps: dict[str, Any], **top: Any) -> str:
+    with pytest.raises(ScenarioError) as caught:
+        scenario(*steps, **top)
+    return str(caught.value)
+
+
+def test_settle_expands_to_the_pharmacy_input_with_the_patients_own_certificate() -> None:
+    """settle: {psn_no, amount} becomes a full 2102 druginfo carrying the patient's own e-voucher."""
+    s = scenario({"settle": {"psn_no": "DR", "amount": 80}})
+    assert s.request(0) == ("2102", {"druginfo": {
+        "psn_no": "DR", "mdtrt_cert_type": "01", "mdtrt_cert_no": "QRDR", "medfee_sumamt": "80.00",
+        "acct_used_flag": "1"}})
+    assert s.actor(0) == ("pos", "T1", "P37050000001")
+
+
+def test_settle_with_infno_2207_uses_data_and_another_card_when_asked() -> None:
+    """infno 2207 puts the body under data; cert_of/cert_type present someone else's ID card."""
+    s = scenario({"infno": 2207, "settle": {"psn_no": "DR", "amount": "12.3", "cert_of": "DH", "cert_type": 2,
+                                            "flag": 0}})
+    assert s.request(0) == ("2207", {"data": {
+        "psn_no": "DR", "mdtrt_cert_type": "02", "mdtrt_cert_no": "IDDH", "medfee_sumamt": "12.3",
+        "acct_used_flag": "0"}})
+
+
+def test_reverse_of_a_step_refers_to_its_msgid_and_goes_out_from_its_terminal() -> None:
+    """reverse: <step> becomes 2601 {psn_no, omsgid, oinfno} sent by the terminal of that step."""
+    s = scenario({"name": "buy", "pos": {"terminal": "T7", "fixmedins_code": "P9"},
+                  "settle": {"psn_no": "DR", "amount": "1.00"}}, {"reverse": "buy"})
+    assert s.request(1) == ("2601", {"psn_no": "DR", "omsgid": "${buy.msgid}", "oinfno": "${buy.infno}"})
+    assert s.actor(1) == ("pos", "T7", "P9")
+
+
+def test_admin_infnos_go_to_the_admin_channel_without_saying_so() -> None:
+    """A step sending admin.* needs no actor; a person's balance and default certificates load as given."""
+    s = scenario({"infno": "admin.state"})
+    assert s.actor(0) == ("admin", "admin", None)
+    assert s.people[0].wire() == {"psn_no": "DH", "psn_name": "参保人DH", "insutype": "310",
+                                  "insuplc_admdvs": "370500", "status": "active", "balc": "500.00",
+                                  "certs": {"01": "QRDH", "02": "IDDH", "03": "SSDH"}}
+
+
+SETTLE = {"settle": {"psn_no": "DR", "amount": 1}}
+
+
+@pytest.mark.parametrize(("steps", "top", "says"), [
+    ([{**SETTLE, "expect": {"cod": "OK"}}], {}, "steps.0.expect.cod: unknown key"),
+    ([{**SETTLE, "expect": {"code": "POOLING_AVAILBLE"}}], {}, "POOLING_AVAILABLE"),
+    ([{**SETTLE, "msgid": {"same_as": "later"}}], {}, "'later', which is not an earlier"),
+    ([{"infno": "1101", "input": {"x": "${ghost.setl_id}"}}], {}, "refers to step 'ghost'"),
+    ([{"at": "+5m", "infno": "admin.state"}, {"at": "+4m", "infno": "admin.state"}], {}, "moves forward"),
+    ([{"at": "+5m", "infno": "admin.state"}], {"clock": "system"}, "use 'wait'"),
+    ([{"infno": "app.bind", "input": {}}], {}, "needs 'app: <psn_no>'"),
+    ([{"settle": {"psn_no": "NOBODY", "amount": 1}}], {}, "NOBODY is not among the scenario's people"),
+    ([{**SETTLE, "card": "DR"}], {}, "give one of settle, card, reverse, raw"),
+    ([{"infno": "2102"}, {"infno": "2102"}], {"pos": None}, "no actor"),
+    ([{"name": "a", "infno": "1101"}, {"name": "a", "infno": "1101"}], {}, "step name 'a' used twice"),
+])
+def test_a_bad_scenario_is_refused_naming_the_problem(steps: list[dict[str, Any]], top: dict[str, Any],
+                                                       says: str) -> None:
+    """Typos, forward references, time going backwards, missing actors fail at load time, not at run time."""
+    assert says in refusal(*steps, **top)
+
+
+def test_a_file_that_is_not_yaml_names_the_file(tmp_path: Path) -> None:
+    """load_scenarios turns a YAML error into a ScenarioError naming the file and the line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsteps: [\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"(?s)bad\.yaml: not valid YAML.*line 3"):
+        load_scenarios(bad)
+
+
+def test_offsets_print_the_way_scenarios_write_them() -> None:
+    """+4m59.999s and +5m read back the same in failure reports."""
+    from datetime import timedelta
+
+    assert offset_text(timedelta(minutes=4, seconds=59.999)) == "+4m59.999s"
+    assert offset_text(timedelta(minutes=5)) == "+5m"
+    assert offset_text(timedelta(seconds=90)) == "+1m30s"
+    assert offset_text(timedelta(0)) == "+0s"
+
+
+def test_the_exported_schema_accepts_a_sample_and_refuses_a_typo() -> None:
+    """The JSON Schema for editors validates a scenario and rejects an unknown key, as the loader does."""
+    schema = scenario_schema()
+    sample = yaml.safe_load((LIBRARY / "dongying" / "window_edge_300s.yaml").read_text(encoding="utf-8"))
+    jsonschema.validate(sample, schema)
+    typo = {**sample, "steps": [{**sample["steps"][0], "expct": {}}]}
+    with pytest.raises(jsonschema.ValidationError, match="expct"):
+        jsonschema.validate(typo, schema)
+
+
+def test_the_committed_schema_file_is_current() -> None:
+    """scenarios/scenario.schema.json (what editors load) equals what scenario-schema prints now."""
+    committed = json.loads((LIBRARY / "scenario.schema.json").read_text(encoding="utf-8"))
+    assert committed == scenario_schema()
+
+
+@functools.cache
+def _library() -> list[tuple[Path, Scenario]]:
+    return [(path, s) for path in sorted(LIBRARY.rglob("*.yaml")) for s in load_scenarios(path)]
+
+
+def test_every_library_scenario_loads_and_fits_the_schema() -> None:
+    """The library has at least 40 scenarios in the region folders and flows, each valid by the schema too."""
+    validator = jsonschema.Draft202012Validator(scenario_schema())
+    found = _library()
+    for path in sorted(LIBRARY.rglob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            validator.validate(document)
+    folders = {path.parent.name for path, _ in found}
+    assert {"zibo", "dongying", "shandong", "hunan", "flows"} <= folders
+    assert len(found) >= 40
+
+
+# Only fault injection (admin.faults, not built yet) makes the switch answer INTERNAL_ERROR on purpose.
+NOT_YET = {Code.INTERNAL_ERROR}
+
+
+def test_the_library_expects_every_protocol_code() -> None:
+    """Every code of the protocol is the expected answer of some library step (INTERNAL_ERROR aside)."""
+    expected = {step.expect.code for _, s in _library() for step in s.steps if step.expect.code is not None}
+    assert set(Code) - NOT_YET - expected == set()
+
+
+def test_every_timing_edge_is_tested_on_both_sides() -> None:
+    """For each window length in the library there is a step at the last millisecond and one at the edge."""
+    offsets = {offset_text(step.at) for _, s in _library() for step in s.steps if step.at is not None}
+    for inside, edge in (("+4m59.999s", "+5m"), ("+1m29.999s", "+1m30s"), ("+1m59.999s", "+2m")):
+        assert {inside, edge} <= offsets, (inside, edge)

@@ -1,7 +1,8 @@
 """``gongji-terminal``: simulated POS terminals, member apps and admin tools.
 
 Each subcommand is a module with ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``; adding one is a line in ``SUBCOMMANDS``. Modules are imported when the
+``run(args) -> int`` — or, for a module that brings several commands, ``register(subparsers)``;
+adding one is a line in ``SUBCOMMANDS``. Modules are imported when the
 parser is built, so keep their top level light (import heavy things inside ``run``).
 """
 
@@ -12,13 +13,12 @@ import importlib
 import sys
 from types import ModuleType
 
-from terminal.scenario_cli import add_run_parser, add_schema_parser
-
 __all__ = ["SUBCOMMANDS", "main"]
 
 SUBCOMMANDS: list[str] = [
     "terminal.swipe",
     "terminal.demo",
+    "terminal.scenario_cli",  # run, scenario-schema
 ]
 
 
@@ -31,11 +31,12 @@ def parser() -> argparse.ArgumentParser:
                                   description="Simulated POS terminals, member apps and admin tools.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _modules():
+        if hasattr(module, "register"):
+            module.register(sub)
+            continue
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
-    add_run_parser(sub)
-    add_schema_parser(sub)
     return top
 
 

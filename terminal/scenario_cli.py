@@ -100,3 +100,9 @@ def add_schema_parser(subparsers: Any) -> None:
                               description="The JSON Schema of a scenario document, for editors and tools.")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write it to FILE instead of stdout")
     p.set_defaults(func=_schema, run=_schema)
+
+
+def register(subparsers: Any) -> None:
+    """The scenario commands: ``run`` and ``scenario-schema``."""
+    add_run_parser(subparsers)
+    add_schema_parser(subparsers)

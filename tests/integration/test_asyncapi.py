@@ -63,7 +63,12 @@ def test_every_input_model_code_and_event_appears(doc: dict[str, Any]) -> None:
         assert payload["properties"]["input"]["$ref"] == f"#/components/schemas/{model.__name__}"
         assert model.__name__ in schemas
         assert doc["operations"][op.key]["messages"][0]["$ref"].endswith(message_key(op, "request"))
-    assert [key for key in INPUT_MODELS if key[0] != "app" and key not in OUTPUT_MODELS] == []
+    assert [key for key in INPUT_MODELS if key not in OUTPUT_MODELS] == []
+    for op in operations():
+        output = doc["components"]["messages"][message_key(op, "response")]["payload"]["properties"]["output"]
+        named = [o["$ref"].rsplit("/", 1)[1] for o in output["anyOf"] if "$ref" in o]
+        assert named == [m.__name__ for m in OUTPUT_MODELS[(op.channel, op.infno)]] + [
+            "ErrorsOutput", "NoOutput"], op.key
     assert schemas["Code"]["enum"] == [c.value for c in Code]
     assert set(CODE_WHEN) == set(Code)
     assert set(TRANSACTIONS) == {infno for _, infno in INPUT_MODELS}

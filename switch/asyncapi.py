@@ -23,7 +23,15 @@ from switch.codes import Code
 from switch.examples import ROOT, Exchange, recorded
 from switch.glossary import TRANSACTIONS, describe
 from switch.wire import CHANNELS, INPUT_MODELS, Envelope
-from switch.wire_out import APP_OUTPUT, EVENT_MODELS, OUTPUT_MODELS, ErrorsOutput, NoOutput, Response
+from switch.wire_out import (
+    EVENT_MODELS,
+    OUTPUT_MODELS,
+    UNTYPED_OUTPUT,
+    ErrorsOutput,
+    NoOutput,
+    Response,
+    output_model,
+)
 
 __all__ = ["ASYNCAPI_VERSION", "Operation", "build", "envelope_schemas", "message_key", "message_schemas",
            "operations"]
@@ -159,10 +167,9 @@ def _response_schema(title: str, infno: dict[str, Any], refmsgid: dict[str, Any]
 
 
 def _outputs(op: Operation, names: dict[Any, str]) -> list[dict[str, Any]]:
-    # A transaction without output models yet (the member app's) is described as an object; a test
-    # lists the pos and admin ones that lack them.
+    # A transaction added without output models is described as an object; a test names it.
     models = OUTPUT_MODELS.get((op.channel, op.infno))
-    success = [APP_OUTPUT] if models is None else [_ref(names[(m, "validation")]) for m in models]
+    success = [UNTYPED_OUTPUT] if models is None else [_ref(names[(m, "validation")]) for m in models]
     return [*success, _ref(names[(ErrorsOutput, "validation")]), _ref(names[(NoOutput, "validation")])]
 
 
@@ -181,6 +188,8 @@ def _examples() -> dict[str, list[dict[str, Any]]]:
     """Message key -> examples: requests as sent, and one answer per code, from the recorded day."""
     by_key: dict[str, list[dict[str, Any]]] = {}
     seen: set[tuple[str, str]] = set()
+    # One answer per code, and per output model when one code has several (app.bindings' views).
+    first_model: dict[tuple[str, str], type[BaseModel] | None] = {}
     ops = {(op.channel, op.infno): op for op in operations()}
 
     def add(key: str, name: str, summary: str, payload: Any) -> None:
@@ -197,7 +206,11 @@ def _examples() -> dict[str, list[dict[str, Any]]]:
         request = x.request_json
         if body["code"] != Code.INVALID_REQUEST and request is not None:
             add(message_key(op, "request"), _name("request", x), x.step.label, request)
-        add(message_key(op, "response"), _name(body["code"], x), x.step.label, body)
+        key, code = message_key(op, "response"), body["code"]
+        model = output_model(op.channel, op.infno, body["output"])
+        first = first_model.setdefault((key, code), model)
+        add(key, _name(code if model is first or model is None else f"{code}_{model.__name__}", x),
+            x.step.label, body)
         for event in x.events_json:
             add(f"event.{event['type']}", event["type"].replace(".", "_"), x.step.label, event)
     return by_key

@@ -106,6 +106,19 @@ GLOSSARY: dict[str, str] = {
     "amount": "amount in yuan",
     "limit": "at most this many rows",
     "before": "only rows older than this record id",
+    # member app
+    "created": "true: a new binding; false: the caller already held it and only rltn changed",
+    "windows_closed": "how many of the relative's open retry windows closed with the binding",
+    "remaining": "cap − used, at least 0.00; null without a cap",
+    "role": "the caller's place in a family: holder, relative, or none",
+    "read_only": "true when the caller may not change these bindings (a relative)",
+    "holder": "the family's holder: the caller when role is holder; null when role is none",
+    "relatives": "the relatives, sorted by psn_no; for a relative, the others only",
+    "self": "the caller's own binding (role relative)",
+    "records": "rows of pooled spending, newest first",
+    "rec_id": "record id, rising with every row: the paging cursor",
+    "time": "when the settlement (or its cancel) happened, the switch's clock",
+    "next_before": "pass as before for the next page; null when there are no older rows",
     # admin
     "people": "people (a list), or how many were loaded",
     "bindings": "bindings (a list), or how many were loaded",
@@ -139,7 +152,7 @@ GLOSSARY: dict[str, str] = {
     "opened_at": "when the window opened",
     "expires_at": "when the window ends (exclusive)",
     "reason": "why the window closed",
-    "via": "what created the binding",
+    "via": "the transaction that created or removed the binding",
 }
 
 

@@ -1,5 +1,7 @@
 """Wire models of what the switch sends: the response envelope, every output, and the events.
 
+The member-app channel's outputs are in ``switch/wire_out_app.py``; ``OUTPUT_MODELS`` lists all.
+
 The switch builds its answers as plain dicts in the core; these models are the contract those
 dicts keep. They are never used to build answers (that would put pydantic on the hot path):
 the AsyncAPI document and the reference are generated from them, and a test replays a scripted
@@ -9,19 +11,22 @@ drift from what is actually sent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, ValidationError
 
+from switch import wire_out_app as app
 from switch.codes import Code
 from switch.policy import Policy
 from switch.wire import Relation
+from switch.wire_out_base import Amount, Timestamp
+from switch.wire_out_base import Out as _Out
 
 __all__ = [
-    "APP_OUTPUT",
     "CODE_WHEN",
     "EVENT_MODELS",
     "OUTPUT_MODELS",
+    "UNTYPED_OUTPUT",
     "ErrorsOutput",
     "Event",
     "NoOutput",
@@ -29,18 +34,11 @@ __all__ = [
     "Response",
     "SetlInfo",
     "SettleOutput",
+    "output_model",
 ]
 
-Amount = Annotated[str, StringConstraints(pattern=r"^-?[0-9]+\.[0-9]{2}$")]
-Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Insutype = Literal["310", "390"]
 Status = Literal["active", "suspended"]
-
-
-class _Out(BaseModel):
-    """Exactly the fields the switch sends; a new field must be added here (the example test says so)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 # --- the response envelope -------------------------------------------------------------------
@@ -239,8 +237,9 @@ class PolicySetOutput(_Out):
     policy: Policy
 
 
-# The member-app channel's outputs are defined with its handlers; until then an object.
-APP_OUTPUT: dict[str, Any] = {"type": "object", "description": "see docs/protocol.md, member app channel"}
+# A transaction without output models (one added without them) is described as this, not a crash;
+# a test fails naming it.
+UNTYPED_OUTPUT: dict[str, Any] = {"type": "object", "description": "not modelled yet"}
 
 SETTLING = (SettleOutput, PoolingAvailable)
 OUTPUT_MODELS: dict[tuple[str, str], tuple[type[BaseModel], ...]] = {
@@ -260,8 +259,25 @@ OUTPUT_MODELS: dict[tuple[str, str], tuple[type[BaseModel], ...]] = {
     ("admin", "admin.state"): (StateOutput,),
     ("admin", "admin.audit"): (AuditOutput,),
     ("admin", "admin.policy"): (PolicyListOutput, PolicySetOutput),
+    ("app", "app.bind"): (app.BindOutput,),
+    ("app", "app.unbind"): (app.UnbindOutput,),
+    ("app", "app.set_cap"): (app.SetCapOutput,),
+    ("app", "app.bindings"): (app.BindingsHolder, app.BindingsRelative, app.BindingsNone),
+    ("app", "app.records"): (app.RecordsOutput,),
+    ("app", "app.pay_premium"): (app.PremiumOutput,),
 }
 """Success (and POOLING_AVAILABLE) outputs by (channel, infno); refusals carry ErrorsOutput or NoOutput."""
+
+
+def output_model(channel: str, infno: str, output: dict[str, Any]) -> type[BaseModel] | None:
+    """Which of the (channel, infno) output models ``output`` is, or None (a refusal, or a drifted answer)."""
+    for model in OUTPUT_MODELS.get((channel, infno), ()):
+        try:
+            model.model_validate(output)
+        except ValidationError:
+            continue
+        return model
+    return None
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -327,16 +343,16 @@ class BindingCreatedData(_Out):
     holder_psn_no: str
     relative_psn_no: str
     rltn: Relation
-    via: str
+    via: Literal["admin.load", "app.bind"]
 
 
-class BindingRemovedData(BaseModel):
-    """Sent by the member-app channel; its exact fields are defined with those handlers."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
+class BindingRemovedData(_Out):
+    """Sent by app.unbind, after the window.closed of each of the relative's open windows."""
 
     holder_psn_no: str
     relative_psn_no: str
+    rltn: Relation
+    via: Literal["app.unbind"]
 
 
 class Event(_Out):

@@ -16,7 +16,7 @@ from switch.codes import Code
 from switch.examples import Exchange, recorded
 from switch.glossary import GLOSSARY, TRANSACTIONS
 from switch.wire import INPUT_MODELS
-from switch.wire_out import CODE_WHEN, EVENT_MODELS, OUTPUT_MODELS
+from switch.wire_out import CODE_WHEN, EVENT_MODELS, OUTPUT_MODELS, output_model
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "data" / "asyncapi-3.0.0.schema.json"
 
@@ -63,7 +63,12 @@ def test_every_input_model_code_and_event_appears(doc: dict[str, Any]) -> None:
         assert payload["properties"]["input"]["$ref"] == f"#/components/schemas/{model.__name__}"
         assert model.__name__ in schemas
         assert doc["operations"][op.key]["messages"][0]["$ref"].endswith(message_key(op, "request"))
-    assert [key for key in INPUT_MODELS if key[0] != "app" and key not in OUTPUT_MODELS] == []
+    assert [key for key in INPUT_MODELS if key not in OUTPUT_MODELS] == []
+    for op in operations():
+        output = doc["components"]["messages"][message_key(op, "response")]["payload"]["properties"]["output"]
+        named = [o["$ref"].rsplit("/", 1)[1] for o in output["anyOf"] if "$ref" in o]
+        assert named == [m.__name__ for m in OUTPUT_MODELS[(op.channel, op.infno)]] + [
+            "ErrorsOutput", "NoOutput"], op.key
     assert schemas["Code"]["enum"] == [c.value for c in Code]
     assert set(CODE_WHEN) == set(Code)
     assert set(TRANSACTIONS) == {infno for _, infno in INPUT_MODELS}
@@ -113,6 +118,62 @@ def test_every_recorded_exchange_matches_its_message_schemas(doc: dict[str, Any]
         seen_codes.add(x.response_json["code"])
     assert {"OK", "POOLING_AVAILABLE", "INVALID_REQUEST", "DUPLICATE_MSGID", "REVERSED"} <= seen_codes
     assert set(EVENT_MODELS) - seen_events == set()
+
+
+APP_REFUSALS = {"NOT_HOLDER", "FACE_VERIFICATION_REQUIRED", "PREMIUM_ALREADY_PAID", "INSUFFICIENT_BALANCE",
+                "BINDING_NOT_FOUND", "HOLDER_IS_RELATIVE", "PERSON_NOT_FOUND", "INVALID_REQUEST"}
+
+
+def test_every_recorded_app_answer_is_its_output_model(doc: dict[str, Any]) -> None:
+    """Each app answer of the scripted day is exactly one of its infno's output models, or a refusal."""
+    answers = [x.response_json for x in recorded("tour") if x.step.channel == "app"]
+    models: dict[str, set[str]] = {}
+    refused: set[str] = set()
+    for body in answers:
+        key = f"{body['infno']}.response"
+        assert problems(payload_validator(doc, key), body) == [], body["inf_refmsgid"]
+        model = output_model("app", body["infno"], body["output"])
+        if body["infcode"] == 0:
+            assert model is not None, body
+            models.setdefault(body["infno"], set()).add(model.__name__)
+        else:
+            assert model is None and (body["output"] == {} or set(body["output"]) == {"errors"}), body
+            refused.add(body["code"])
+    assert models == {"app.bind": {"BindOutput"}, "app.unbind": {"UnbindOutput"},
+                      "app.set_cap": {"SetCapOutput"},
+                      "app.bindings": {"BindingsHolder", "BindingsRelative", "BindingsNone"},
+                      "app.records": {"RecordsOutput"}, "app.pay_premium": {"PremiumOutput"}}
+    assert refused == APP_REFUSALS
+
+
+def test_app_answer_schemas_have_teeth(doc: dict[str, Any]) -> None:
+    """A drifted app answer fails its schema: an extra field, a number for an amount, a missing view field."""
+    answers = {x.step.label: x.response_json for x in recorded("tour")}
+    bind, relative = answers["bind"], answers["a relative's view: the family, read-only"]
+    premium = answers["a resident relative's premium"]
+    assert premium["output"] == {"holder_psn_no": "DH", "relative_psn_no": "DR", "year": 2027, "amount": "380.00",
+                                 "balc": "120.00"}
+    assert relative["output"]["self"] == {"psn_no": "DR", "rltn": "child", "cap": "100.00", "used": "0.00"}
+    drifted = [
+        ("app.bind.response", {**bind, "output": {**bind["output"], "extra": 1}}),
+        ("app.pay_premium.response", {**premium, "output": {**premium["output"], "balc": 120}}),
+        ("app.bindings.response", {**relative, "output": {k: v for k, v in relative["output"].items()
+                                                          if k != "self"}}),
+    ]
+    for key, body in drifted:
+        assert not payload_validator(doc, key).is_valid(body), key
+        assert output_model("app", body["infno"], body["output"]) is None
+
+
+def test_app_examples_in_the_document_are_recorded_answers(doc: dict[str, Any]) -> None:
+    """Every app example the document shows is an answer the real switch gave; every app view is shown."""
+    recorded_answers = [x.response_json for x in recorded("tour") if x.step.channel == "app"]
+    shown = {op.infno: doc["components"]["messages"][message_key(op, "response")].get("examples", [])
+             for op in operations() if op.channel == "app"}
+    assert all(e["payload"] in recorded_answers for examples in shown.values() for e in examples)
+    assert all(any(e["payload"]["code"] == "OK" for e in examples) for examples in shown.values()), shown
+    views = [e["payload"]["output"]["role"] for e in shown["app.bindings"] if e["payload"]["code"] == "OK"]
+    assert views == ["holder", "relative", "none"]
 
 
 def test_examples_are_the_switchs_own_answers(doc: dict[str, Any]) -> None:

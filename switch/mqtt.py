@@ -207,7 +207,7 @@ class MqttSwitch:
     async def _sweep(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), 1.0)
+                await asyncio.wait_for(stop.wait(), self.switch.seconds_to_next_expiry())
             except TimeoutError:
                 pass
             try:

@@ -286,6 +286,22 @@ class SettlementSwitch:
 
     # --- the sweeper ---------------------------------------------------------------------------
 
+    def seconds_to_next_expiry(self, longest: float = 1.0) -> float:
+        """Real seconds until the next window ends (at most ``longest``), on whatever clock runs.
+
+        A running virtual clock (the demo's --speed 60) passes a window in seconds of real time, so the
+        sweeper must not sleep a fixed second; a frozen clock is swept by admin.clock itself.
+        """
+        state = self.state
+        if state is None or not state.windows:
+            return longest
+        speed = float(self.clock.speed) if isinstance(self.clock, VirtualClock) else 1.0
+        if speed <= 0:
+            return longest
+        now = self.clock.now()
+        nearest = min(w.expires_at for w in state.windows.values())
+        return max(0.005, min(longest, (nearest - now).total_seconds() / speed))
+
     async def sweep(self) -> list[bytes]:
         """Close windows that passed their end; returns the events to announce."""
         state = self._state()

@@ -87,3 +87,22 @@ async def test_window_expires_at_is_the_switch_clock_not_inf_time(tmp_path: Path
         assert second["code"] == "OK"
     finally:
         await switch.stop()
+
+
+async def test_sweeper_wakes_for_the_next_expiry_on_a_running_clock(tmp_path: Path) -> None:
+    """At 60× the 300 s window ends in 5 real seconds: the sweeper sleeps that long, not a fixed second more."""
+    clock = VirtualClock(T0)
+    switch = make_switch(tmp_path / "s.db", clock)
+    await switch.start()
+    try:
+        driver = Driver(switch)
+        await driver.admin("admin.load", DONGYING)
+        assert switch.seconds_to_next_expiry() == 1.0  # no window: the idle poll
+        await driver.pos("2102", pharmacy_input("DR", "80.00"))
+        assert switch.seconds_to_next_expiry(longest=60) == 60  # frozen: admin.clock sweeps
+        clock.set_speed(60)
+        assert 4.9 < switch.seconds_to_next_expiry(longest=60) <= 5.0
+        clock.set(T0 + timedelta(seconds=299.97))
+        assert switch.seconds_to_next_expiry() <= 0.03 / 60 + 0.005
+    finally:
+        await switch.stop()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from switch import wire_out_app as app
 from switch.codes import Code
 from switch.policy import Policy
-from switch.wire import Relation
+from switch.wire import Insutype, Relation, Status
 from switch.wire_out_base import Amount, Timestamp
 from switch.wire_out_base import Out as _Out
 
@@ -36,9 +36,6 @@ __all__ = [
     "SettleOutput",
     "output_model",
 ]
-
-Insutype = Literal["310", "390"]
-Status = Literal["active", "suspended"]
 
 
 # --- the response envelope -------------------------------------------------------------------

@@ -55,6 +55,9 @@ def _held_binding(state: State, caller: str, relative: str) -> Binding | Decisio
     if binding is None:
         return _refuse(Code.BINDING_NOT_FOUND, f"{relative} 没有被任何共济人绑定")
     if binding.holder != caller:
+        if caller == relative:  # a relative reaching for their own binding
+            return _refuse(Code.NOT_HOLDER,
+                           f"{caller} 是被绑定的近亲属,只能查看,不能更改绑定关系(共济人是 {binding.holder})")
         return _refuse(Code.NOT_HOLDER, f"{caller} 不是 {relative} 的共济人,不能更改此绑定关系")
     return binding
 

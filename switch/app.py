@@ -15,6 +15,7 @@ from pathlib import Path
 from switch.broker import EmbeddedBroker
 from switch.clock import Clock, SystemClock, VirtualClock
 from switch.errors import ConfigError
+from switch.faults import FaultFileError, load_fault_file
 from switch.mqtt import MqttSwitch, parse_broker_url
 from switch.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
 from switch.service import SettlementSwitch
@@ -37,6 +38,7 @@ class Settings:
     admin_token: str | None = None
     policy: Path | None = None
     client_id: str | None = None
+    faults: Path | None = None  # fault rules in force from the start (admin.faults can change them)
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -60,8 +62,12 @@ def make_clock(settings: Settings) -> Clock:
 
 
 def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] | None = None) -> SettlementSwitch:
+    try:
+        faults = load_fault_file(settings.faults) if settings.faults is not None else []
+    except FaultFileError as exc:
+        raise ConfigError(str(exc)) from exc
     return SettlementSwitch(SqliteStore(settings.db), make_clock(settings), policies_from(settings.policy),
-                            settings.admin_token, on_fatal)
+                            settings.admin_token, on_fatal, faults)
 
 
 def _listen_address(listen: str) -> tuple[str, int]:

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--policy", type=Path, metavar="FILE", help="YAML/TOML policies added to (or replacing by "
                    "name) the packaged set")
     s.add_argument("--client-id", help="MQTT client id of the switch (default derived from the topic root)")
+    s.add_argument("--faults", type=Path, metavar="FILE", help="YAML/JSON list of fault rules in force from the "
+                   "start (see admin.faults)")
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser
 
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(broker=args.broker, listen=args.listen, db=args.db, clock=args.clock,
                             clock_start=args.clock_start, clock_speed=args.clock_speed,
                             topic_root=args.topic_root, admin_token=args.admin_token, policy=args.policy,
-                            client_id=args.client_id)
+                            client_id=args.client_id, faults=args.faults)
         try:
             return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
         except ConfigError as exc:

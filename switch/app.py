@@ -7,11 +7,12 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from switch.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.broker import EmbeddedBroker
 from switch.clock import Clock, SystemClock, VirtualClock
 from switch.errors import ConfigError
@@ -39,6 +40,7 @@ class Settings:
     policy: Path | None = None
     client_id: str | None = None
     faults: Path | None = None  # fault rules in force from the start (admin.faults can change them)
+    access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -89,10 +91,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
         stop.set()
 
     switch = build_switch(settings, on_fatal)
+    access = read_access(settings.access) if settings.access is not None else None
+    if access is not None and access.topic_root != settings.topic_root.rstrip("/"):
+        raise ConfigError(f"the access files in {settings.access} are for topic root {access.topic_root!r}; "
+                          f"start with --topic-root {access.topic_root}")
     embedded: EmbeddedBroker | None = None
     if settings.broker is None:
         host, port = _listen_address(settings.listen)
-        embedded = EmbeddedBroker(host, port)
+        embedded = EmbeddedBroker(host, port, amqtt_plugins(access) if access is not None else None)
         try:
             await embedded.start()
         except Exception as exc:
@@ -100,6 +106,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
         address = parse_broker_url(embedded.url)
     else:
         address = parse_broker_url(settings.broker)
+    if access is not None and address.username is None:
+        address = replace(address, username=SWITCH_USER, password=access.switch.password)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

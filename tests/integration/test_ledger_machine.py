@@ -311,6 +311,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.sent.append(Sent("pos", terminal, payload, answers[0]))
         self.settle_msgids.append((terminal, msgid, "2102"))
         answer = json.loads(answers[0])
+        if answer["code"] == "POOLING_AVAILABLE":
+            self.windows_opened[(patient, "F1")] = self.windows_opened.get((patient, "F1"), 0) + 1
         if answer["code"] == "OK":
             self.settlements[answer["output"]["setlinfo"]["setl_id"]] = (patient, terminal)
 

@@ -3,6 +3,7 @@ seeded mutator derives many byte- and structure-level variants of each, cheaply.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from decimal import Decimal
@@ -116,7 +117,8 @@ def envelopes(draw: st.DrawFn, channel: str) -> bytes:
             op = draw(st.sampled_from(["replace", "replace", "delete", "wrap", "stringify", "add"]))
             if op == "delete" and not path:
                 continue
-            doc = _edit(doc, path, op, draw(json_values))
+            # A copy: NASTY holds shared lists and dicts that a later edit would otherwise change for good.
+            doc = _edit(doc, path, op, copy.deepcopy(draw(json_values)))
     return json.dumps(doc, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
 
 

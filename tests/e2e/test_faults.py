@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from terminal.client import NoAnswer, SwitchClient
 from tests.support.families import ZIBO, pharmacy_input
 from tests.support.retrying import RetryingPos
 from tests.support.switches import SwitchProcess
-from terminal.client import NoAnswer, SwitchClient
 
 
 @pytest.fixture
@@ -83,3 +85,20 @@ async def test_delay_duplicate_and_drop_request_on_the_wire(
         assert state["output"]["people"][0]["balc"] == "200.00"
         resent = await pos.request("2102", pharmacy_input("ZR", "10.00"), msgid="T3-lost")
         assert resent["output"]["setlinfo"]["acct_mulaid_pay"] == "10.00"
+
+
+@pytest.mark.parametrize(("option", "content", "message"), [
+    ("--faults", "- action: delay_response\n", "rule #1: rule: Value error, delay_response needs delay_ms"),
+    ("--faults", "rules: 5\n", "expected a list of fault rules"),
+    ("--access", None, "users.yaml: No such file or directory; write it with 'gongji-switch mosquitto-config DIR'"),
+])
+def test_unusable_start_options_stop_with_a_clear_message(
+        tmp_path: Path, option: str, content: str | None, message: str) -> None:
+    """A broken --faults file or a missing --access directory: exit status 2 and what to fix, no traceback."""
+    target = tmp_path / "given"
+    if content is not None:
+        target.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "switch", "serve", "--db", str(tmp_path / "l.db"),
+                           "--listen", "127.0.0.1:1", option, str(target)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

@@ -50,17 +50,18 @@ class Fuzz:
             payloads = [generated[channel], *mutator.variants(generated[channel], MUTANTS, self.corpus)]
             senders = [rng.choice(SENDERS[channel]) for _ in payloads]
 
-            async def batch() -> list[Any]:
-                return list(await asyncio.gather(
-                    *(self.switch.handle(channel, s, p) for s, p in zip(senders, payloads, strict=True))))
-
-            replies = self.loop.run_until_complete(batch())
+            replies = self.loop.run_until_complete(self.batch(channel, senders, payloads))
             for payload, reply in zip(payloads, replies, strict=True):
                 self.check(channel, payload, reply.payload, reply.sends)
             self.sent[channel] += len(payloads)
             self.corpus = (self.corpus + payloads[:4])[-200:]
         if self.switch.faults.view():  # a fuzzed admin.faults may set rules; the next batch starts clean
             self.switch.faults.replace([])
+
+    async def batch(self, channel: str, senders: list[str], payloads: list[bytes]) -> list[Any]:
+        """All at once, so decisions interleave with group commits as under real load."""
+        return list(await asyncio.gather(
+            *(self.switch.handle(channel, s, p) for s, p in zip(senders, payloads, strict=True))))
 
     def check(self, channel: str, payload: bytes, answer: bytes, sends: tuple[float, ...]) -> None:
         if not sends and not answer:  # a fault rule set by a fuzzed admin.faults dropped it
@@ -69,7 +70,7 @@ class Fuzz:
         body = json.loads(answer, parse_float=Decimal)
         code = body["code"]
         self.codes[code] += 1
-        assert code in CODES and code != "INTERNAL_ERROR" or body["err_msg"].startswith("internal error (injected"), \
+        assert (code in CODES and code != "INTERNAL_ERROR") or body["err_msg"].startswith("internal error (injected"), \
             (channel, payload[:300], body)
         assert body["infcode"] == (0 if code == "OK" else -1)
         assert body["inf_refmsgid"] == expected_ref(payload), (channel, payload[:300], body)

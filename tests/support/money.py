@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["Paid", "MoneyModel"]
+__all__ = ["MoneyModel", "Paid"]
 
 
 @dataclass(frozen=True)

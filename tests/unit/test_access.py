@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from switch.access import amqtt_plugins, build_users, mosquitto_acl, mosquitto_password_hash, read_access, write_access
+from switch.access import (
+    amqtt_plugins,
+    build_users,
+    mosquitto_acl,
+    mosquitto_password_hash,
+    read_access,
+    write_access,
+)
 from switch.errors import ConfigError
 
 
@@ -27,9 +34,9 @@ def test_each_account_gets_only_its_own_topics() -> None:
     users = build_users(["T1"], ["DH"], {"T1": "pw"})
     acl = mosquitto_acl(users, "g/v1")
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in acl.split("\n\n") if block.startswith("user")}
-    assert blocks["user T1"] == ["topic write g/v1/pos/T1/req", "topic read g/v1/pos/T1/resp", "topic read g/v1/events"]
-    assert blocks["user DH"] == ["topic write g/v1/app/DH/req", "topic read g/v1/app/DH/resp", "topic read g/v1/events"]
-    assert blocks["user admin"] == ["topic write g/v1/admin/req", "topic read g/v1/admin/resp", "topic read g/v1/events"]
+    for user, topic in (("T1", "pos/T1"), ("DH", "app/DH"), ("admin", "admin")):
+        assert blocks[f"user {user}"] == [f"topic write g/v1/{topic}/req", f"topic read g/v1/{topic}/resp",
+                                          "topic read g/v1/events"]
     assert "topic read g/v1/pos/+/req" in blocks["user gongji-switch"]
     assert "pattern" not in acl and "%u" not in acl
 

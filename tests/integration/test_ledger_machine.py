@@ -1,8 +1,9 @@
 """Hypothesis state machine over the real service and a real SQLite file: the ledger's invariants hold at every step.
 
-Random binding, crediting, suspension, settlements inside and outside retry windows, cancels,
-reversals (also of messages not yet seen), clock moves, replays and simultaneous duplicate
-deliveries, and restarts from the file. After every step: money is conserved, no balance is
+Random binding (admin.load; app.bind and app.unbind as soon as the app channel registers them),
+crediting, suspension, settlements inside and outside retry windows, cancels, reversals (also of
+messages not yet seen), clock moves, replays and simultaneous duplicate deliveries, and restarts
+from the file. After every step: money is conserved, no balance is
 negative; every pooled payment respected the cap and, under a retry-window policy, used an open
 window that then closed and never paid again; a replay answers the same bytes and changes nothing;
 a restart from the file gives back the same state.
@@ -148,6 +149,15 @@ class LedgerMachine(RuleBasedStateMachine):
             binding["cap"] = format_fen(cap)
         answer = self.send("admin", "admin", "admin.load", {"bindings": [binding]})
         event(f"bind {answer['code']}")
+        if answer["code"] == "OK":
+            assert self.state.binding_of[relative].holder == holder
+
+    @precondition(lambda self: "app.bind" in APP_HANDLERS)
+    @rule(holder=st.sampled_from(HOLDERS), relative=st.sampled_from(EVERYONE))
+    def bind_in_the_app(self, holder: str, relative: str) -> None:
+        """The member app's bind (once the app channel is there): the same binding rules as admin.load."""
+        answer = self.send("app", holder, "app.bind", {"relative_psn_no": relative, "rltn": "child",
+                                                       "face_verified": True})
         if answer["code"] == "OK":
             assert self.state.binding_of[relative].holder == holder
 

@@ -21,6 +21,7 @@ import asyncio
 import random
 import sqlite3
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -290,7 +291,7 @@ async def run_crash(kills: int = 20, terminals: int = 6, seed: int = 1, uptime: 
     console = console or Console(stderr=True)
     rng = random.Random(seed)
     figures = Figures()
-    workdir = workdir or Path(f"/tmp/gongji-crash-{uuid.uuid4().hex[:8]}")
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="gongji-crash-"))
     workdir.mkdir(parents=True, exist_ok=True)
     db, root = workdir / "ledger.db", f"gongji-crash/{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=50, help="SIGKILLs of the switch (default 50)")
     parser.add_argument("--terminals", type=int, default=6, help="POS terminals, two families each (default 6)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workdir", type=Path, help="where the ledger file is kept (default a new /tmp dir)")
+    parser.add_argument("--workdir", type=Path, help="where the ledger file is kept (default a new temporary dir)")
     args = parser.parse_args(argv)
     console = Console()
     figures = asyncio.run(run_crash(args.kills, args.terminals, args.seed, workdir=args.workdir, console=console))

@@ -7,14 +7,16 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from switch.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.broker import EmbeddedBroker
 from switch.clock import Clock, SystemClock, VirtualClock
 from switch.errors import ConfigError
+from switch.faults import FaultFileError, load_fault_file
 from switch.journal import DEFAULT_MAX_ROWS, Journal
 from switch.mqtt import MqttSwitch, parse_broker_url
 from switch.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
@@ -39,6 +41,8 @@ class Settings:
     policy: Path | None = None
     client_id: str | None = None
     journal_max: int = DEFAULT_MAX_ROWS  # rows of traffic journal kept; 0 keeps none
+    faults: Path | None = None  # fault rules in force from the start (admin.faults can change them)
+    access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -65,8 +69,12 @@ def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] |
     if settings.journal_max < 0:
         raise ConfigError(f"--journal-max must be 0 (no journal) or more, not {settings.journal_max}")
     journal = Journal(settings.journal_max) if settings.journal_max else None
+    try:
+        faults = load_fault_file(settings.faults) if settings.faults is not None else []
+    except FaultFileError as exc:
+        raise ConfigError(str(exc)) from exc
     return SettlementSwitch(SqliteStore(settings.db, journal), make_clock(settings),
-                            policies_from(settings.policy), settings.admin_token, on_fatal)
+                            policies_from(settings.policy), settings.admin_token, on_fatal, faults)
 
 
 def _listen_address(listen: str) -> tuple[str, int]:
@@ -88,10 +96,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
         stop.set()
 
     switch = build_switch(settings, on_fatal)
+    access = read_access(settings.access) if settings.access is not None else None
+    if access is not None and access.topic_root != settings.topic_root.rstrip("/"):
+        raise ConfigError(f"the access files in {settings.access} are for topic root {access.topic_root!r}; "
+                          f"start with --topic-root {access.topic_root}")
     embedded: EmbeddedBroker | None = None
     if settings.broker is None:
         host, port = _listen_address(settings.listen)
-        embedded = EmbeddedBroker(host, port)
+        embedded = EmbeddedBroker(host, port, amqtt_plugins(access) if access is not None else None)
         try:
             await embedded.start()
         except Exception as exc:
@@ -99,6 +111,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
         address = parse_broker_url(embedded.url)
     else:
         address = parse_broker_url(settings.broker)
+    if access is not None and address.username is None:
+        address = replace(address, username=SWITCH_USER, password=access.switch.password)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

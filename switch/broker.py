@@ -11,11 +11,16 @@ __all__ = ["EmbeddedBroker"]
 
 
 class EmbeddedBroker:
-    """An MQTT 3.1.1 broker on ``host:port`` (anonymous, loopback by default)."""
+    """An MQTT 3.1.1 broker on ``host:port`` (anonymous, loopback by default).
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
+    ``plugins`` replaces the anonymous default, e.g. with the password file and ACLs of
+    ``switch.access.amqtt_plugins``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883, plugins: dict[str, Any] | None = None) -> None:
         self.host = host
         self.port = port
+        self.plugins = plugins
         self._broker: Broker | None = None
 
     @property
@@ -26,7 +31,7 @@ class EmbeddedBroker:
         return {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}", "max_connections": 0}},
             # Only anonymous auth: amqtt's event/packet loggers and $SYS publisher are noise here.
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": self.plugins or {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
 
     async def start(self) -> None:

@@ -39,24 +39,62 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--policy", type=Path, metavar="FILE", help="YAML/TOML policies added to (or replacing by "
                    "name) the packaged set")
     s.add_argument("--client-id", help="MQTT client id of the switch (default derived from the topic root)")
+    s.add_argument("--faults", type=Path, metavar="FILE", help="YAML/JSON list of fault rules in force from the "
+                   "start (see admin.faults)")
+    s.add_argument("--access", type=Path, metavar="DIR", help="users and ACLs written by mosquitto-config: the "
+                   "embedded broker enforces them, and the switch logs in as their switch user")
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     s.add_argument("--journal-max", type=int, default=DEFAULT_MAX_ROWS, metavar="N",
                    help=f"messages kept in the traffic journal (default {DEFAULT_MAX_ROWS}; 0: none)")
+    # --- mosquitto-config: broker accounts and ACLs (switch/access.py) ---
+    m = sub.add_parser("mosquitto-config", help="write mosquitto config, password file and ACL",
+                       description="Write a mosquitto configuration, password file and ACL in DIR in which each "
+                       "terminal publishes only on its own req topic and reads only its own resp topic, each "
+                       "member app likewise, and only the admin user uses the admin channel. Also writes the "
+                       "same rules for the embedded broker (serve --access DIR).")
+    m.add_argument("dir", type=Path, metavar="DIR")
+    m.add_argument("--terminal", action="append", default=[], metavar="ID[=PASSWORD]",
+                   help="a POS terminal account (repeat); password generated when not given")
+    m.add_argument("--app", action="append", default=[], metavar="PSN_NO[=PASSWORD]",
+                   help="a member-app account (repeat)")
+    m.add_argument("--admin-password", help="password of the admin user (generated when not given)")
+    m.add_argument("--switch-password", help="password of the switch's own user (generated when not given)")
+    m.add_argument("--topic-root", default="gongji/v1", help="topic root (default gongji/v1)")
+    m.add_argument("--listen", default="127.0.0.1:1883", metavar="HOST:PORT", help="where mosquitto listens")
     add_tools(sub)
     return parser
+
+
+def _mosquitto_config(args: argparse.Namespace) -> int:
+    from switch.access import ADMIN_USER, SWITCH_USER, mosquitto_config_command
+
+    passwords: dict[str, str] = {}
+    ids: dict[str, list[str]] = {"pos": [], "app": []}
+    for role, given in (("pos", args.terminal), ("app", args.app)):
+        for item in given:
+            name, _, password = item.partition("=")
+            ids[role].append(name)
+            if password:
+                passwords[name] = password
+    if args.admin_password:
+        passwords[ADMIN_USER] = args.admin_password
+    if args.switch_password:
+        passwords[SWITCH_USER] = args.switch_password
+    return mosquitto_config_command(args.dir, ids["pos"], ids["app"], passwords, args.topic_root, args.listen)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in TOOLS:
         return run_tool(args)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+    logging.basicConfig(level=getattr(args, "log_level", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         settings = Settings(broker=args.broker, listen=args.listen, db=args.db, clock=args.clock,
                             clock_start=args.clock_start, clock_speed=args.clock_speed,
                             topic_root=args.topic_root, admin_token=args.admin_token, policy=args.policy,
-                            client_id=args.client_id, journal_max=args.journal_max)
+                            client_id=args.client_id, journal_max=args.journal_max, faults=args.faults,
+                            access=args.access)
         try:
             return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
         except ConfigError as exc:
@@ -64,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         except KeyboardInterrupt:  # pragma: no cover - signal handler normally catches it
             return 130
+    if args.command == "mosquitto-config":
+        try:
+            return _mosquitto_config(args)
+        except ConfigError as exc:
+            print(f"gongji-switch: {exc}", file=sys.stderr)
+            return 2
     return 2
 
 

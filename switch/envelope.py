@@ -34,15 +34,19 @@ class Request:
 
 
 def encode(obj: Any) -> bytes:
-    """Compact UTF-8 JSON, Chinese kept readable."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    """Compact UTF-8 JSON, Chinese kept readable.
+
+    A lone surrogate (the JSON escape "\\ud800") can reach an echoed field; it goes back out as that same
+    escape instead of making the answer unencodable.
+    """
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8", "backslashreplace")
 
 
 def fingerprint(infno: str, raw_input: Any) -> str:
     """What makes a repeated msgid "the same request": its infno and input, canonically."""
     canonical = json.dumps([infno, raw_input], sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                            default=str)
-    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def errors_of(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:
@@ -70,9 +74,12 @@ def parse_request(channel: str, sender: str, payload: bytes) -> Request:
                               errors=[{"loc": [], "msg": f"payload larger than {MAX_PAYLOAD_BYTES} bytes"}])
     try:
         data = json.loads(payload, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise RequestRejected(Code.INVALID_REQUEST, f"payload is not UTF-8 JSON: {exc}",
                               errors=[{"loc": [], "msg": f"not JSON: {exc}"}]) from None
+    except ArithmeticError:  # a number no Decimal can hold, such as 1e99999999999999999999
+        raise RequestRejected(Code.INVALID_REQUEST, "payload has a number out of any usable range",
+                              errors=[{"loc": [], "msg": "number out of range"}]) from None
     if not isinstance(data, dict):
         raise RequestRejected(Code.INVALID_REQUEST, "payload must be a JSON object",
                               errors=[{"loc": [], "msg": f"expected an object, got {type(data).__name__}"}])

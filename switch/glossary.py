@@ -31,6 +31,7 @@ TRANSACTIONS: dict[str, str] = {
     "admin.state": "people, bindings, open windows and counts",
     "admin.audit": "check the ledger: balances, conservation, settlements",
     "admin.policy": "list the policies, or add or replace one",
+    "admin.faults": "inject faults (drop, delay, duplicate, error) into matching requests, list or clear them",
 }
 """What each transaction does, in a line."""
 
@@ -128,6 +129,12 @@ GLOSSARY: dict[str, str] = {
     "undone": "settlements cancelled or reversed",
     "reset": "true: every table was emptied",
     "advance": "move the virtual clock forward by this much",
+    "rules": "admin.faults: the fault rules, applied in order; [] clears them",
+    "match": "a fault rule's filter: terminal_id and/or infno (absent = any)",
+    "action": "what a fault rule does: drop_response, delay_response, duplicate_response, drop_request, error",
+    "times": "how many requests a fault rule hits before it stops (absent = every one)",
+    "delay_ms": "a fault's delay in milliseconds, or [min, max] drawn per request",
+    "left": "how many more requests a fault rule will hit (null = unlimited)",
     "set": "admin.clock: set the virtual clock to this instant; admin.policy: add or replace this policy",
     "speed": "virtual clock speed: 0 frozen, 1 real time, 60 a minute per second",
     "now": "the switch's clock",

@@ -28,11 +28,14 @@ from switch.core.model import Decision, Event, Reset, State, apply, iso
 from switch.core.windows import expire_windows
 from switch.envelope import Request, encode, fingerprint, parse_request, validate_input
 from switch.errors import RequestRejected
+from switch.faults import FaultBook
 from switch.policy import Policy
 from switch.store.base import Commit, ReplyRow, Store
 from switch.wire import (
     Cancel,
     Credit,
+    FaultRule,
+    Faults,
     Load,
     OutpatientSettle,
     PersonQuery,
@@ -54,11 +57,16 @@ UNRECORDED = {("admin", "admin.state"), ("admin", "admin.audit"), ("admin", "adm
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What to publish: the answer on the sender's resp topic, then the events."""
+    """What to publish: the answer on the sender's resp topic, then the events.
+
+    ``sends`` says when to publish the answer, in seconds after it is durable: once at once
+    normally; never, later or twice when a fault rule says so.
+    """
 
     payload: bytes
     events: list[bytes] = field(default_factory=list)
     code: str = "OK"
+    sends: tuple[float, ...] = (0.0,)
 
 
 @dataclass(slots=True)
@@ -75,7 +83,7 @@ class SettlementSwitch:
     """The switch without its transport: ``handle`` turns a payload into a durable reply."""
 
     def __init__(self, store: Store, clock: Clock, policies: Sequence[Policy], admin_token: str | None = None,
-                 on_fatal: Callable[[BaseException], None] | None = None) -> None:
+                 on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = ()) -> None:
         self.store = store
         self.clock = clock
         self.base_policies = tuple(policies)
@@ -86,6 +94,7 @@ class SettlementSwitch:
         self._on_fatal = on_fatal
         self.committer = Committer(store, self._fatal)
         self.on_events: Callable[[list[bytes]], None] = lambda events: None
+        self.faults = FaultBook(faults)
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -126,7 +135,20 @@ class SettlementSwitch:
             body = self._answer(rejected.infno, rejected.msgid, rejected.code, rejected.err_msg, output)
             self._log(channel, sender, rejected.infno, rejected.msgid, rejected.code, None, started)
             return Reply(body, code=rejected.code.value)
-        return await self._handle_valid(request, model, started)
+        fault = self.faults.match(channel, sender, request.infno)
+        if fault is None:
+            return await self._handle_valid(request, model, started)
+        # Injected faults (admin.faults): an error is not recorded, so a retry of the msgid can succeed;
+        # a dropped answer is recorded like any other, so the retry gets what was committed.
+        log.info("%s/%s %s %s fault %s", channel, sender, request.infno, request.msgid, fault.action)
+        if fault.action == "drop_request":
+            return Reply(b"", code="DROPPED", sends=())
+        if fault.action == "error":
+            body = self._answer(request.infno, request.msgid, Code.INTERNAL_ERROR,
+                                "internal error (injected by admin.faults); nothing was committed", {})
+            return Reply(body, code=Code.INTERNAL_ERROR.value)
+        reply = await self._handle_valid(request, model, started)
+        return Reply(reply.payload, reply.events, reply.code, fault.sends())
 
     async def _handle_valid(self, request: Request, model: Any, started: float) -> Reply:
         key = (request.channel, request.sender, request.msgid)
@@ -247,6 +269,11 @@ class SettlementSwitch:
         if infno == "admin.clock":
             assert isinstance(model, ClockInput)
             return self._clock(model)
+        if infno == "admin.faults":
+            assert isinstance(model, Faults)
+            if model.rules is not None:
+                self.faults.replace(model.rules)
+            return Decision(Code.OK, {"rules": self.faults.view()}, "success")
         raise RequestRejected(Code.UNKNOWN_INFNO, f"{infno} is not available yet", request.msgid, infno)
 
     def _clock(self, model: ClockInput) -> Decision:

@@ -35,6 +35,9 @@ __all__ = [
     "Clock",
     "Credit",
     "Envelope",
+    "FaultMatch",
+    "FaultRule",
+    "Faults",
     "Fen",
     "Load",
     "LoadBinding",
@@ -291,8 +294,45 @@ class PolicyRequest(_Strict):
     set: dict[str, Any] | None = None
 
 
+FaultAction = Literal["drop_response", "delay_response", "duplicate_response", "drop_request", "error"]
+DelayMs = Annotated[StrictInt, Field(ge=0, le=600_000)]
+MAX_FAULT_RULES = 256
+
+
+class FaultMatch(_Strict):
+    """Which requests a fault rule hits; an absent key matches anything."""
+
+    terminal_id: Id | None = None
+    infno: Text | None = None
+
+
+class FaultRule(_Strict):
+    """One fault rule of admin.faults / ``--faults FILE``.
+
+    ``delay_ms`` is a fixed delay or a ``[min, max]`` range drawn from per request; it is required by
+    ``delay_response`` and, on ``duplicate_response``, is the gap before the second copy.
+    """
+
+    match: FaultMatch = Field(default_factory=FaultMatch)
+    action: FaultAction
+    times: Annotated[StrictInt, Field(ge=1)] | None = None
+    delay_ms: DelayMs | tuple[DelayMs, DelayMs] | None = None
+
+    @model_validator(mode="after")
+    def _delay_fits_action(self) -> FaultRule:
+        if self.action == "delay_response" and self.delay_ms is None:
+            raise ValueError("delay_response needs delay_ms (milliseconds, or [min, max])")
+        if self.delay_ms is not None and self.action not in ("delay_response", "duplicate_response"):
+            raise ValueError(f"delay_ms applies to delay_response and duplicate_response, not {self.action}")
+        if isinstance(self.delay_ms, tuple) and self.delay_ms[0] > self.delay_ms[1]:
+            raise ValueError(f"delay_ms range [{self.delay_ms[0]}, {self.delay_ms[1]}] has min above max")
+        return self
+
+
 class Faults(_Strict):
-    rules: list[dict[str, Any]]
+    """admin.faults: replace the rules (``[]`` clears them); without ``rules``, list those in force."""
+
+    rules: Annotated[list[FaultRule], Field(max_length=MAX_FAULT_RULES)] | None = None
 
 
 INPUT_MODELS: dict[tuple[str, str], type[BaseModel]] = {
@@ -318,4 +358,5 @@ INPUT_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("admin", "admin.state"): StateQuery,
     ("admin", "admin.audit"): Empty,
     ("admin", "admin.policy"): PolicyRequest,
+    ("admin", "admin.faults"): Faults,
 }

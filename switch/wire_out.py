@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from switch import wire_out_app as app
 from switch.codes import Code
 from switch.policy import Policy
-from switch.wire import Insutype, Relation, Status
+from switch.wire import FaultAction, Insutype, Relation, Status
 from switch.wire_out_base import Amount, Timestamp
 from switch.wire_out_base import Out as _Out
 
@@ -234,6 +234,25 @@ class PolicySetOutput(_Out):
     policy: Policy
 
 
+class FaultMatchOut(_Out):
+    terminal_id: str | None = None
+    infno: str | None = None
+
+
+class FaultRuleOut(_Out):
+    """A rule of admin.faults as the switch shows it: the rule, and ``left``, the hits remaining."""
+
+    match: FaultMatchOut
+    action: FaultAction
+    times: int | None = None
+    delay_ms: int | list[int] | None = None
+    left: int | None
+
+
+class FaultsOutput(_Out):
+    rules: list[FaultRuleOut]
+
+
 # A transaction without output models (one added without them) is described as this, not a crash;
 # a test fails naming it.
 UNTYPED_OUTPUT: dict[str, Any] = {"type": "object", "description": "not modelled yet"}
@@ -256,6 +275,7 @@ OUTPUT_MODELS: dict[tuple[str, str], tuple[type[BaseModel], ...]] = {
     ("admin", "admin.state"): (StateOutput,),
     ("admin", "admin.audit"): (AuditOutput,),
     ("admin", "admin.policy"): (PolicyListOutput, PolicySetOutput),
+    ("admin", "admin.faults"): (FaultsOutput,),
     ("app", "app.bind"): (app.BindOutput,),
     ("app", "app.unbind"): (app.UnbindOutput,),
     ("app", "app.set_cap"): (app.SetCapOutput,),

@@ -50,11 +50,26 @@ def insert(db: sqlite3.Connection, heard: Sequence[Heard], limit: int) -> None:
     rows = []
     for h in heard:
         try:
-            rows.append(row_of(h, limit))
+            rows.append(tuple(_storable(v) for v in row_of(h, limit)))
         except Exception:  # diagnostics must never fail the ledger transaction they ride in
             log.exception("journal: cannot describe a message on %s; not journaled", h.topic)
-    if rows:
+    if not rows:
+        return
+    # A savepoint fences the journal off: if its rows cannot be written, the ledger still commits.
+    db.execute("SAVEPOINT journal")
+    try:
         db.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", rows)
+    except (sqlite3.Error, ValueError) as exc:
+        db.execute("ROLLBACK TO journal")
+        log.error("journal: %d rows not journaled: %s", len(rows), exc)
+    db.execute("RELEASE journal")
+
+
+def _storable(value: object) -> object:
+    """Text SQLite can hold: a lone surrogate from a hostile payload is kept as its escape, ``\\ud800``."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def prune(db: sqlite3.Connection, keep: int) -> None:

@@ -1,0 +1,243 @@
+"""Broker access control: users, passwords and ACLs so each terminal and member app reaches only its own topics.
+
+One list of users (each with a role) is the source of truth. From it ``gongji-switch mosquitto-config``
+writes mosquitto's configuration, password file and ACL, and the password file and ACL of the
+embedded amqtt broker (``serve --access DIR``). A terminal's user name is its terminal id and a
+member app's is its psn_no, so the broker itself refuses a terminal that speaks under another id.
+
+Strategy: every user gets explicit topics rather than a mosquitto ``pattern ... %u`` line. A pattern
+applies to every user, so a terminal account "X" could then also speak as the member app of
+psn_no "X"; explicit entries keep each account on the one channel it was made for.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from switch.errors import ConfigError
+
+__all__ = [
+    "ADMIN_USER",
+    "SWITCH_USER",
+    "AccessConfig",
+    "User",
+    "amqtt_plugins",
+    "mosquitto_acl",
+    "mosquitto_password_hash",
+    "read_access",
+    "write_access",
+]
+
+SWITCH_USER = "gongji-switch"
+ADMIN_USER = "admin"
+ROLES = ("switch", "admin", "pos", "app")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# mosquitto 2.0's own choice (mosquitto_passwd): PBKDF2-HMAC-SHA512, 101 rounds, 12-byte salt.
+PBKDF2_ROUNDS = 101
+
+USERS_FILE = "users.yaml"
+MOSQUITTO_CONF = "mosquitto.conf"
+MOSQUITTO_PASSWD = "passwd"
+MOSQUITTO_ACL = "acl"
+AMQTT_PASSWD = "amqtt-passwd"
+MOSQUITTO_DATA = "mosquitto-data"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: str  # switch / admin / pos / app
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessConfig:
+    """What ``mosquitto-config`` wrote: the topic root, the broker's address and the users."""
+
+    directory: Path
+    topic_root: str
+    listen: str
+    users: tuple[User, ...]
+
+    def user(self, name: str) -> User:
+        for user in self.users:
+            if user.name == name:
+                return user
+        raise ConfigError(f"{self.directory / USERS_FILE} has no user {name!r}")
+
+    @property
+    def switch(self) -> User:
+        return self.user(SWITCH_USER)
+
+
+def topics(user: User, root: str) -> tuple[list[str], list[str]]:
+    """(may publish, may subscribe) for one user; ``+`` stands for any one id."""
+    events = f"{root}/events"
+    if user.role == "switch":
+        return ([f"{root}/pos/+/resp", f"{root}/app/+/resp", f"{root}/admin/resp", events],
+                [f"{root}/pos/+/req", f"{root}/app/+/req", f"{root}/admin/req"])
+    if user.role == "admin":
+        return [f"{root}/admin/req"], [f"{root}/admin/resp", events]
+    return [f"{root}/{user.role}/{user.name}/req"], [f"{root}/{user.role}/{user.name}/resp", events]
+
+
+def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[str, str] | None = None) -> list[User]:
+    """The switch, the admin, then each terminal and app; a missing password is generated."""
+    passwords = passwords or {}
+    wanted = [(SWITCH_USER, "switch"), (ADMIN_USER, "admin"), *((t, "pos") for t in terminals),
+              *((a, "app") for a in apps)]
+    users: list[User] = []
+    seen: dict[str, str] = {}
+    for name, role in wanted:
+        if not _ID.match(name):
+            raise ConfigError(f"{role} id {name!r} must be 1-64 characters of A-Za-z0-9_-")
+        if name in seen:
+            raise ConfigError(f"{name!r} is both a {seen[name]} and a {role} user; one account has one role")
+        seen[name] = role
+        users.append(User(name, role, passwords.get(name) or secrets.token_urlsafe(18)))
+    return users
+
+
+def mosquitto_password_hash(password: str, salt: bytes | None = None) -> str:
+    """mosquitto 2.0's ``$7$`` password hash (what ``mosquitto_passwd`` writes)."""
+    salt = salt if salt is not None else secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ROUNDS)
+    return f"$7${PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def mosquitto_acl(users: Sequence[User], root: str) -> str:
+    lines = ["# Written by gongji-switch mosquitto-config: each account may use only its own topics.", ""]
+    for user in users:
+        publish, subscribe = topics(user, root)
+        lines.append(f"user {user.name}")
+        lines += [f"topic write {topic}" for topic in publish]
+        lines += [f"topic read {topic}" for topic in subscribe]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def mosquitto_conf(directory: Path, listen: str) -> str:
+    host, _, port = listen.rpartition(":")
+    return "\n".join([
+        "# Written by gongji-switch mosquitto-config. Start with: mosquitto -c " + str(directory / MOSQUITTO_CONF),
+        f"listener {port} {host or '127.0.0.1'}",
+        "allow_anonymous false",
+        f"password_file {directory / MOSQUITTO_PASSWD}",
+        f"acl_file {directory / MOSQUITTO_ACL}",
+        "# paho-based clients leave Nagle on; request/response latency needs it off on both sides.",
+        "set_tcp_nodelay true",
+        "# The switch keeps a persistent session: requests sent while it restarts wait here for it.",
+        "persistence true",
+        f"persistence_location {directory / MOSQUITTO_DATA}/",
+        "max_queued_messages 100000",
+        "",
+    ])
+
+
+def _write_private(path: Path, text: str) -> None:
+    # Passwords and hashes: readable by the owner only (mosquitto warns about anything looser).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def write_access(directory: Path, users: Sequence[User], topic_root: str, listen: str) -> AccessConfig:
+    """Write the users file, mosquitto's config, password file and ACL, and the embedded broker's password file."""
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    root = topic_root.rstrip("/")
+    _write_private(directory / USERS_FILE, yaml.safe_dump({
+        "topic_root": root, "listen": listen,
+        "users": [{"name": u.name, "role": u.role, "password": u.password} for u in users],
+    }, sort_keys=False, allow_unicode=True))
+    _write_private(directory / MOSQUITTO_PASSWD,
+                   "".join(f"{u.name}:{mosquitto_password_hash(u.password)}\n" for u in users))
+    argon2 = Argon2Hasher()
+    _write_private(directory / AMQTT_PASSWD, "".join(f"{u.name}:{argon2.hash(u.password)}\n" for u in users))
+    _write_private(directory / MOSQUITTO_ACL, mosquitto_acl(users, root))
+    (directory / MOSQUITTO_DATA).mkdir(exist_ok=True)
+    (directory / MOSQUITTO_CONF).write_text(mosquitto_conf(directory, listen), encoding="utf-8")
+    _hand_to_mosquitto(directory / MOSQUITTO_PASSWD, directory / MOSQUITTO_ACL, directory / MOSQUITTO_DATA)
+    return AccessConfig(directory, root, listen, tuple(users))
+
+
+def _hand_to_mosquitto(*paths: Path) -> None:
+    """Started as root, mosquitto drops to its own user before reading these: give them to that user."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+
+    try:
+        account = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return
+    for path in paths:
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def read_access(directory: Path) -> AccessConfig:
+    """Read back what ``write_access`` wrote (``serve --access DIR``)."""
+    directory = directory.resolve()
+    path = directory / USERS_FILE
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        users = tuple(User(str(u["name"]), str(u["role"]), str(u["password"])) for u in data["users"])
+        config = AccessConfig(directory, str(data["topic_root"]), str(data["listen"]), users)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}; write it with 'gongji-switch mosquitto-config DIR'") from exc
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a users file written by mosquitto-config ({exc})") from exc
+    if any(u.role not in ROLES for u in users):
+        raise ConfigError(f"{path}: roles must be one of {', '.join(ROLES)}")
+    config.switch  # noqa: B018 - fails early, naming the file, when the switch's own account is missing
+    return config
+
+
+def amqtt_plugins(config: AccessConfig) -> dict[str, Any]:
+    """The embedded broker's plugins: password file (argon2) and per-user publish/subscribe ACLs.
+
+    amqtt 0.12 checks publish and subscribe against these lists; unlike mosquitto it has no
+    per-message read check, which is equivalent here because subscriptions are checked.
+    """
+    publish: dict[str, list[str]] = {}
+    subscribe: dict[str, list[str]] = {}
+    for user in config.users:
+        publish[user.name], subscribe[user.name] = topics(user, config.topic_root)
+    return {
+        "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(config.directory / AMQTT_PASSWD)},
+        "amqtt.plugins.topic_checking.TopicAccessControlListPlugin": {"publish_acl": publish, "acl": subscribe},
+    }
+
+
+def mosquitto_config_command(directory: Path, terminals: Sequence[str], apps: Sequence[str],
+                             passwords: dict[str, str], topic_root: str, listen: str) -> int:
+    """``gongji-switch mosquitto-config DIR``: write the files and show who may do what."""
+    from rich.console import Console
+    from rich.table import Table
+
+    config = write_access(directory, build_users(terminals, apps, passwords), topic_root, listen)
+    table = Table(title=f"Broker accounts under {config.topic_root}/ (passwords in {directory / USERS_FILE})")
+    for column in ("user", "role", "may publish", "may subscribe"):
+        table.add_column(column)
+    for user in config.users:
+        publish, subscribe = topics(user, config.topic_root)
+        table.add_row(user.name, user.role, "\n".join(publish), "\n".join(subscribe))
+    console = Console()
+    console.print(table)
+    print(f"mosquitto:  mosquitto -c {config.directory / MOSQUITTO_CONF}\n"
+                  f"switch:     gongji-switch serve --broker mqtt://{listen} --access {config.directory}\n"
+                  f"embedded:   gongji-switch serve --listen {listen} --access {config.directory}")
+    return 0

@@ -1,0 +1,195 @@
+"""Broker access control from ``gongji-switch mosquitto-config``: real mosquitto, and the embedded amqtt broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from switch.access import AccessConfig, read_access
+from switch.mqtt import NODELAY
+from terminal.client import NoAnswer, SwitchClient
+from tests.support.brokers import MosquittoProcess, free_port, wait_port
+from tests.support.families import ZIBO, person, pharmacy_input
+from tests.support.switches import SwitchProcess
+
+TERMINALS = ("T1", "T2")
+APPS = ("ZH", "ZR")
+
+
+@dataclass
+class Secured:
+    url: str  # no credentials
+    access: AccessConfig
+
+    def client(self, channel: str, user: str, sender: str | None = None, **kw: Any) -> SwitchClient:
+        """A SwitchClient logged in as ``user`` (speaking as ``sender``, by default the same id)."""
+        password = self.access.user(user).password
+        host_port = self.url.removeprefix("mqtt://")
+        return SwitchClient(f"mqtt://{user}:{password}@{host_port}", channel, sender or user,
+                            root=self.access.topic_root, **kw)
+
+    def raw(self, user: str, password: str | None = None) -> aiomqtt.Client:
+        host, port = self.url.removeprefix("mqtt://").split(":")
+        return aiomqtt.Client(host, int(port), username=user,
+                              password=password if password is not None else self.access.user(user).password,
+                              socket_options=NODELAY)
+
+
+def write_config(directory: Path, root: str, port: int) -> AccessConfig:
+    """Run the real command line, as an operator would."""
+    args = [sys.executable, "-m", "switch", "mosquitto-config", str(directory), "--topic-root", root,
+            "--listen", f"127.0.0.1:{port}", "--admin-password", "admin-pw"]
+    for terminal in TERMINALS:
+        args += ["--terminal", terminal]
+    for app in APPS:
+        args += ["--app", app]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert f"{root}/pos/T1/req" in done.stdout and "mosquitto -c" in done.stdout
+    return read_access(directory)
+
+
+@pytest.fixture(scope="module", params=["mosquitto", "amqtt"])
+def secured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    """The switch behind a broker that enforces the written users and ACL (one per broker for this module)."""
+    tmp_path = tmp_path_factory.mktemp("secured")
+    topic_root = f"gongji-test/{uuid.uuid4().hex[:12]}"
+    port = free_port()
+    # Started as root, mosquitto reads its files as user "mosquitto": pytest's tmp_path (0700) is out of reach.
+    home = Path(tempfile.mkdtemp(prefix="gongji-access-"))
+    home.chmod(0o755)
+    access = write_config(home / "access", topic_root, port)
+    common = ["--db", str(tmp_path / "ledger.db"), "--clock", "virtual", "--topic-root", topic_root,
+              "--access", str(access.directory), "--log-level", "WARNING"]
+    broker = None
+    if request.param == "mosquitto":
+        conf = (access.directory / "mosquitto.conf").read_text()
+        broker = MosquittoProcess(extra_config=conf, port=port).start()
+        switch = SwitchProcess("--broker", f"mqtt://127.0.0.1:{port}", *common).start()
+    else:
+        switch = SwitchProcess("--listen", f"127.0.0.1:{port}", *common).start()
+        wait_port(port)
+    yield Secured(f"mqtt://127.0.0.1:{port}", access)
+    assert switch.terminate() == 0
+    if broker is not None:
+        broker.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def listening(client: aiomqtt.Client, *topics: str) -> AsyncIterator[list[bytes]]:
+    """Subscribe to whatever the broker lets us (a refused subscription is fine) and collect what arrives."""
+    got: list[bytes] = []
+    async with client:
+        for topic in topics:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.subscribe(topic, qos=1)
+
+        async def read() -> None:
+            async for message in client.messages:
+                got.append(bytes(message.payload))
+
+        reader = asyncio.create_task(read())
+        try:
+            yield got
+        finally:
+            reader.cancel()
+
+
+async def publish_quietly(client: aiomqtt.Client, topic: str, body: dict[str, Any]) -> None:
+    """Publish what the ACL forbids: the broker may acknowledge and drop it, or not acknowledge at all."""
+    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        await asyncio.wait_for(client.publish(topic, json.dumps(body).encode(), qos=1), 2)
+
+
+async def load_zibo(secured: Secured) -> None:
+    people = [*ZIBO["people"], person("T1", "370300", "10.00")]  # a person named like a terminal
+    async with secured.client("admin", "admin", token=None) as admin:
+        assert (await admin.request("admin.load", {"people": people, "bindings": ZIBO["bindings"]}))["code"] == "OK"
+
+
+async def holder_balance(secured: Secured) -> str:
+    async with secured.client("admin", "admin") as admin:
+        state = await admin.request("admin.state", {"psn_no": "ZH"})
+    return str({p["psn_no"]: p["balc"] for p in state["output"]["people"]}["ZH"])
+
+
+async def test_wrong_or_missing_password_is_refused(secured: Secured) -> None:
+    """A terminal with a wrong password, or none, cannot even connect; the right one can."""
+    for password in ("wrong", ""):
+        with pytest.raises(aiomqtt.MqttError):
+            async with secured.raw("T1", password):
+                pass
+    with pytest.raises(aiomqtt.MqttError):
+        host, port = secured.url.removeprefix("mqtt://").split(":")
+        async with aiomqtt.Client(host, int(port)):
+            pass
+    async with secured.raw("T1"):
+        pass
+
+
+async def test_terminal_publishing_on_another_terminals_topic_is_not_processed(secured: Secured) -> None:
+    """T1 publishing a settlement on T2's req topic moves nothing and T2 hears nothing; T2's own works."""
+    await load_zibo(secured)
+    root = secured.access.topic_root
+    forged = {"infno": "2102", "msgid": "forged-1", "fixmedins_code": "P1", "input": pharmacy_input("ZR", "50.00")}
+    async with secured.client("pos", "T2", fixmedins_code="P1") as t2, secured.raw("T1") as t1:
+        await publish_quietly(t1, f"{root}/pos/T2/req", forged)
+        own = await t2.request("2102", pharmacy_input("ZR", "20.00"))  # answered after the forged one would be
+        assert own["output"]["setlinfo"]["acct_mulaid_pay"] == "20.00"
+        assert t2.unmatched.empty()
+    assert await holder_balance(secured) == "180.00"
+
+
+async def test_subscribing_to_another_terminals_answers_receives_nothing(secured: Secured) -> None:
+    """T1 subscribing to T2's resp topic (or to a wildcard over all) gets none of T2's answers."""
+    await load_zibo(secured)
+    root = secured.access.topic_root
+    async with listening(secured.raw("T1"), f"{root}/pos/T2/resp", f"{root}/pos/+/resp", f"{root}/#") as spied, \
+            secured.client("pos", "T2", fixmedins_code="P1") as t2:
+        answer = await t2.request("1101", {"mdtrt_cert_type": "01", "mdtrt_cert_no": "QRZR"})
+        assert answer["output"]["baseinfo"]["psn_no"] == "ZR"
+        await asyncio.sleep(0.5)
+    assert [json.loads(m).get("inf_refmsgid") for m in spied] == []
+
+
+async def test_only_the_admin_user_uses_the_admin_channel(secured: Secured) -> None:
+    """A terminal publishing admin.reset is ignored, and it cannot read the admin channel's answers."""
+    await load_zibo(secured)
+    root = secured.access.topic_root
+    async with listening(secured.raw("T1"), f"{root}/admin/resp") as spied:
+        async with secured.raw("T1") as t1:
+            await publish_quietly(t1, f"{root}/admin/req", {"infno": "admin.reset", "msgid": "evil-1", "input": {}})
+        assert await holder_balance(secured) == "200.00"
+        await asyncio.sleep(0.3)
+    assert spied == []
+
+
+async def test_accounts_stay_on_their_own_channel(secured: Secured) -> None:
+    """App ZR cannot speak as app ZH, and terminal T1 cannot speak as the member app of psn_no T1."""
+    await load_zibo(secured)
+    root = secured.access.topic_root
+    async with secured.client("app", "ZH") as zh, secured.raw("ZR") as zr, secured.raw("T1") as t1:
+        await publish_quietly(zr, f"{root}/app/ZH/req", {"infno": "app.bindings", "msgid": "as-zh", "input": {}})
+        await publish_quietly(t1, f"{root}/app/T1/req", {"infno": "app.bindings", "msgid": "as-t1", "input": {}})
+        own = await zh.request("app.bindings", {})
+        assert own["inf_refmsgid"] and own["code"] != "UNAUTHORIZED"
+        await asyncio.sleep(0.3)
+        assert zh.unmatched.empty()
+    async with secured.client("app", "T1", sender="T1") as impostor:
+        with pytest.raises((aiomqtt.MqttError, NoAnswer)):
+            await impostor.request("app.bindings", {}, timeout=1)

@@ -251,6 +251,7 @@ class SettlementSwitch:
             assert isinstance(model, Load)
             return admin_core.load(state, model, now)
         if infno == "admin.reset":
+            self.faults.replace([])  # a reset switch is a fresh one: no fault rules carried over
             return Decision(Code.OK, {"reset": True}, "all tables emptied", effects=(Reset(),))
         if infno == "admin.credit":
             assert isinstance(model, Credit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.integration.service_helpers import Driver, make_switch
 from tests.support.direct import decode, direct_switch
 from tests.support.families import ZIBO, pharmacy_input
 
@@ -94,3 +95,17 @@ async def test_a_bad_rule_is_invalid_request_and_keeps_the_old_rules(tmp_path: P
         assert bad["code"] == "INVALID_REQUEST"
         assert bad["output"]["errors"][0]["loc"] == ["input", "rules", 0]
         assert [r["action"] for r in (await sw.admin("admin.faults"))["output"]["rules"]] == ["error"]
+
+
+async def test_reset_clears_fault_rules(tmp_path: Path) -> None:
+    """admin.reset gives a fresh switch: fault rules set before it are gone."""
+    switch = make_switch(tmp_path / "r.db")
+    await switch.start()
+    try:
+        d = Driver(switch)
+        rules = {"rules": [{"match": {"infno": "2102"}, "action": "error"}]}
+        assert (await d.admin("admin.faults", rules))["code"] == "OK"
+        assert (await d.admin("admin.reset"))["code"] == "OK"
+        assert (await d.admin("admin.faults", {}))["output"] == {"rules": []}
+    finally:
+        await switch.stop()

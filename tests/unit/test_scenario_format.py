@@ -151,14 +151,10 @@ def test_every_library_scenario_loads_and_fits_the_schema() -> None:
     assert len(found) >= 40
 
 
-# Only fault injection (admin.faults, not built yet) makes the switch answer INTERNAL_ERROR on purpose.
-NOT_YET = {Code.INTERNAL_ERROR}
-
-
 def test_the_library_expects_every_protocol_code() -> None:
-    """Every code of the protocol is the expected answer of some library step (INTERNAL_ERROR aside)."""
+    """Every code of the protocol is the expected answer of some library step (INTERNAL_ERROR via admin.faults)."""
     expected = {step.expect.code for _, s in _library() for step in s.steps if step.expect.code is not None}
-    assert set(Code) - NOT_YET - expected == set()
+    assert set(Code) - expected == set()
 
 
 def test_every_timing_edge_is_tested_on_both_sides() -> None:

@@ -54,11 +54,14 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> int:
 
 def format_fen(fen: int) -> str:
     """Integer fen as the wire's two-decimal string: 8000 -> "80.00", -5 -> "-0.05"."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    if fen >= 0:  # every answer formats a dozen amounts: the common case without abs/divmod
+        return f"{fen // 100}.{fen % 100:02d}"
+    whole, cents = divmod(-fen, 100)
+    return f"-{whole}.{cents:02d}"
 
 
 def round_half_up(fen: int, ratio: Decimal) -> int:
     """``fen × ratio`` rounded half-up to a whole fen, as the fund share rule says."""
+    if not ratio:  # pharmacy purchases: no fund share, no Decimal arithmetic
+        return 0
     return int((Decimal(fen) * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -48,9 +48,18 @@ __all__ = [
 EXTERNAL_ACCOUNTS = ("@load", "@credit", "@paid", "@premium")
 
 
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
 def iso(at: datetime) -> str:
     """The wire's timestamps: ISO 8601 with milliseconds and the offset (+08:00)."""
-    return at.isoformat(timespec="milliseconds")
+    # One request formats its moment several times (setl_time, events, respond_time): keep the last.
+    global _last_iso
+    last, text = _last_iso
+    if at is not last:
+        text = at.isoformat(timespec="milliseconds")
+        _last_iso = (at, text)
+    return text
 
 
 @dataclass(slots=True)

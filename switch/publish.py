@@ -15,9 +15,11 @@ import paho.mqtt.client as paho
 
 __all__ = ["MAX_INFLIGHT", "publish_nowait"]
 
-# paho lets 20 QoS 1 messages await their PUBACK and queues the rest; a switch answering
-# hundreds of requests at once would wait a broker round trip per 20 answers.
-MAX_INFLIGHT = 4_096
+# paho lets 20 QoS 1 messages await their PUBACK and queues the rest, so a switch answering
+# hundreds of requests at once would wait a broker round trip per 20 answers. 0 lifts the limit,
+# and with it paho's scan of every in-flight message on each PUBACK (quadratic in a burst, such
+# as the binding.created events of a big admin.load).
+MAX_INFLIGHT = 0
 
 
 def publish_nowait(client: aiomqtt.Client, topic: str, payload: bytes, qos: int = 1) -> None:

@@ -54,10 +54,11 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> int:
 
 def format_fen(fen: int) -> str:
     """Integer fen as the wire's two-decimal string: 8000 -> "80.00", -5 -> "-0.05"."""
-    if fen >= 0:  # every answer formats a dozen amounts: the common case without abs/divmod
-        return f"{fen // 100}.{fen % 100:02d}"
-    whole, cents = divmod(-fen, 100)
-    return f"-{whole}.{cents:02d}"
+    if fen > 0:  # every answer formats a dozen amounts, many of them 0.00: the common cases first
+        return "%d.%02d" % divmod(fen, 100)
+    if fen == 0:
+        return "0.00"
+    return "-%d.%02d" % divmod(-fen, 100)
 
 
 def round_half_up(fen: int, ratio: Decimal) -> int:

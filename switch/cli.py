@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The logging HOWTO's "Optimization": skip what the format never shows (caller frame, thread,
     # process), which is most of the cost of the one line per transaction.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -12,6 +12,7 @@ in a long while everything is unfrozen and collected in full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -29,14 +30,13 @@ def freeze_state() -> None:
     gc.freeze()
 
 
-async def keep_young(stop: asyncio.Event, every: float = FREEZE_EVERY, full_every: float = FULL_EVERY) -> None:
+async def keep_young(stop: asyncio.Event, every: float = FREEZE_EVERY,
+                     full_every: float = FULL_EVERY) -> None:
     """Until ``stop``: every ``every`` s collect the young generations and freeze what survived."""
     last_full = time.monotonic()
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
-        except TimeoutError:
-            pass
         if time.monotonic() - last_full >= full_every:
             started = time.perf_counter()
             gc.unfreeze()

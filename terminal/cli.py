@@ -17,6 +17,8 @@ __all__ = ["SUBCOMMANDS", "main"]
 SUBCOMMANDS: list[str] = [
     "terminal.swipe",
     "terminal.demo",
+    "terminal.load",
+    "terminal.bench",
 ]
 
 

@@ -151,9 +151,10 @@ class _Batch:
         for runs in self.runs.values():
             for sql, rows in runs:
                 db.executemany(sql, rows)
-        for (sql, account), fen in self.balances.items():
-            if fen:
-                db.execute(sql, (fen, account))
+        for sql in (_ADD_PERSON, _ADD_EXTERNAL):  # one call each: every call hands the GIL back and forth
+            rows = [(fen, account) for (kind, account), fen in self.balances.items() if kind is sql and fen]
+            if rows:
+                db.executemany(sql, rows)
         self.runs.clear()
         self.balances.clear()
 

@@ -17,6 +17,7 @@ from switch.broker import EmbeddedBroker
 from switch.clock import Clock, SystemClock, VirtualClock
 from switch.errors import ConfigError
 from switch.faults import FaultFileError, load_fault_file
+from switch.heap import freeze_state, keep_young
 from switch.journal import DEFAULT_MAX_ROWS, Journal
 from switch.mqtt import MqttSwitch, parse_broker_url
 from switch.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
@@ -119,8 +120,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
             pass
+    collector: asyncio.Task[None] | None = None
     try:
         await switch.start()
+        freeze_state()  # the loaded ledger stays out of garbage collections (switch/heap.py)
+        collector = asyncio.create_task(keep_young(stop), name="gongji-heap")
         adapter = MqttSwitch(switch, address, settings.topic_root, settings.client_id)
         runner = asyncio.create_task(adapter.run(stop))
         connected = asyncio.create_task(adapter.connected.wait())
@@ -134,6 +138,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
         connected.cancel()
         await runner
     finally:
+        if collector is not None:
+            collector.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)

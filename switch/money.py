@@ -54,11 +54,15 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> int:
 
 def format_fen(fen: int) -> str:
     """Integer fen as the wire's two-decimal string: 8000 -> "80.00", -5 -> "-0.05"."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    if fen > 0:  # every answer formats a dozen amounts, many of them 0.00: the common cases first
+        return "%d.%02d" % divmod(fen, 100)  # noqa: UP031 - measurably faster than an f-string here
+    if fen == 0:
+        return "0.00"
+    return "-%d.%02d" % divmod(-fen, 100)  # noqa: UP031
 
 
 def round_half_up(fen: int, ratio: Decimal) -> int:
     """``fen × ratio`` rounded half-up to a whole fen, as the fund share rule says."""
+    if not ratio:  # pharmacy purchases: no fund share, no Decimal arithmetic
+        return 0
     return int((Decimal(fen) * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))

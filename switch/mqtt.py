@@ -28,6 +28,7 @@ from switch.core.model import iso
 from switch.envelope import encode
 from switch.errors import ConfigError
 from switch.journal import Heard, JournalWriter
+from switch.publish import MAX_INFLIGHT, publish_nowait
 from switch.service import SettlementSwitch
 from switch.watch import StrayWatcher
 
@@ -124,6 +125,7 @@ class MqttSwitch:
         async with aiomqtt.Client(
             self.broker.host, self.broker.port, username=self.broker.username, password=self.broker.password,
             identifier=self.client_id, clean_session=False, keepalive=30, socket_options=NODELAY,
+            max_inflight_messages=MAX_INFLIGHT,
         ) as client:
             self._client = client
             await client.subscribe([(f"{self.root}/pos/+/req", 1), (f"{self.root}/app/+/req", 1),
@@ -197,11 +199,15 @@ class MqttSwitch:
         self._publish_events(events)
 
     async def _publish(self, topic: str, payload: bytes) -> None:
+        self._send(topic, payload)
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        """Queue one QoS 1 message on the client (see ``switch.publish``); never waits for the broker."""
         client = self._client
         if client is None:
             return
         try:
-            await client.publish(topic, payload, qos=1)
+            publish_nowait(client, topic, payload)
         except aiomqtt.MqttError as exc:
             log.warning("could not publish on %s (%s); the sender's retry will get the recorded answer", topic, exc)
             return
@@ -211,7 +217,7 @@ class MqttSwitch:
 
     def _publish_events(self, events: list[bytes]) -> None:
         for event in events:
-            self._spawn(self._publish(f"{self.root}/events", event), "gongji-event")
+            self._send(f"{self.root}/events", event)
 
     async def _sweep(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

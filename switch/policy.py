@@ -78,6 +78,8 @@ class Policy(BaseModel):
         """Whether this policy forbids the holder's account paying for that patient at all."""
         if self.flow == "disabled":
             return True
+        if not self.no_pool_to:  # most regions: asked on every pooled settlement
+            return False
         return any(
             rule.admdvs == patient_admdvs
             and rule.admdvs != holder_admdvs

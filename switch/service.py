@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from switch.clock import Clock, VirtualClock
@@ -163,7 +164,9 @@ class SettlementSwitch:
         decision = self._decide(request, model, now)
         for effect in decision.effects:
             apply(state, effect)
-        body = self._answer(request.infno, request.msgid, decision.code, decision.err_msg, decision.output)
+        # respond_time is the moment decided at, unless the request moved the clock itself.
+        at = None if request.infno == "admin.clock" else now
+        body = self._answer(request.infno, request.msgid, decision.code, decision.err_msg, decision.output, at)
         recorded = (request.channel, request.infno) not in UNRECORDED
         reply_row = None
         if recorded:
@@ -344,11 +347,11 @@ class SettlementSwitch:
     # --- encoding ------------------------------------------------------------------------------
 
     def _answer(self, infno: str | None, msgid: str | None, code: Code, err_msg: str | None,
-                output: dict[str, Any] | None) -> bytes:
+                output: dict[str, Any] | None, at: datetime | None = None) -> bytes:
         return encode({
             "infno": infno, "inf_refmsgid": msgid, "infcode": code.infcode, "code": code.value,
             "err_msg": err_msg or ("success" if code is Code.OK else code.value),
-            "respond_time": iso(self.clock.now()), "output": output or {},
+            "respond_time": iso(at or self.clock.now()), "output": output or {},
         })
 
     @staticmethod
@@ -358,13 +361,18 @@ class SettlementSwitch:
     @staticmethod
     def _log(channel: str, sender: str, infno: str | None, msgid: str | None, code: Code,
              decision: Decision | None, started: float) -> None:
-        amounts = ""
-        if decision is not None and decision.output and "setlinfo" in decision.output:
-            info = decision.output["setlinfo"]
-            amounts = (f" fee={info['medfee_sumamt']} fund={info['fund_pay_sumamt']} acct={info['acct_pay']} "
-                       f"mulaid={info['acct_mulaid_pay']} cash={info['psn_cash_pay']}")
-        log.info("%s/%s %s %s %s%s %.1f ms", channel, sender, infno, msgid, code.value, amounts,
-                 (time.perf_counter() - started) * 1000)
+        # One line per transaction is the switch's audit trail for people; at thousands a second
+        # it must cost little: nothing is formatted unless INFO is on, and then lazily, once.
+        if not log.isEnabledFor(logging.INFO):
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        info = decision.output.get("setlinfo") if decision is not None and decision.output else None
+        if info is None:
+            log.info("%s/%s %s %s %s %.1f ms", channel, sender, infno, msgid, code.value, elapsed)
+            return
+        log.info("%s/%s %s %s %s fee=%s fund=%s acct=%s mulaid=%s cash=%s %.1f ms", channel, sender, infno, msgid,
+                 code.value, info["medfee_sumamt"], info["fund_pay_sumamt"], info["acct_pay"],
+                 info["acct_mulaid_pay"], info["psn_cash_pay"], elapsed)
 
 
 # The member-app channel: infno -> decision of the pure core (switch/core/app.py).

@@ -19,6 +19,8 @@ SUBCOMMANDS: list[str] = [
     "terminal.swipe",
     "terminal.demo",
     "terminal.scenario_cli",  # run, scenario-schema
+    "terminal.load",
+    "terminal.bench",
 ]
 
 

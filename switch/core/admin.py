@@ -87,7 +87,7 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
         binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap,
                           existing.used if existing is not None else 0,
                           existing.created_at if existing is not None else now)
-        view.added[b.relative_psn_no] = binding
+        view.add(binding)
         effects.append(PutBinding(binding))
         if existing is None:
             events.append(Event("binding.created", now, {"holder_psn_no": binding.holder,

@@ -27,12 +27,14 @@ class BindRefused:
 class BindingView:
     """The state as a proposed change would leave it: pending people and bindings over the real ones.
 
-    admin.load checks its bindings one after another against the people and bindings before them.
+    admin.load checks its bindings one after another against the people and bindings before them;
+    ``add`` records each one, indexed by holder so that checking stays linear in the bindings.
     """
 
     state: State
     people: dict[str, Person] = field(default_factory=dict)
     added: dict[str, Binding] = field(default_factory=dict)  # relative -> binding
+    added_to: dict[str, dict[str, Binding]] = field(default_factory=dict)  # holder -> relative -> binding
 
     def person(self, psn_no: str) -> Person | None:
         return self.people.get(psn_no) or self.state.people.get(psn_no)
@@ -40,10 +42,14 @@ class BindingView:
     def binding_of(self, relative: str) -> Binding | None:
         return self.added.get(relative) or self.state.binding_of.get(relative)
 
+    def add(self, binding: Binding) -> None:
+        self.added[binding.relative] = binding
+        self.added_to.setdefault(binding.holder, {})[binding.relative] = binding
+
     def relatives_of(self, holder: str) -> Mapping[str, Binding]:
-        family = dict(self.state.relatives_of.get(holder, {}))
-        family.update({b.relative: b for b in self.added.values() if b.holder == holder})
-        return family
+        pending = self.added_to.get(holder)
+        current = self.state.relatives_of.get(holder, {})
+        return current if pending is None else {**current, **pending}
 
 
 _RELATION_NAMES = {"spouse": "配偶", "parent": "父母", "child": "子女", "spouse_parent": "配偶父母",

@@ -48,9 +48,18 @@ __all__ = [
 EXTERNAL_ACCOUNTS = ("@load", "@credit", "@paid", "@premium")
 
 
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
 def iso(at: datetime) -> str:
     """The wire's timestamps: ISO 8601 with milliseconds and the offset (+08:00)."""
-    return at.isoformat(timespec="milliseconds")
+    # One request formats its moment several times (setl_time, events, respond_time): keep the last.
+    global _last_iso
+    last, text = _last_iso
+    if at is not last:
+        text = at.isoformat(timespec="milliseconds")
+        _last_iso = (at, text)
+    return text
 
 
 @dataclass(slots=True)
@@ -120,14 +129,18 @@ class Record:
 
 
 # --- effects ---------------------------------------------------------------------------------
+# Effects, events and decisions are values: nothing changes one once it is made. They are not
+# frozen dataclasses only because a frozen dataclass costs four times as much to construct
+# (object.__setattr__ per field) and every settlement makes half a dozen; unsafe_hash keeps
+# them hashable as frozen ones were.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PutPerson:
     person: Person
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Move:
     """``fen`` from account ``debit`` to account ``credit`` (a psn_no or an ``@`` external)."""
 
@@ -139,52 +152,52 @@ class Move:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PutBinding:
     binding: Binding
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DeleteBinding:
     holder: str
     relative: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class UseCap:
     relative: str
     holder: str
     delta: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class OpenWindow:
     window: Window
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CloseWindow:
     psn_no: str
     fixmedins_code: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PutSettlement:
     settlement: Settlement
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class UndoSettlement:
     setl_id: str
     status: str  # cancelled / reversed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PutRecord:
     record: Record
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PutTombstone:
     """A reversal that arrived before its original: the original will be answered REVERSED."""
 
@@ -193,7 +206,7 @@ class PutTombstone:
     oinfno: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PutPremium:
     relative: str
     year: int
@@ -202,12 +215,12 @@ class PutPremium:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PutPolicy:
     policy: Policy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Reset:
     pass
 
@@ -230,14 +243,14 @@ Effect = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Event:
     type: str
     at: datetime
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Decision:
     """What the core decided: the answer, the effects to commit, the events to announce."""
 
@@ -288,9 +301,28 @@ def _move(state: State, account: str, fen: int) -> None:
 def apply(state: State, effect: Effect) -> None:
     """Apply one effect to the in-memory state (the store applies the same effect to disk)."""
     match effect:
+        # Most frequent first: a settlement is a Move, a PutSettlement and often a window change.
         case Move(debit=debit, credit=credit, fen=fen):
             _move(state, debit, -fen)
             _move(state, credit, fen)
+        case PutSettlement(settlement=settlement):
+            state.settlements[settlement.setl_id] = settlement
+            state.next_setl = max(state.next_setl, int(settlement.setl_id[4:]) + 1)
+        case CloseWindow(psn_no=psn_no, fixmedins_code=code):
+            state.windows.pop((psn_no, code), None)
+        case OpenWindow(window=window):
+            state.windows[(window.psn_no, window.fixmedins_code)] = window
+        case UseCap(relative=relative, holder=holder, delta=delta):
+            binding = state.binding_of.get(relative)
+            if binding is not None and binding.holder == holder:
+                binding.used = max(0, binding.used + delta)
+        case PutRecord(record=record):
+            state.records.setdefault(record.holder, []).append(record)
+            state.next_record = max(state.next_record, record.rec_id + 1)
+        case UndoSettlement(setl_id=setl_id, status=status):
+            state.settlements[setl_id].status = status
+        case PutTombstone(terminal_id=terminal, omsgid=omsgid, oinfno=oinfno):
+            state.tombstones[(terminal, omsgid)] = oinfno
         case PutPerson(person=person):
             old = state.people.get(person.psn_no)
             if old is not None:
@@ -310,24 +342,6 @@ def apply(state: State, effect: Effect) -> None:
                 family.pop(relative, None)
                 if not family:
                     del state.relatives_of[holder]
-        case UseCap(relative=relative, holder=holder, delta=delta):
-            bound = state.binding_of.get(relative)
-            if bound is not None and bound.holder == holder:
-                bound.used = max(0, bound.used + delta)
-        case OpenWindow(window=window):
-            state.windows[(window.psn_no, window.fixmedins_code)] = window
-        case CloseWindow(psn_no=psn_no, fixmedins_code=code):
-            state.windows.pop((psn_no, code), None)
-        case PutSettlement(settlement=settlement):
-            state.settlements[settlement.setl_id] = settlement
-            state.next_setl = max(state.next_setl, int(settlement.setl_id[4:]) + 1)
-        case UndoSettlement(setl_id=setl_id, status=status):
-            state.settlements[setl_id].status = status
-        case PutRecord(record=record):
-            state.records.setdefault(record.holder, []).append(record)
-            state.next_record = max(state.next_record, record.rec_id + 1)
-        case PutTombstone(terminal_id=terminal, omsgid=omsgid, oinfno=oinfno):
-            state.tombstones[(terminal, omsgid)] = oinfno
         case PutPremium(relative=relative, year=year, amount=amount):
             state.premiums[(relative, year)] = amount
         case PutPolicy(policy=policy):

@@ -47,7 +47,7 @@ PRE_INFNOS = ("2101", "2206")
 DEFAULT_MED_TYPE = {"2101": "41", "2102": "41", "2206": "11", "2207": "11"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # a value, not frozen for speed (see model.py's effects)
 class SettleCommand:
     infno: str  # 2101 / 2102 / 2206 / 2207
     terminal_id: str
@@ -69,7 +69,7 @@ class Original:
     setl_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _Pooling:
     binding: Binding
     holder: Person
@@ -152,22 +152,18 @@ def _setlinfo(
     patient: Person, medfee: int, fund: int, acct: int, mulaid: int, cash: int, balc: int,
     holder: str | None, at: datetime, setl_id: str | None, sign: int = 1,
 ) -> dict[str, Any]:
-    info: dict[str, Any] = {}
-    if setl_id is not None:
-        info["setl_id"] = setl_id
-    info.update(
-        psn_no=patient.psn_no,
-        psn_name=patient.psn_name,
-        insutype=patient.insutype,
-        setl_time=iso(at),
-        medfee_sumamt=format_fen(sign * medfee),
-        fund_pay_sumamt=format_fen(sign * fund),
-        acct_pay=format_fen(sign * acct),
-        acct_mulaid_pay=format_fen(sign * mulaid),
-        psn_cash_pay=format_fen(sign * cash),
-        balc=format_fen(balc),
-        mulaid_psn_no=holder,
-    )
+    info: dict[str, Any] = {} if setl_id is None else {"setl_id": setl_id}
+    info["psn_no"] = patient.psn_no
+    info["psn_name"] = patient.psn_name
+    info["insutype"] = patient.insutype
+    info["setl_time"] = iso(at)
+    info["medfee_sumamt"] = format_fen(sign * medfee)
+    info["fund_pay_sumamt"] = format_fen(sign * fund)
+    info["acct_pay"] = format_fen(sign * acct)
+    info["acct_mulaid_pay"] = format_fen(sign * mulaid)
+    info["psn_cash_pay"] = format_fen(sign * cash)
+    info["balc"] = format_fen(balc)
+    info["mulaid_psn_no"] = holder
     return info
 
 
@@ -234,7 +230,7 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
         effects.append(PutRecord(Record(state.next_record, holder_no, setl_id, patient.psn_no, mulaid, now,
                                         cmd.fixmedins_code)))
     info = _setlinfo(patient, medfee, fund, acct, mulaid, cash, balc_after, holder_no, now, setl_id)
-    events.append(Event("settlement.committed", now, _settlement_event(record)))
+    events.append(Event("settlement.committed", now, _settlement_event(record, info)))
     return Decision(code=Code.OK, err_msg="结算成功", output={"setlinfo": info}, effects=tuple(effects),
                     events=tuple(events), setl_id=setl_id)
 
@@ -285,12 +281,13 @@ def _window_data(window: Window) -> dict[str, Any]:
             "opened_at": iso(window.opened_at), "expires_at": iso(window.expires_at)}
 
 
-def _settlement_event(s: Settlement) -> dict[str, Any]:
+def _settlement_event(s: Settlement, info: dict[str, Any]) -> dict[str, Any]:
+    """The settlement.committed data; the amounts are the answer's own strings (formatted once)."""
     return {
         "setl_id": s.setl_id, "infno": s.infno, "terminal_id": s.terminal_id, "msgid": s.msgid,
-        "fixmedins_code": s.fixmedins_code, "psn_no": s.psn_no, "medfee_sumamt": format_fen(s.medfee),
-        "fund_pay_sumamt": format_fen(s.fund), "acct_pay": format_fen(s.acct),
-        "acct_mulaid_pay": format_fen(s.mulaid), "psn_cash_pay": format_fen(s.cash),
+        "fixmedins_code": s.fixmedins_code, "psn_no": s.psn_no, "medfee_sumamt": info["medfee_sumamt"],
+        "fund_pay_sumamt": info["fund_pay_sumamt"], "acct_pay": info["acct_pay"],
+        "acct_mulaid_pay": info["acct_mulaid_pay"], "psn_cash_pay": info["psn_cash_pay"],
         "mulaid_psn_no": s.holder,
     }
 

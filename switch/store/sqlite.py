@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -101,14 +102,70 @@ def _dt(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _add(db: sqlite3.Connection, account: str, fen: int) -> None:
+_ADD_EXTERNAL = "UPDATE externals SET balc = balc + ? WHERE account = ?"
+_ADD_PERSON = "UPDATE people SET balc = balc + ? WHERE psn_no = ?"
+_PUT_REPLY = "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_TABLE = re.compile(r"\b(?:INTO|UPDATE|FROM)\s+(\w+)")
+
+
+def _add(db: _Db, account: str, fen: int) -> None:
     if account.startswith("@"):
-        db.execute("UPDATE externals SET balc = balc + ? WHERE account = ?", (fen, account))
+        db.execute(_ADD_EXTERNAL, (fen, account))
     else:
-        db.execute("UPDATE people SET balc = balc + ? WHERE psn_no = ?", (fen, account))
+        db.execute(_ADD_PERSON, (fen, account))
 
 
-def _write(db: sqlite3.Connection, effect: Effect) -> None:
+class _Batch:
+    """The statements of one batch, gathered per table and written as few ``executemany`` as possible.
+
+    Strategy: the tables have no triggers or foreign keys, so statements on different tables
+    commute and only the order within a table matters: each table keeps its statements in order,
+    and a run of the same statement becomes one ``executemany``. Balance changes (``balc + ?``)
+    commute with every other write except a reset, so they are summed per account and written
+    last: a batch of settlements updates ``@paid`` once, not once per settlement. A reset is a
+    barrier: everything before it is written first.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[str, list[tuple[str, list[Sequence[Any]]]]] = {}
+        self.balances: dict[tuple[str, str], int] = {}
+        self.tables: dict[str, str] = {}
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if sql is _ADD_PERSON or sql is _ADD_EXTERNAL:
+            key = (sql, params[1])
+            self.balances[key] = self.balances.get(key, 0) + params[0]
+            return
+        table = self.tables.get(sql)
+        if table is None:
+            match = _TABLE.search(sql)
+            table = self.tables[sql] = match.group(1) if match else sql
+        runs = self.runs.setdefault(table, [])
+        if runs and runs[-1][0] == sql:
+            runs[-1][1].append(params)
+        else:
+            runs.append((sql, [params]))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        for params in rows:
+            self.execute(sql, params)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        for runs in self.runs.values():
+            for sql, rows in runs:
+                db.executemany(sql, rows)
+        for sql in (_ADD_PERSON, _ADD_EXTERNAL):  # one call each: every call hands the GIL back and forth
+            rows = [(fen, account) for (kind, account), fen in self.balances.items() if kind is sql and fen]
+            if rows:
+                db.executemany(sql, rows)
+        self.runs.clear()
+        self.balances.clear()
+
+
+_Db = sqlite3.Connection | _Batch
+
+
+def _write(db: _Db, effect: Effect) -> None:
     match effect:
         case Move(debit=debit, credit=credit, fen=fen, kind=kind, ref=ref, at=at):
             db.execute("INSERT INTO ledger (at, debit, credit, fen, kind, ref) VALUES (?, ?, ?, ?, ?, ?)",
@@ -201,14 +258,19 @@ class SqliteStore:
             try:
                 if heard:
                     journal_sql.insert(db, heard, self.journal.payload_limit)  # type: ignore[union-attr]
+                writes = _Batch()
                 for item in batch:
                     for effect in item.effects:
-                        _write(db, effect)
+                        if isinstance(effect, Reset):
+                            writes.flush(db)
+                            _write(db, effect)
+                        else:
+                            _write(writes, effect)
                     r = item.reply
                     if r is not None:
-                        db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                   (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code, r.setl_id,
-                                    r.response, r.at))
+                        writes.execute(_PUT_REPLY, (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code,
+                                                    r.setl_id, r.response, r.at))
+                writes.flush(db)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

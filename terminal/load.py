@@ -67,6 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, help="ledger of the switch started here (default: a temporary file)")
     p.add_argument("--switch-log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                    help="log level of the switch started here (default INFO, one line per transaction)")
+    p.add_argument("--journal", action="store_true",
+                   help="keep the switch's traffic journal on (started here with --journal-max 0 by default)")
     p.add_argument("--prefix", default="LD", help="psn_no prefix of the population (default LD)")
     p.add_argument("--no-verify", action="store_true", help="skip admin.audit and the count check afterwards")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
@@ -84,7 +86,8 @@ def plan_from(args: argparse.Namespace) -> Any:
                     broker=args.broker, embedded=args.embedded,
                     spawn_switch=True if args.spawn_switch else None, echo=args.echo, root=args.root,
                     admin_token=args.admin_token,
-                    switch_log_level=args.switch_log_level, db=args.db, verify=not args.no_verify)
+                    switch_log_level=args.switch_log_level, switch_journal=args.journal, db=args.db,
+                    verify=not args.no_verify)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,6 +52,9 @@ class LoadPlan:
     root: str | None = None  # None: gongji/v1 on a running switch, a fresh root otherwise
     admin_token: str | None = None
     switch_log_level: str = "INFO"
+    # The traffic journal's {root}/# watcher receives every message a second time; load tests measure
+    # the settlement path, so the switch started here runs with --journal-max 0 unless asked.
+    switch_journal: bool = False
     db: Path | None = None  # the spawned switch's ledger; None: a temporary file
     verify: bool = True
     broker_pid: int | None = None  # a running broker whose CPU to measure too (the bench's own)
@@ -121,7 +124,8 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
             responder = start(echo_process(tmp, url, root))
         elif plan.spawns_switch:
             db = plan.db or tmp / "ledger.db"
-            responder = start(switch_process(tmp, url, root, db, plan.switch_log_level))
+            responder = start(switch_process(tmp, url, root, db, plan.switch_log_level,
+                                             () if plan.switch_journal else ("--journal-max", "0")))
         result.update(root=root, people=population.people, families=len(population.families),
                       terminals=plan.fleet.terminals,
                       connections=-(-plan.fleet.terminals // plan.fleet.per_connection),

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from switch.datafile import read_data_file
 from switch.wire import FaultRule
 
 __all__ = ["Fault", "FaultBook", "FaultFileError", "load_fault_file", "parse_fault_rules"]
@@ -108,13 +108,5 @@ def parse_fault_rules(data: object, source: str) -> list[FaultRule]:
 
 
 def load_fault_file(path: Path) -> list[FaultRule]:
-    """Read a YAML (or JSON, which is YAML) list of fault rules."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FaultFileError(f"{path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FaultFileError(f"{path}: {exc}") from exc
-    return parse_fault_rules(data, str(path))
+    """Read a YAML (or JSON, which is YAML) or TOML list of fault rules."""
+    return parse_fault_rules(read_data_file(path, FaultFileError), str(path))

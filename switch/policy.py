@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator, model_validator
 
+from switch.datafile import read_data_file
 from switch.wire import Relation
 
 __all__ = ["NoPoolTo", "Policy", "PolicyBook", "PolicyFileError", "load_policy_file", "packaged_policies"]
@@ -148,20 +149,4 @@ def packaged_policies() -> list[Policy]:
 
 def load_policy_file(path: Path) -> list[Policy]:
     """Read a YAML (or JSON, which is YAML) or TOML policy file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyFileError(f"{path}: {exc.strerror}") from exc
-    if path.suffix == ".toml":
-        import tomllib
-
-        try:
-            data: object = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise PolicyFileError(f"{path}: {exc}") from exc
-    else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise PolicyFileError(f"{path}: {exc}") from exc
-    return _parse(data, str(path))
+    return _parse(read_data_file(path, PolicyFileError), str(path))

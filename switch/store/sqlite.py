@@ -215,6 +215,21 @@ def _write(db: _Db, effect: Effect) -> None:
             raise StoreError(f"no storage for effect {effect!r}")
 
 
+def _in_transaction(body: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    """``body`` as one immediate transaction: all of it is committed, or none of it."""
+
+    def run(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            body(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    return run
+
+
 class SqliteStore:
     """The ledger in one SQLite file (and the traffic journal, when given one to write)."""
 
@@ -254,30 +269,24 @@ class SqliteStore:
         heard = self.journal.take() if self.journal is not None else []
 
         def run(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if heard:
-                    journal_sql.insert(db, heard, self.journal.payload_limit)  # type: ignore[union-attr]
-                writes = _Batch()
-                for item in batch:
-                    for effect in item.effects:
-                        if isinstance(effect, Reset):
-                            writes.flush(db)
-                            _write(db, effect)
-                        else:
-                            _write(writes, effect)
-                    r = item.reply
-                    if r is not None:
-                        writes.execute(_PUT_REPLY, (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code,
-                                                    r.setl_id, r.response, r.at))
-                writes.flush(db)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            if heard:
+                journal_sql.insert(db, heard, self.journal.payload_limit)  # type: ignore[union-attr]
+            writes = _Batch()
+            for item in batch:
+                for effect in item.effects:
+                    if isinstance(effect, Reset):
+                        writes.flush(db)
+                        _write(db, effect)
+                    else:
+                        _write(writes, effect)
+                r = item.reply
+                if r is not None:
+                    writes.execute(_PUT_REPLY, (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code,
+                                                r.setl_id, r.response, r.at))
+            writes.flush(db)
 
         try:
-            await self._in_thread(run)
+            await self._in_thread(_in_transaction(run))
         except sqlite3.Error as exc:
             raise StoreError(f"commit failed: {exc}") from exc
 
@@ -374,18 +383,12 @@ class SqliteStore:
         heard, prune = journal.take(), journal.prune_due()
 
         def run(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                journal_sql.insert(db, heard, journal.payload_limit)
-                if prune:
-                    journal_sql.prune(db, journal.max_rows)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            journal_sql.insert(db, heard, journal.payload_limit)
+            if prune:
+                journal_sql.prune(db, journal.max_rows)
 
         try:
-            await self._in_thread(run)
+            await self._in_thread(_in_transaction(run))
         except sqlite3.Error as exc:
             raise StoreError(f"journal write failed: {exc}") from exc
         if prune:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["read_data_file"]
+__all__ = ["parse_items", "read_data_file"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def read_data_file(path: Path, error: type[ValueError]) -> object:
@@ -20,3 +24,23 @@ def read_data_file(path: Path, error: type[ValueError]) -> object:
         return tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise error(f"{path}: {exc}") from exc
+
+
+def parse_items(data: object, key: str, model: type[M], source: str, what: str, error: type[ValueError],
+                *, plural: str, empty_ok: bool = False) -> list[M]:
+    """A list of ``model`` items, given bare or under ``key``; each problem names the item and field."""
+    if isinstance(data, dict) and key in data:
+        data = data[key]
+    if data is None and empty_ok:
+        return []
+    if not isinstance(data, list):
+        raise error(f"{source}: expected a list of {plural} (or a '{key}:' key)")
+    items = []
+    for i, item in enumerate(data):
+        try:
+            items.append(model.model_validate(item))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or what}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))
+            raise error(f"{source}: {what} #{i + 1}: {problems}") from None
+    return items

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from switch.datafile import read_data_file
+from switch.datafile import parse_items, read_data_file
 from switch.wire import FaultRule
 
 __all__ = ["Fault", "FaultBook", "FaultFileError", "load_fault_file", "parse_fault_rules"]
@@ -90,21 +88,8 @@ class FaultBook:
 
 
 def parse_fault_rules(data: object, source: str) -> list[FaultRule]:
-    if isinstance(data, dict) and "rules" in data:
-        data = data["rules"]
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise FaultFileError(f"{source}: expected a list of fault rules (or a 'rules:' key)")
-    rules = []
-    for i, item in enumerate(data):
-        try:
-            rules.append(FaultRule.model_validate(item))
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}"
-                                 for e in exc.errors(include_url=False))
-            raise FaultFileError(f"{source}: rule #{i + 1}: {problems}") from None
-    return rules
+    return parse_items(data, "rules", FaultRule, source, "rule", FaultFileError, plural="fault rules",
+                       empty_ok=True)
 
 
 def load_fault_file(path: Path) -> list[FaultRule]:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator, model_validator
 
-from switch.datafile import read_data_file
+from switch.datafile import parse_items, read_data_file
 from switch.wire import Relation
 
 __all__ = ["NoPoolTo", "Policy", "PolicyBook", "PolicyFileError", "load_policy_file", "packaged_policies"]
@@ -129,17 +129,7 @@ class PolicyBook:
 
 
 def _parse(data: object, source: str) -> list[Policy]:
-    if isinstance(data, dict) and "policies" in data:
-        data = data["policies"]
-    if not isinstance(data, list):
-        raise PolicyFileError(f"{source}: expected a list of policies (or a 'policies:' key)")
-    policies = []
-    for i, item in enumerate(data):
-        try:
-            policies.append(Policy.model_validate(item))
-        except Exception as exc:
-            raise PolicyFileError(f"{source}: policy #{i + 1}: {exc}") from exc
-    return policies
+    return parse_items(data, "policies", Policy, source, "policy", PolicyFileError, plural="policies")
 
 
 def packaged_policies() -> list[Policy]:

@@ -49,6 +49,17 @@ def _caller(state: State, psn_no: str) -> Person | Decision:
     return person
 
 
+def _holder_and_binding(state: State, caller: str, relative: str) -> tuple[Person, Binding] | Decision:
+    """The caller, and their binding of ``relative``; or the refusal (PERSON_NOT_FOUND, BINDING_NOT_FOUND...)."""
+    person = _caller(state, caller)
+    if isinstance(person, Decision):
+        return person
+    binding = _held_binding(state, caller, relative)
+    if isinstance(binding, Decision):
+        return binding
+    return person, binding
+
+
 def _held_binding(state: State, caller: str, relative: str) -> Binding | Decision:
     """The caller's binding of ``relative``, or the refusal: BINDING_NOT_FOUND / NOT_HOLDER."""
     binding = state.binding_of.get(relative)
@@ -99,12 +110,10 @@ def unbind(state: State, caller: str, cmd: Unbind, now: datetime) -> Decision:
     """app.unbind: the holder removes a relative; the relative's open windows close with it."""
     if not cmd.face_verified:
         return _face_refused()
-    person = _caller(state, caller)
-    if isinstance(person, Decision):
-        return person
-    binding = _held_binding(state, caller, cmd.relative_psn_no)
-    if isinstance(binding, Decision):
-        return binding
+    found = _holder_and_binding(state, caller, cmd.relative_psn_no)
+    if isinstance(found, Decision):
+        return found
+    _, binding = found
     effects, events = close_windows_of_holder(state, caller, now, "unbound", relative=binding.relative)
     effects.append(DeleteBinding(caller, binding.relative))
     events.append(Event("binding.removed", now, {"holder_psn_no": caller, "relative_psn_no": binding.relative,
@@ -118,12 +127,10 @@ def set_cap(state: State, caller: str, cmd: SetCap, now: datetime) -> Decision:
 
     ``used`` is kept: a cap at or below it simply stops further pooling until cancels lower it.
     """
-    person = _caller(state, caller)
-    if isinstance(person, Decision):
-        return person
-    binding = _held_binding(state, caller, cmd.relative_psn_no)
-    if isinstance(binding, Decision):
-        return binding
+    found = _holder_and_binding(state, caller, cmd.relative_psn_no)
+    if isinstance(found, Decision):
+        return found
+    _, binding = found
     updated = replace(binding, cap=cmd.cap)
     remaining = None if updated.cap is None else format_fen(max(0, updated.cap - updated.used))
     return Decision(Code.OK, {**_binding_out(updated), "remaining": remaining},
@@ -185,12 +192,10 @@ def records(state: State, caller: str, cmd: Records, now: datetime) -> Decision:
 
 def pay_premium(state: State, caller: str, cmd: PayPremium, now: datetime) -> Decision:
     """app.pay_premium: the holder pays a bound resident relative's yearly premium, all of it or nothing."""
-    person = _caller(state, caller)
-    if isinstance(person, Decision):
-        return person
-    binding = _held_binding(state, caller, cmd.relative_psn_no)
-    if isinstance(binding, Decision):
-        return binding
+    found = _holder_and_binding(state, caller, cmd.relative_psn_no)
+    if isinstance(found, Decision):
+        return found
+    person, binding = found
     relative = state.people[binding.relative]
     if relative.insutype != "390":
         # DOMAIN: the pooled account pays *resident-insurance* premiums; an employee's is paid by payroll.

@@ -10,10 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from switch.app import Settings, serve
+from switch.bootstrap import Settings, serve
 from switch.errors import ConfigError
-from switch.journal import DEFAULT_MAX_ROWS
-from switch.tools import TOOLS, add_tools, run_tool
+from switch.journal.hints import DEFAULT_MAX_ROWS
+from switch.kit.commands import TOOLS, add_tools, run_tool
 
 __all__ = ["main"]
 
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     s.add_argument("--journal-max", type=int, default=DEFAULT_MAX_ROWS, metavar="N",
                    help=f"messages kept in the traffic journal (default {DEFAULT_MAX_ROWS}; 0: none)")
-    # --- mosquitto-config: broker accounts and ACLs (switch/access.py) ---
+    # --- mosquitto-config: broker accounts and ACLs (switch/doors/access.py) ---
     m = sub.add_parser("mosquitto-config", help="write mosquitto config, password file and ACL",
                        description="Write a mosquitto configuration, password file and ACL in DIR in which each "
                        "terminal publishes only on its own req topic and reads only its own resp topic, each "
@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _mosquitto_config(args: argparse.Namespace) -> int:
-    from switch.access import ADMIN_USER, SWITCH_USER, mosquitto_config_command
+    from switch.doors.access import ADMIN_USER, SWITCH_USER, mosquitto_config_command
 
     passwords: dict[str, str] = {}
     ids: dict[str, list[str]] = {"pos": [], "app": []}

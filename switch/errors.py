@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switch.codes import Code
+from switch.core.codes import Code
 
 __all__ = ["ConfigError", "GongjiError", "RequestRejected"]
 

@@ -16,11 +16,11 @@ from types import ModuleType
 __all__ = ["SUBCOMMANDS", "main"]
 
 SUBCOMMANDS: list[str] = [
-    "terminal.swipe",
-    "terminal.demo",
-    "terminal.scenario_cli",  # run, scenario-schema
-    "terminal.load",
-    "terminal.bench",
+    "terminal.clients.swipe",
+    "terminal.demo.play",
+    "terminal.scenarios.cli",  # run, scenario-schema
+    "terminal.load.cli",
+    "terminal.load.bench",
 ]
 
 

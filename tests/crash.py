@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from terminal.client import SwitchClient
+from terminal.clients.mqtt import SwitchClient
 from tests.support.brokers import MosquittoProcess
 from tests.support.families import cert, person
 from tests.support.money import MoneyModel, Paid

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from switch.codes import Code
 from switch.core.binding import BindingView, check_bind
+from switch.core.codes import Code
 from switch.core.model import (
     Binding,
     CloseWindow,
@@ -21,9 +21,9 @@ from switch.core.model import (
     State,
     iso,
 )
-from switch.money import format_fen
-from switch.policy import Policy
-from switch.wire import Credit, Load, SetStatus
+from switch.core.money import format_fen
+from switch.core.policy import Policy
+from switch.wire.inputs import Credit, Load, SetStatus
 
 __all__ = ["close_windows_of_holder", "credit", "load", "set_policy", "set_status", "state_view"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from switch.codes import Code
+from switch.core.codes import Code
 from switch.core.model import Binding, Person, State
 
 __all__ = ["BindRefused", "BindingView", "check_bind"]

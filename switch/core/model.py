@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from switch.codes import Code
-from switch.policy import Policy, PolicyBook
+from switch.core.codes import Code
+from switch.core.policy import Policy, PolicyBook
 
 __all__ = [
     "EXTERNAL_ACCOUNTS",

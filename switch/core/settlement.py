@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from switch.codes import Code, pooling_prompt
+from switch.core.codes import Code, pooling_prompt
 from switch.core.model import (
     Binding,
     CloseWindow,
@@ -36,9 +36,9 @@ from switch.core.model import (
     Window,
     iso,
 )
-from switch.money import format_fen, round_half_up
-from switch.policy import Policy
-from switch.wire import Cancel, PersonQuery, Reverse, SettleData
+from switch.core.money import format_fen, round_half_up
+from switch.core.policy import Policy
+from switch.wire.inputs import Cancel, PersonQuery, Reverse, SettleData
 
 __all__ = ["Original", "SettleCommand", "cancel", "person_info", "reverse", "settle"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from switch.codes import Code
+from switch.core.codes import Code
 from switch.core.model import CloseWindow, Decision, Effect, Event, State, iso
 
 __all__ = ["expire_windows"]

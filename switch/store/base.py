@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from switch.core.model import Effect, State
-from switch.policy import Policy
+from switch.core.policy import Policy
 
 __all__ = ["Commit", "ReplyRow", "Store", "StoreError"]
 

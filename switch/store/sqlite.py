@@ -42,9 +42,9 @@ from switch.core.model import (
     UseCap,
     Window,
 )
-from switch.journal import Journal
-from switch.policy import Policy, PolicyBook
-from switch.store import journal as journal_sql
+from switch.core.policy import Policy, PolicyBook
+from switch.journal import table as journal_sql
+from switch.journal.hints import Journal
 from switch.store.base import Commit, ReplyRow, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]

@@ -19,9 +19,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from switch.access import AccessConfig, read_access
-from switch.mqtt import NODELAY
-from terminal.client import NoAnswer, SwitchClient
+from switch.doors.access import AccessConfig, read_access
+from switch.doors.mqtt import NODELAY
+from terminal.clients.mqtt import NoAnswer, SwitchClient
 from tests.support.brokers import MosquittoProcess, free_port, wait_port
 from tests.support.families import ZIBO, person, pharmacy_input
 from tests.support.switches import SwitchProcess

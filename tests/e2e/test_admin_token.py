@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.client import SwitchClient
+from terminal.clients.mqtt import SwitchClient
 from tests.support.families import ZIBO
 from tests.support.switches import SwitchProcess
 

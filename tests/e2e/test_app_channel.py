@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from terminal.client import SwitchClient
+from terminal.clients.mqtt import SwitchClient
 from tests.support.families import DONGYING, ZIBO, person, pharmacy_input
 from tests.support.switches import InProcessSwitch
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from terminal.client import SwitchClient
+from terminal.clients.mqtt import SwitchClient
 from tests.support.families import DONGYING, person
 from tests.support.switches import SwitchProcess
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from terminal.client import SwitchClient
+from terminal.clients.mqtt import SwitchClient
 from tests.support.families import person, pharmacy_input
 from tests.support.money import MoneyModel, Paid
 from tests.support.switches import InProcessSwitch, SwitchProcess

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.client import NoAnswer, SwitchClient
+from terminal.clients.mqtt import NoAnswer, SwitchClient
 from tests.support.families import ZIBO, pharmacy_input
 from tests.support.retrying import RetryingPos
 from tests.support.switches import SwitchProcess

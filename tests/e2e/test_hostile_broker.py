@@ -11,8 +11,8 @@ from typing import Any
 
 import aiomqtt
 
-from switch.mqtt import NODELAY
-from switch.wire import MAX_PAYLOAD_BYTES
+from switch.doors.mqtt import NODELAY
+from switch.wire.inputs import MAX_PAYLOAD_BYTES
 from tests.support.families import DONGYING, pharmacy_input
 from tests.support.fuzzing import SEEDS, Mutator, expected_ref
 from tests.support.switches import InProcessSwitch

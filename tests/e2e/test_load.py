@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from terminal.admin import Admin
-from terminal.fleet import FleetConfig
-from terminal.loadrun import LoadPlan, run_load
-from terminal.population import BALANCE_FEN, build_population
+from terminal.clients.admin import Admin
+from terminal.load.fleet import FleetConfig
+from terminal.load.population import BALANCE_FEN, build_population
+from terminal.load.run import LoadPlan, run_load
 from tests.support.switches import ROOT, SwitchProcess
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.scenario import load_scenarios
+from terminal.scenarios.format import load_scenarios
 from tests.support.switches import SwitchProcess
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from switch.mqtt import NODELAY, parse_broker_url
-from terminal.client import SwitchClient
+from switch.doors.mqtt import NODELAY, parse_broker_url
+from terminal.clients.mqtt import SwitchClient
 from tests.support.brokers import MosquittoProcess, free_port
 from tests.support.families import DONGYING, ZIBO, pharmacy_input
 from tests.support.switches import SwitchProcess

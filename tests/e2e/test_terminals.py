@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from terminal.admin import Admin
-from terminal.pos import Card, Step, Terminal
+from terminal.clients.admin import Admin
+from terminal.clients.pos import Card, Step, Terminal
 from tests.support.brokers import free_port
 from tests.support.families import DONGYING, cert
 from tests.support.switches import ROOT, InProcessSwitch, SwitchProcess

@@ -9,9 +9,9 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from switch.app import policies_from
-from switch.clock import Clock, VirtualClock
-from switch.service import SettlementSwitch
+from switch.bootstrap import policies_from
+from switch.service.clock import Clock, VirtualClock
+from switch.service.handling import SettlementSwitch
 from switch.store.sqlite import SqliteStore
 from tests.unit.core_helpers import T0
 

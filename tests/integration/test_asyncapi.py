@@ -10,13 +10,13 @@ import jsonschema
 import pytest
 import yaml
 
-from switch.asyncapi import build, message_key, message_schemas, operations
 from switch.cli import main
-from switch.codes import Code
-from switch.examples import Exchange, recorded
-from switch.glossary import GLOSSARY, TRANSACTIONS
-from switch.wire import INPUT_MODELS
-from switch.wire_out import CODE_WHEN, EVENT_MODELS, OUTPUT_MODELS, output_model
+from switch.core.codes import Code
+from switch.kit.asyncapi import build, message_key, message_schemas, operations
+from switch.kit.examples import Exchange, recorded
+from switch.wire.glossary import GLOSSARY, TRANSACTIONS
+from switch.wire.inputs import INPUT_MODELS
+from switch.wire.outputs import CODE_WHEN, EVENT_MODELS, OUTPUT_MODELS, output_model
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "data" / "asyncapi-3.0.0.schema.json"
 

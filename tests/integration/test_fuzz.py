@@ -18,8 +18,8 @@ from typing import Any
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
-from switch.codes import Code
-from switch.service import SettlementSwitch
+from switch.core.codes import Code
+from switch.service.handling import SettlementSwitch
 from tests.support.direct import Direct, direct_switch
 from tests.support.families import DONGYING, pharmacy_input
 from tests.support.fuzzing import Mutator, envelopes, expected_ref

@@ -15,8 +15,8 @@ from pathlib import Path
 import aiomqtt
 
 from switch.core.model import iso
-from switch.mqtt import parse_broker_url
-from switch.store.journal import JournalRow, read_journal
+from switch.doors.mqtt import parse_broker_url
+from switch.journal.table import JournalRow, read_journal
 from switch.store.sqlite import SqliteStore
 from tests.support.families import DONGYING, pharmacy_input
 from tests.support.switches import ROOT, InProcessSwitch, in_process_switch

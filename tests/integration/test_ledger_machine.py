@@ -26,12 +26,12 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-import switch.app  # noqa: F401 - the composition root registers the app channel's handlers
-from switch.clock import VirtualClock
+import switch.bootstrap  # noqa: F401 - the composition root registers the app channel's handlers
 from switch.core.model import State
-from switch.money import format_fen
-from switch.policy import packaged_policies
-from switch.service import APP_HANDLERS, SettlementSwitch
+from switch.core.money import format_fen
+from switch.core.policy import packaged_policies
+from switch.service.clock import VirtualClock
+from switch.service.handling import APP_HANDLERS, SettlementSwitch
 from switch.store.sqlite import SqliteStore
 from tests.support.direct import START
 from tests.support.families import cert, person

@@ -8,11 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from terminal.admin import Admin
-from terminal.client import Refused
-from terminal.pace import JumpPace, RealPace
-from terminal.pos import Card, Step, Terminal
-from terminal.state import TerminalState
+from terminal.clients.admin import Admin
+from terminal.clients.mqtt import Refused
+from terminal.clients.pace import JumpPace, RealPace
+from terminal.clients.pos import Card, Step, Terminal
+from terminal.clients.state import TerminalState
 from tests.support.families import DONGYING, ZIBO, cert, pharmacy_input
 from tests.support.switches import InProcessSwitch
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from switch.cli import main
-from switch.reference import render
+from switch.kit.reference import render
 from tests.support.switches import ROOT
 
 

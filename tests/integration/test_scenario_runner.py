@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from terminal.scenario import load_scenarios, parse_scenario
-from terminal.scenario_runner import Runner
-from terminal.scenario_targets import RemoteTargets, RunnerError
+from terminal.scenarios.format import load_scenarios, parse_scenario
+from terminal.scenarios.runner import Runner
+from terminal.scenarios.targets import RemoteTargets, RunnerError
 from tests.support.misbehaving import misbehaving_switch
 from tests.support.switches import InProcessSwitch
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from switch.clock import SystemClock, VirtualClock
+from switch.service.clock import SystemClock, VirtualClock
 from tests.integration.service_helpers import Driver, make_switch
 from tests.support.families import DONGYING, ZIBO, pharmacy_input
 from tests.unit.core_helpers import T0

@@ -17,7 +17,7 @@ from switch.core.model import (
     UndoSettlement,
     UseCap,
 )
-from switch.policy import packaged_policies
+from switch.core.policy import packaged_policies
 from switch.store.base import Commit, ReplyRow
 from switch.store.sqlite import SqliteStore
 from tests.unit.core_helpers import T0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from switch.clock import SystemClock, VirtualClock
+from switch.service.clock import SystemClock, VirtualClock
 from tests.integration.service_helpers import Driver, make_switch
 from tests.support.families import DONGYING, pharmacy_input
 from tests.unit.core_helpers import T0

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from switch.broker import EmbeddedBroker
+from switch.doors.broker import EmbeddedBroker
 
 __all__ = ["AmqttThread", "MosquittoProcess", "free_port", "wait_port"]
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from switch.clock import CST, VirtualClock
-from switch.policy import packaged_policies
-from switch.service import Reply, SettlementSwitch
+from switch.core.policy import packaged_policies
+from switch.service.clock import CST, VirtualClock
+from switch.service.handling import Reply, SettlementSwitch
 from switch.store.sqlite import SqliteStore
 
 __all__ = ["START", "Direct", "direct_switch"]

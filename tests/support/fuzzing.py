@@ -11,7 +11,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 
-from switch.wire import MAX_PAYLOAD_BYTES
+from switch.wire.inputs import MAX_PAYLOAD_BYTES
 from tests.support.families import DONGYING, ZIBO, cert, pharmacy_input
 
 __all__ = ["SEEDS", "Mutator", "envelopes", "expected_ref"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiomqtt
 
-from switch.mqtt import parse_broker_url
+from switch.doors.mqtt import parse_broker_url
 
 __all__ = ["misbehaving_switch"]
 

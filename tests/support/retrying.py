@@ -8,7 +8,7 @@ from typing import Any
 
 import aiomqtt
 
-from terminal.client import NoAnswer, SwitchClient
+from terminal.clients.mqtt import NoAnswer, SwitchClient
 
 __all__ = ["RetryingPos", "Tally"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from switch.core import app
+from switch.core import member_app as app
 from switch.core.model import Binding, Decision, Move, Person, PutBinding, PutPerson, State, apply
+from switch.core.money import format_fen
+from switch.core.policy import PolicyBook, packaged_policies
 from switch.core.settlement import SettleCommand, settle
-from switch.money import format_fen
-from switch.policy import PolicyBook, packaged_policies
-from switch.wire import Bind, SettleData, Unbind
+from switch.wire.inputs import Bind, SettleData, Unbind
 
 __all__ = ["NOW", "add_people", "commit", "do_bind", "do_unbind", "employee", "family", "make_state",
            "pharmacy", "resident"]

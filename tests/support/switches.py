@@ -13,11 +13,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from switch.app import Settings, build_switch
-from switch.clock import VirtualClock
-from switch.mqtt import MqttSwitch, parse_broker_url
-from switch.service import SettlementSwitch
-from terminal.client import SwitchClient
+from switch.bootstrap import Settings, build_switch
+from switch.doors.mqtt import MqttSwitch, parse_broker_url
+from switch.service.clock import VirtualClock
+from switch.service.handling import SettlementSwitch
+from terminal.clients.mqtt import SwitchClient
 
 __all__ = ["InProcessSwitch", "SwitchProcess", "in_process_switch"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from switch.clock import CST
 from switch.core import admin as admin_core
 from switch.core.model import Decision, State, apply
+from switch.core.policy import PolicyBook, packaged_policies
 from switch.core.settlement import SettleCommand, settle
-from switch.policy import PolicyBook, packaged_policies
-from switch.wire import Load, OutpatientSettle, PharmacySettle
+from switch.service.clock import CST
+from switch.wire.inputs import Load, OutpatientSettle, PharmacySettle
 from tests.support.families import pharmacy_input
 
 T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=CST)

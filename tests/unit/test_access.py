@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from switch.access import (
+from switch.doors.access import (
     amqtt_plugins,
     build_users,
     mosquitto_acl,

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from switch.codes import Code
 from switch.core import admin as admin_core
-from switch.core import app
+from switch.core import member_app as app
+from switch.core.codes import Code
 from switch.core.model import Binding, OpenWindow, PutBinding, State, Window, apply
-from switch.wire import Bind, Empty, Load, PayPremium, SetCap, Unbind
+from switch.wire.inputs import Bind, Empty, Load, PayPremium, SetCap, Unbind
 from tests.support.states import (
     NOW,
     add_people,

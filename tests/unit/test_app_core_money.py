@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from switch.codes import Code
 from switch.core import admin as admin_core
-from switch.core import app
+from switch.core import member_app as app
+from switch.core.codes import Code
 from switch.core.model import Decision, OpenWindow, PutPolicy, State, Window, apply
+from switch.core.money import format_fen
 from switch.core.settlement import Original, cancel, reverse
-from switch.money import format_fen
-from switch.wire import Cancel, PayPremium, Records, Reverse, SetCap, SetStatus
+from switch.wire.inputs import Cancel, PayPremium, Records, Reverse, SetCap, SetStatus
 from tests.support.states import (
     NOW,
     add_people,

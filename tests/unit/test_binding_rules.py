@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from switch.codes import Code
 from switch.core import admin as admin_core
-from switch.wire import Load
+from switch.core.codes import Code
+from switch.wire.inputs import Load
 from tests.support.families import person
 from tests.unit.core_helpers import T0, commit, new_state
 

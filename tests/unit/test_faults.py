@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from switch.faults import Fault, FaultBook, FaultFileError, load_fault_file
-from switch.wire import FaultRule
+from switch.service.faults import Fault, FaultBook, FaultFileError, load_fault_file
+from switch.wire.inputs import FaultRule
 
 
 def rules(*items: dict[str, object]) -> list[FaultRule]:

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from switch.heap import freeze_state, keep_young
+from switch.service.heap import freeze_state, keep_young
 
 
 class _Cycle:

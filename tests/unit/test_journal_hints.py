@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from switch.journal import Heard, Journal, row_of, stray_hint
+from switch.journal.hints import Heard, Journal, row_of, stray_hint
 
 R = "gongji/v1"
 REQUEST = json.dumps({"infno": "2102", "msgid": "T1-1", "input": {}}).encode()

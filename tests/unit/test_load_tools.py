@@ -7,12 +7,12 @@ from array import array
 
 import pytest
 
-from switch.wire import MAX_PAYLOAD_BYTES, Load
-from terminal.corebench import run_core_bench
-from terminal.echo import answer_to
-from terminal.fleet import DEFAULT_MIX, parse_mix
-from terminal.loadstats import Stats, percentile
-from terminal.population import BALANCE_FEN, build_population
+from switch.wire.inputs import MAX_PAYLOAD_BYTES, Load
+from terminal.load.corebench import run_core_bench
+from terminal.load.echo import answer_to
+from terminal.load.fleet import DEFAULT_MIX, parse_mix
+from terminal.load.population import BALANCE_FEN, build_population
+from terminal.load.stats import Stats, percentile
 
 
 def test_population_counts_families_and_singles_exactly() -> None:

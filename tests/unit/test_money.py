@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from switch.money import AmountError, format_fen, parse_amount, round_half_up
+from switch.core.money import AmountError, format_fen, parse_amount, round_half_up
 
 
 @pytest.mark.parametrize(("wire", "fen"), [

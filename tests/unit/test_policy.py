@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from switch.app import policies_from
+from switch.bootstrap import policies_from
+from switch.core.policy import PolicyBook, load_policy_file, packaged_policies
 from switch.errors import ConfigError
-from switch.policy import PolicyBook, load_policy_file, packaged_policies
 
 
 @pytest.mark.parametrize(("admdvs", "name"), [

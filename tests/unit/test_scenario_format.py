@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from switch.codes import Code
-from terminal.scenario import (
+from switch.core.codes import Code
+from terminal.scenarios.format import (
     Scenario,
     ScenarioError,
     load_scenarios,

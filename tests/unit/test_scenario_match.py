@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from terminal.scenario_match import MISSING, ReferenceError_, lookup, match, render_diff, substitute
-from terminal.scenario_report import diagnose_no_answer
-from terminal.scenario_targets import Seen
+from terminal.scenarios.match import MISSING, ReferenceError_, lookup, match, render_diff, substitute
+from terminal.scenarios.report import diagnose_no_answer
+from terminal.scenarios.targets import Seen
 
 ANSWER = {"code": "OK", "output": {
     "setlinfo": {"acct_mulaid_pay": "80.00", "balc": "0.00", "mulaid_psn_no": "DH"},

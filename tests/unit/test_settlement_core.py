@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from switch.codes import Code
 from switch.core import admin as admin_core
+from switch.core.codes import Code
 from switch.core.model import Person, PutPerson
 from switch.core.settlement import Original, cancel, person_info, reverse
-from switch.wire import Cancel, Load, PersonQuery, Reverse, SetStatus
+from switch.wire.inputs import Cancel, Load, PersonQuery, Reverse, SetStatus
 from tests.support.families import DONGYING, ZIBO, person
 from tests.unit.core_helpers import T0, balances, commit, loaded, new_state, swipe
 

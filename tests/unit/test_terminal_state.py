@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.state import TerminalState
+from terminal.clients.state import TerminalState
 
 
 def test_msgids_continue_after_a_restart(tmp_path: Path) -> None:

@@ -1,0 +1,235 @@
+"""Member-app decisions: bind, unbind, caps, the family view, pooled-spending records and premiums.
+
+The caller is the psn_no of the app topic. Rules (DOMAIN.md "Binding", PROTOCOL.md app channel):
+- bind and unbind need the caller's face verification, checked before anything else, because it
+  is what authenticates the caller as that person;
+- who may bind whom is ``check_bind``, the same code that checks ``admin.load``;
+- only the holder of a binding changes it (unbind, cap, premium); anyone else gets NOT_HOLDER —
+  a relative trying to bind someone is HOLDER_IS_RELATIVE, the binding rule that covers it;
+- reads (bindings, records) are never refused to a known person: they show the caller's own part.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from switch.core.admin import close_windows_of_holder
+from switch.core.binding import BindingView, check_bind
+from switch.core.codes import Code
+from switch.core.model import (
+    Binding,
+    Decision,
+    DeleteBinding,
+    Event,
+    Move,
+    Person,
+    PutBinding,
+    PutPremium,
+    State,
+    iso,
+)
+from switch.core.money import format_fen
+from switch.wire.inputs import Bind, Empty, PayPremium, Records, SetCap, Unbind
+
+__all__ = ["HANDLERS", "bind", "bindings", "pay_premium", "records", "set_cap", "unbind"]
+
+
+def _refuse(code: Code, err_msg: str, output: dict[str, Any] | None = None) -> Decision:
+    return Decision(code=code, err_msg=err_msg, output=output)
+
+
+def _caller(state: State, psn_no: str) -> Person | Decision:
+    person = state.people.get(psn_no)
+    if person is None:
+        return _refuse(Code.PERSON_NOT_FOUND, f"参保人 {psn_no} 不存在")
+    return person
+
+
+def _holder_and_binding(state: State, caller: str, relative: str) -> tuple[Person, Binding] | Decision:
+    """The caller, and their binding of ``relative``; or the refusal (PERSON_NOT_FOUND, BINDING_NOT_FOUND...)."""
+    person = _caller(state, caller)
+    if isinstance(person, Decision):
+        return person
+    binding = _held_binding(state, caller, relative)
+    if isinstance(binding, Decision):
+        return binding
+    return person, binding
+
+
+def _held_binding(state: State, caller: str, relative: str) -> Binding | Decision:
+    """The caller's binding of ``relative``, or the refusal: BINDING_NOT_FOUND / NOT_HOLDER."""
+    binding = state.binding_of.get(relative)
+    if binding is None:
+        return _refuse(Code.BINDING_NOT_FOUND, f"{relative} 没有被任何共济人绑定")
+    if binding.holder != caller:
+        if caller == relative:  # a relative reaching for their own binding
+            return _refuse(Code.NOT_HOLDER,
+                           f"{caller} 是被绑定的近亲属,只能查看,不能更改绑定关系(共济人是 {binding.holder})")
+        return _refuse(Code.NOT_HOLDER, f"{caller} 不是 {relative} 的共济人,不能更改此绑定关系")
+    return binding
+
+
+def _cap(fen: int | None) -> str | None:
+    return None if fen is None else format_fen(fen)
+
+
+def _binding_out(b: Binding) -> dict[str, Any]:
+    return {"holder_psn_no": b.holder, "relative_psn_no": b.relative, "rltn": b.rltn,
+            "cap": _cap(b.cap), "used": format_fen(b.used)}
+
+
+def _face_refused() -> Decision:
+    return _refuse(Code.FACE_VERIFICATION_REQUIRED, "绑定和解绑需要共济人本人刷脸验证(face_verified: true)")
+
+
+def bind(state: State, caller: str, cmd: Bind, now: datetime) -> Decision:
+    """app.bind: the caller binds a relative; binding one they already hold updates the relation only."""
+    if not cmd.face_verified:
+        return _face_refused()
+    refused = check_bind(BindingView(state), caller, cmd.relative_psn_no, cmd.rltn)
+    if refused is not None:
+        return _refuse(refused.code, refused.err_msg)
+    existing = state.binding_of.get(cmd.relative_psn_no)
+    if existing is not None:
+        # The same holder again: keep cap, usage and creation time; only the relation can change.
+        binding = replace(existing, rltn=cmd.rltn)
+        return Decision(Code.OK, {**_binding_out(binding), "created": False}, "绑定关系已更新",
+                        effects=(PutBinding(binding),))
+    binding = Binding(caller, cmd.relative_psn_no, cmd.rltn, None, 0, now)
+    event = Event("binding.created", now, {"holder_psn_no": caller, "relative_psn_no": cmd.relative_psn_no,
+                                           "rltn": cmd.rltn, "via": "app.bind"})
+    return Decision(Code.OK, {**_binding_out(binding), "created": True}, "绑定成功",
+                    effects=(PutBinding(binding),), events=(event,))
+
+
+def unbind(state: State, caller: str, cmd: Unbind, now: datetime) -> Decision:
+    """app.unbind: the holder removes a relative; the relative's open windows close with it."""
+    if not cmd.face_verified:
+        return _face_refused()
+    found = _holder_and_binding(state, caller, cmd.relative_psn_no)
+    if isinstance(found, Decision):
+        return found
+    _, binding = found
+    effects, events = close_windows_of_holder(state, caller, now, "unbound", relative=binding.relative)
+    effects.append(DeleteBinding(caller, binding.relative))
+    events.append(Event("binding.removed", now, {"holder_psn_no": caller, "relative_psn_no": binding.relative,
+                                                 "rltn": binding.rltn, "via": "app.unbind"}))
+    return Decision(Code.OK, {**_binding_out(binding), "windows_closed": len(events) - 1}, "解绑成功",
+                    effects=tuple(effects), events=tuple(events))
+
+
+def set_cap(state: State, caller: str, cmd: SetCap, now: datetime) -> Decision:
+    """app.set_cap: the holder's cumulative cap for one relative; ``null`` removes it.
+
+    ``used`` is kept: a cap at or below it simply stops further pooling until cancels lower it.
+    """
+    found = _holder_and_binding(state, caller, cmd.relative_psn_no)
+    if isinstance(found, Decision):
+        return found
+    _, binding = found
+    updated = replace(binding, cap=cmd.cap)
+    remaining = None if updated.cap is None else format_fen(max(0, updated.cap - updated.used))
+    return Decision(Code.OK, {**_binding_out(updated), "remaining": remaining},
+                    "限额已取消" if cmd.cap is None else "限额已设置", effects=(PutBinding(updated),))
+
+
+def bindings(state: State, caller: str, cmd: Empty, now: datetime) -> Decision:
+    """app.bindings: a holder sees each relative with cap and usage; a relative sees the family, read-only."""
+    person = _caller(state, caller)
+    if isinstance(person, Decision):
+        return person
+    own = state.binding_of.get(caller)
+    if own is not None:
+        holder = state.people[own.holder]
+        others = sorted((b for b in state.relatives_of.get(own.holder, {}).values() if b.relative != caller),
+                        key=lambda b: b.relative)
+        output = {
+            "role": "relative", "read_only": True, "holder": _who(holder),
+            "self": {"psn_no": caller, "rltn": own.rltn, "cap": _cap(own.cap), "used": format_fen(own.used)},
+            # The other relatives: who and how related, not their spending (that is the holder's to see).
+            "relatives": [{**_who(state.people[b.relative]), "rltn": b.rltn} for b in others],
+        }
+        return Decision(Code.OK, output, "success")
+    family = sorted(state.relatives_of.get(caller, {}).values(), key=lambda b: b.relative)
+    output = {
+        "role": "holder" if family else "none", "read_only": False,
+        "holder": _who(person) if family else None,
+        "relatives": [{**_who(state.people[b.relative]), "rltn": b.rltn, "cap": _cap(b.cap),
+                       "used": format_fen(b.used)} for b in family],
+    }
+    return Decision(Code.OK, output, "success")
+
+
+def _who(p: Person) -> dict[str, Any]:
+    return {"psn_no": p.psn_no, "psn_name": p.psn_name, "insutype": p.insutype, "insuplc_admdvs": p.admdvs,
+            "status": p.status}
+
+
+def records(state: State, caller: str, cmd: Records, now: datetime) -> Decision:
+    """app.records: pooled spending from the caller's account, newest first, paged by ``before`` (a rec_id).
+
+    Rows are kept oldest first with rising rec_ids, so a page is a bisect and a reversed slice.
+    """
+    person = _caller(state, caller)
+    if isinstance(person, Decision):
+        return person
+    rows = state.records.get(caller, [])
+    end = len(rows) if cmd.before is None else bisect.bisect_left(rows, cmd.before, key=lambda r: r.rec_id)
+    start = max(0, end - cmd.limit)
+    page = rows[start:end][::-1]
+    output = {
+        "records": [{"rec_id": r.rec_id, "setl_id": r.setl_id, "psn_no": r.psn_no,
+                     "amount": format_fen(r.amount), "time": iso(r.at), "fixmedins_code": r.fixmedins_code}
+                    for r in page],
+        "next_before": page[-1].rec_id if start > 0 else None,
+    }
+    return Decision(Code.OK, output, "success")
+
+
+def pay_premium(state: State, caller: str, cmd: PayPremium, now: datetime) -> Decision:
+    """app.pay_premium: the holder pays a bound resident relative's yearly premium, all of it or nothing."""
+    found = _holder_and_binding(state, caller, cmd.relative_psn_no)
+    if isinstance(found, Decision):
+        return found
+    person, binding = found
+    relative = state.people[binding.relative]
+    if relative.insutype != "390":
+        # DOMAIN: the pooled account pays *resident-insurance* premiums; an employee's is paid by payroll.
+        msg = f"{relative.psn_no} is employee-insured (310); only resident (390) premiums can be paid"
+        return _refuse(Code.INVALID_REQUEST, f"{relative.psn_no} 参加职工医保,不能用共济账户缴纳居民医保费",
+                       {"errors": [{"loc": ["input", "relative_psn_no"], "msg": msg}]})
+    if person.status != "active":
+        return _refuse(Code.HOLDER_SUSPENDED, f"共济人 {caller} 参保状态为暂停,个人账户不能共济")
+    policy = state.policy_for(person)
+    if policy.refuses_pooling_to(person.admdvs, relative.admdvs, relative.insutype):
+        return _refuse(Code.REGION_NOT_ALLOWED,
+                       f"{policy.name} 政策不允许 {caller} 的个人账户为 {relative.psn_no} 共济")
+    paid = state.premiums.get((relative.psn_no, cmd.year))
+    if paid is not None:
+        return _refuse(Code.PREMIUM_ALREADY_PAID,
+                       f"{relative.psn_no} 的 {cmd.year} 年度居民医保费已缴纳({format_fen(paid)} 元)")
+    if person.balc < cmd.amount:
+        return _refuse(Code.INSUFFICIENT_BALANCE,
+                       f"个人账户余额 {format_fen(person.balc)} 元不足以缴纳全部保费 "
+                       f"{format_fen(cmd.amount)} 元")
+    ref = f"premium:{relative.psn_no}:{cmd.year}"
+    output = {"holder_psn_no": caller, "relative_psn_no": relative.psn_no, "year": cmd.year,
+              "amount": format_fen(cmd.amount), "balc": format_fen(person.balc - cmd.amount)}
+    return Decision(Code.OK, output, "缴费成功",
+                    effects=(Move(caller, "@premium", cmd.amount, "premium", ref, now),
+                             PutPremium(relative.psn_no, cmd.year, caller, cmd.amount, now)))
+
+
+# infno -> decision; switch/service/handling.py dispatches the app channel through this table.
+HANDLERS: dict[str, Callable[[State, str, Any, datetime], Decision]] = {
+    "app.bind": bind,
+    "app.unbind": unbind,
+    "app.set_cap": set_cap,
+    "app.bindings": bindings,
+    "app.records": records,
+    "app.pay_premium": pay_premium,
+}

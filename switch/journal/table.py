@@ -1,0 +1,110 @@
+"""The journal table: written by the SQLite store in its own thread, read by ``gongji-switch journal``."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from switch.journal.hints import Heard, row_of
+from switch.store.base import StoreError
+
+__all__ = ["JOURNAL_SCHEMA", "JournalRow", "insert", "prune", "read_journal"]
+
+log = logging.getLogger("gongji.journal")
+# No index but the rowid: inserts stay cheap, and a bounded table scans in milliseconds.
+JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY, received REAL NOT NULL, switch_time TEXT, topic TEXT NOT NULL, channel TEXT,
+    sender TEXT, infno TEXT, msgid TEXT, code TEXT, answers INTEGER NOT NULL, took_ms REAL, hint TEXT,
+    request BLOB NOT NULL, request_size INTEGER NOT NULL, response BLOB, response_size INTEGER);
+"""
+_COLUMNS = ("received, switch_time, topic, channel, sender, infno, msgid, code, answers, took_ms, hint, "
+            "request, request_size, response, response_size")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    id: int
+    received: float
+    switch_time: str | None
+    topic: str
+    channel: str | None
+    sender: str | None
+    infno: str | None
+    msgid: str | None
+    code: str | None
+    answers: int
+    took_ms: float | None
+    hint: str | None
+    request: bytes
+    request_size: int
+    response: bytes | None
+    response_size: int | None
+
+
+def insert(db: sqlite3.Connection, heard: Sequence[Heard], limit: int) -> None:
+    """Insert inside the caller's transaction; a row that cannot be described is dropped, never the batch."""
+    rows = []
+    for h in heard:
+        try:
+            rows.append(tuple(_storable(v) for v in row_of(h, limit)))
+        except Exception:  # diagnostics must never fail the ledger transaction they ride in
+            log.exception("journal: cannot describe a message on %s; not journaled", h.topic)
+    if not rows:
+        return
+    # A savepoint fences the journal off: if its rows cannot be written, the ledger still commits.
+    db.execute("SAVEPOINT journal")
+    try:
+        db.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", rows)
+    except (sqlite3.Error, ValueError) as exc:
+        db.execute("ROLLBACK TO journal")
+        log.error("journal: %d rows not journaled: %s", len(rows), exc)
+    db.execute("RELEASE journal")
+
+
+def _storable(value: object) -> object:
+    """Text SQLite can hold: a lone surrogate from a hostile payload is kept as its escape, ``\\ud800``."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def prune(db: sqlite3.Connection, keep: int) -> None:
+    """Keep the newest ``keep`` rows (ids only grow, so this is a range delete on the rowid)."""
+    db.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (keep,))
+
+
+def read_journal(path: Path, *, terminal: str | None = None, msgid: str | None = None,
+                 since: float | None = None, limit: int = 50) -> list[JournalRow]:
+    """The newest ``limit`` rows matching the filters, oldest first; the database is opened read-only."""
+    if not path.is_file():
+        raise StoreError(f"no database at {path}")
+    where: list[str] = []
+    args: list[object] = []
+    if terminal is not None:
+        # A stray message's sender is a guess; its topic still names the terminal.
+        where.append("(sender = ? OR topic LIKE ? ESCAPE '\\')")
+        escaped = terminal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args += [terminal, f"%/{escaped}/%"]
+    if msgid is not None:
+        where.append("msgid = ?")
+        args.append(msgid)
+    if since is not None:
+        where.append("received >= ?")
+        args.append(since)
+    sql = f"SELECT id, {_COLUMNS} FROM journal"  # a fixed column list
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit)
+    db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        rows = db.execute(sql, args).fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the traffic journal of {path}: {exc}") from None
+    finally:
+        db.close()
+    return [JournalRow(*row) for row in reversed(rows)]

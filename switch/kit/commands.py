@@ -1,0 +1,161 @@
+"""The vendor kit's commands: ``asyncapi``, ``schemas``, ``reference`` and ``journal``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from switch.journal.table import JournalRow, read_journal
+from switch.kit.examples import ROOT
+from switch.store.base import StoreError
+from switch.wire.inputs import parse_duration
+
+__all__ = ["TOOLS", "add_tools", "run_tool"]
+
+TOOLS = ("asyncapi", "schemas", "reference", "journal")
+REFERENCE = Path("docs/reference.md")
+
+
+def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    a = sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document of the protocol",
+                       description="Print the AsyncAPI 3.0 document (JSON, or YAML with --yaml), generated "
+                                   "from the wire models with examples recorded from the real switch.")
+    a.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    a.add_argument("--topic-root", default=ROOT, help=f"topic root of the channel addresses (default {ROOT})")
+    s = sub.add_parser("schemas", help="write one JSON Schema per message into a directory",
+                       description="Write one self-contained JSON Schema (draft-07) per message into DIR.")
+    s.add_argument("dir", type=Path, metavar="DIR")
+    r = sub.add_parser("reference", help="regenerate docs/reference.md from the wire models",
+                       description="Write the protocol reference generated from the models ('-' prints it).")
+    r.add_argument("path", nargs="?", type=Path, default=REFERENCE, help=f"output file (default {REFERENCE})")
+    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file is stale")
+    j = sub.add_parser("journal", help="show the traffic journal: what arrived, what was answered, what not",
+                       description="Show the newest messages the switch heard under its topic root, with the "
+                                   "answer's code and a hint when a message could not be answered.")
+    j.add_argument("--db", type=Path, default=Path("gongji.db"),
+                   help="the switch's database (default ./gongji.db)")
+    j.add_argument("--terminal", metavar="T", help="only this sender (terminal id, psn_no, or admin)")
+    j.add_argument("--msgid", metavar="M", help="only this msgid")
+    j.add_argument("--since", metavar="DURATION", help="only the last DURATION (5m, 1h, 90s) of real time")
+    j.add_argument("--limit", type=int, default=50, metavar="N", help="newest N rows (default 50)")
+    j.add_argument("--payloads", action="store_true", help="print each request and answer under the table")
+    j.add_argument("--json", action="store_true", help="one JSON object per row instead of a table")
+
+
+def run_tool(args: argparse.Namespace) -> int:
+    if args.command == "asyncapi":
+        from switch.kit.asyncapi import build, dumps
+
+        doc = build(args.topic_root.rstrip("/"))
+        sys.stdout.write(yaml.dump(doc, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
+                         if args.yaml else dumps(doc))
+        return 0
+    if args.command == "schemas":
+        return _schemas(args.dir)
+    if args.command == "reference":
+        return _reference(args.path, args.check)
+    return _journal(args)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No anchors and aliases: shared dicts (the MQTT binding) are spelled out each time."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _schemas(directory: Path) -> int:
+    from switch.kit.asyncapi import build, dumps, message_schemas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = message_schemas(build())
+    for name, schema in files.items():
+        (directory / name).write_text(dumps(schema), encoding="utf-8")
+    print(f"wrote {len(files)} JSON Schemas to {directory}")
+    return 0
+
+
+def _reference(path: Path, check: bool) -> int:
+    from switch.kit.reference import render
+
+    text = render()
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return 0
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if check:
+        if current == text:
+            return 0
+        print(f"{path} is stale: run 'gongji-switch reference {path}'", file=sys.stderr)
+        return 1
+    if current != text:
+        path.write_text(text, encoding="utf-8")
+    print(f"{path}: {'unchanged' if current == text else 'written'}")
+    return 0
+
+
+def _journal(args: argparse.Namespace) -> int:
+    console = Console()
+    since = None
+    if args.since:
+        try:
+            since = time.time() - parse_duration(args.since).total_seconds()
+        except ValueError as exc:
+            print(f"gongji-switch journal: --since: {exc}", file=sys.stderr)
+            return 2
+    try:
+        rows = read_journal(args.db, terminal=args.terminal, msgid=args.msgid, since=since,
+                            limit=max(1, args.limit))
+    except StoreError as exc:
+        print(f"gongji-switch journal: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        for row in rows:
+            print(json.dumps(_as_json(row), ensure_ascii=False))
+        return 0
+    console.print(journal_table(rows, args.db))
+    if args.payloads:
+        for row in rows:
+            console.print(Text(f"#{row.id} {row.topic}", style="bold"))
+            console.print(_payload(row.request, row.request_size), markup=False, highlight=False)
+            if row.response is not None:
+                console.print(_payload(row.response, row.response_size or 0), markup=False, highlight=False)
+    return 0
+
+
+def _payload(data: bytes, size: int) -> str:
+    text = data.decode(errors="replace")
+    return f"  {text}" + (f" … ({size} bytes, {len(data)} kept)" if size > len(data) else "")
+
+
+def _as_json(row: JournalRow) -> dict[str, object]:
+    out: dict[str, object] = {k: getattr(row, k) for k in row.__dataclass_fields__}
+    out["request"] = row.request.decode(errors="replace")
+    out["response"] = None if row.response is None else row.response.decode(errors="replace")
+    return out
+
+
+def journal_table(rows: list[JournalRow], db: Path) -> Table:
+    table = Table(title=f"traffic journal of {db} ({len(rows)} rows)", title_justify="left")
+    for name, style in (("#", "dim"), ("time", ""), ("topic", ""), ("infno", ""), ("msgid", ""), ("code", ""),
+                        ("ms", ""), ("what went wrong", "")):
+        table.add_column(name, style=style or None, justify="right" if name in ("#", "ms") else "left",
+                         overflow="fold")
+    for row in rows:
+        code_style = "green" if row.code == "OK" else "magenta" if row.code is None else "yellow"
+        at = datetime.fromtimestamp(row.received)
+        shape = "%H:%M:%S.%f" if at.date() == datetime.now().date() else "%Y-%m-%d %H:%M:%S.%f"
+        when = at.strftime(shape)[:-3]
+        table.add_row(str(row.id), when, row.topic, row.infno or "", row.msgid or "",
+                      Text(row.code or ("no answer" if row.answers == 0 else "?"), style=code_style),
+                      "" if row.took_ms is None else f"{row.took_ms:.1f}", Text(row.hint or "", style="red"))
+    return table

@@ -1,0 +1,121 @@
+"""From raw MQTT payload to a validated request, or a precise INVALID_REQUEST saying what is wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from switch.core.codes import Code
+from switch.errors import RequestRejected
+from switch.wire.inputs import INPUT_MODELS, MAX_PAYLOAD_BYTES, Envelope
+
+__all__ = ["Request", "encode", "errors_of", "fingerprint", "parse_request", "validate_input"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    channel: str
+    sender: str
+    envelope: Envelope
+    raw_input: dict[str, Any]
+
+    @property
+    def infno(self) -> str:
+        return self.envelope.infno
+
+    @property
+    def msgid(self) -> str:
+        return self.envelope.msgid
+
+
+# Built once: json.dumps/json.loads with any option build a new encoder or decoder on every call,
+# which costs more than encoding a whole answer.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, sort_keys=True)
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+def encode(obj: Any) -> bytes:
+    """Compact UTF-8 JSON, Chinese kept readable.
+
+    A lone surrogate (the JSON escape "\\ud800") can reach an echoed field; it goes back out as that same
+    escape instead of making the answer unencodable.
+    """
+    return _ENCODER.encode(obj).encode("utf-8", "backslashreplace")
+
+
+def fingerprint(infno: str, raw_input: Any) -> str:
+    """What makes a repeated msgid "the same request": its infno and input, canonically."""
+    canonical = _CANONICAL.encode([infno, raw_input])
+    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _loads(payload: bytes) -> Any:
+    """``json.loads(payload, parse_float=Decimal)``, decoding the bytes exactly as json.loads does."""
+    return _DECODER.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
+
+
+def errors_of(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    errors = []
+    for e in exc.errors(include_url=False):
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        errors.append({"loc": [*prefix, *e["loc"]], "msg": msg})
+    return errors
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def parse_request(channel: str, sender: str, payload: bytes) -> Request:
+    """Check size, JSON and envelope; raise RequestRejected with everything a sender needs to fix it."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise RequestRejected(Code.INVALID_REQUEST,
+                              f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}",
+                              errors=[{"loc": [], "msg": f"payload larger than {MAX_PAYLOAD_BYTES} bytes"}])
+    try:
+        data = _loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise RequestRejected(Code.INVALID_REQUEST, f"payload is not UTF-8 JSON: {exc}",
+                              errors=[{"loc": [], "msg": f"not JSON: {exc}"}]) from None
+    except ArithmeticError:  # a number no Decimal can hold, such as 1e99999999999999999999
+        raise RequestRejected(Code.INVALID_REQUEST, "payload has a number out of any usable range",
+                              errors=[{"loc": [], "msg": "number out of range"}]) from None
+    if not isinstance(data, dict):
+        raise RequestRejected(Code.INVALID_REQUEST, "payload must be a JSON object",
+                              errors=[{"loc": [], "msg": f"expected an object, got {type(data).__name__}"}])
+    msgid = data.get("msgid")
+    usable_msgid = msgid if isinstance(msgid, str) and 1 <= len(msgid) <= 64 else None
+    infno = data.get("infno") if isinstance(data.get("infno"), str) else None
+    try:
+        envelope = Envelope.model_validate(data)
+    except ValidationError as exc:
+        # Without a usable msgid the answer cannot be correlated: say that first.
+        errors = sorted(errors_of(exc, ()), key=lambda e: e["loc"][:1] != ["msgid"])
+        raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), usable_msgid, infno, errors) from None
+    if channel == "pos" and envelope.fixmedins_code is None:
+        errors = [{"loc": ["fixmedins_code"], "msg": "required on the pos channel (the institution code)"}]
+        raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), envelope.msgid, infno, errors)
+    return Request(channel, sender, envelope, envelope.input)
+
+
+def validate_input(request: Request) -> BaseModel:
+    model = INPUT_MODELS.get((request.channel, request.infno))
+    if model is None:
+        raise RequestRejected(Code.UNKNOWN_INFNO, f"unknown infno {request.infno!r} on the {request.channel} channel",
+                              request.msgid, request.infno)
+    try:
+        return model.model_validate(request.raw_input)
+    except ValidationError as exc:
+        errors = errors_of(exc, ("input",))
+        raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), request.msgid, request.infno, errors) from None

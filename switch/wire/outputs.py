@@ -1,0 +1,431 @@
+"""Wire models of what the switch sends: the response envelope, every output, and the events.
+
+The member-app channel's outputs are in ``switch/wire/outputs_app.py``; ``OUTPUT_MODELS`` lists all.
+
+The switch builds its answers as plain dicts in the core; these models are the contract those
+dicts keep. They are never used to build answers (that would put pydantic on the hot path):
+the AsyncAPI document and the reference are generated from them, and a test replays a scripted
+day through the real core and validates every answer and event against them, so they cannot
+drift from what is actually sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from switch.core.codes import Code
+from switch.core.policy import Policy
+from switch.wire import outputs_app as app
+from switch.wire.inputs import FaultAction, Insutype, Relation, Status
+from switch.wire.outputs_base import Amount, Timestamp
+from switch.wire.outputs_base import Out as _Out
+
+__all__ = [
+    "CODE_WHEN",
+    "EVENT_MODELS",
+    "OUTPUT_MODELS",
+    "UNTYPED_OUTPUT",
+    "ErrorsOutput",
+    "Event",
+    "NoOutput",
+    "PoolingAvailable",
+    "Response",
+    "SetlInfo",
+    "SettleOutput",
+    "output_model",
+]
+
+
+# --- the response envelope -------------------------------------------------------------------
+
+
+class Response(_Out):
+    """The answer to every request, on the sender's ``resp`` topic."""
+
+    infno: str | None
+    inf_refmsgid: str | None
+    infcode: Literal[0, -1]
+    code: Code
+    err_msg: str
+    respond_time: Timestamp
+    output: dict[str, Any]
+
+
+class ErrorItem(_Out):
+    loc: list[str | int]
+    msg: str
+    code: Code | None = None
+
+
+class ErrorsOutput(_Out):
+    """INVALID_REQUEST (and a binding refused inside admin.load): every problem and where it is."""
+
+    errors: list[ErrorItem]
+
+
+class NoOutput(_Out):
+    """Any other refusal: the ``code`` and ``err_msg`` say everything."""
+
+
+# --- POS channel -----------------------------------------------------------------------------
+
+
+class BaseInfo(_Out):
+    psn_no: str
+    psn_name: str
+
+
+class InsuInfo(_Out):
+    insutype: Insutype
+    balc: Amount | None = Field(None, description="personal account balance; absent for 390 (no account)")
+    psn_insu_stas: Status
+    insuplc_admdvs: str
+
+
+class MulaidInfo(_Out):
+    holder_psn_no: str
+    holder_name: str
+    rltn: Relation
+
+
+class PersonInfo(_Out):
+    """1101 output."""
+
+    baseinfo: BaseInfo
+    insuinfo: list[InsuInfo]
+    mulaid: MulaidInfo | None
+
+
+class SetlInfo(_Out):
+    """The settlement result; negated amounts in cancel and reversal outputs."""
+
+    setl_id: str | None = Field(None, description="absent in pre-settlement (2101/2206) outputs")
+    psn_no: str
+    psn_name: str
+    insutype: Insutype
+    setl_time: Timestamp
+    medfee_sumamt: Amount
+    fund_pay_sumamt: Amount
+    acct_pay: Amount
+    acct_mulaid_pay: Amount
+    psn_cash_pay: Amount
+    balc: Amount
+    mulaid_psn_no: str | None
+
+
+class SettleOutput(_Out):
+    """2101/2102/2206/2207 success, and 2103/2208 cancel (amounts negated)."""
+
+    setlinfo: SetlInfo
+
+
+class PoolingAvailable(_Out):
+    """The retry-window decline: nothing moved; pay again before ``window_expires_at`` to pool."""
+
+    psn_no: str
+    medfee_sumamt: Amount
+    fund_pay_sumamt: Amount
+    self_pay: Amount
+    acct_balc: Amount
+    shortfall: Amount
+    mulaid_psn_no: str
+    window_expires_at: Timestamp
+    window_seconds: float
+
+
+class ReverseOutput(_Out):
+    """2601: ``reversed`` says whether anything was undone."""
+
+    psn_no: str
+    omsgid: str
+    oinfno: str
+    reversed: bool
+    setl_id: str | None = Field(None, description="the original settlement when it was already cancelled")
+    setlinfo: SetlInfo | None = Field(None, description="the undone settlement, amounts negated")
+
+
+# --- admin channel ---------------------------------------------------------------------------
+
+
+class LoadOutput(_Out):
+    people: int
+    bindings: int
+
+
+class ResetOutput(_Out):
+    reset: Literal[True]
+
+
+class CreditOutput(_Out):
+    psn_no: str
+    balc: Amount
+
+
+class SetStatusOutput(_Out):
+    psn_no: str
+    status: Status
+
+
+class ClockOutput(_Out):
+    now: Timestamp
+    virtual: bool
+    speed: float | None = Field(None, description="virtual clocks only: 0 frozen, 1 real time")
+
+
+class StatePerson(_Out):
+    psn_no: str
+    psn_name: str
+    insutype: Insutype
+    insuplc_admdvs: str
+    status: Status
+    balc: Amount
+
+
+class StateBinding(_Out):
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    cap: Amount | None
+    used: Amount
+
+
+class StateWindow(_Out):
+    psn_no: str
+    fixmedins_code: str
+    holder_psn_no: str
+    opened_at: Timestamp
+    expires_at: Timestamp
+
+
+class StateCounts(_Out):
+    people: int
+    bindings: int
+    windows: int
+    settlements: int
+    undone: int
+
+
+class StateOutput(_Out):
+    now: Timestamp
+    people: list[StatePerson]
+    bindings: list[StateBinding]
+    windows: list[StateWindow]
+    counts: StateCounts
+
+
+class AuditChecked(_Out):
+    people: int
+    settlements: int
+
+
+class AuditOutput(_Out):
+    ok: bool
+    violations: list[str]
+    checked: AuditChecked
+
+
+class PolicyListOutput(_Out):
+    policies: list[Policy]
+
+
+class PolicySetOutput(_Out):
+    policy: Policy
+
+
+class FaultMatchOut(_Out):
+    terminal_id: str | None = None
+    infno: str | None = None
+
+
+class FaultRuleOut(_Out):
+    """A rule of admin.faults as the switch shows it: the rule, and ``left``, the hits remaining."""
+
+    match: FaultMatchOut
+    action: FaultAction
+    times: int | None = None
+    delay_ms: int | list[int] | None = None
+    left: int | None
+
+
+class FaultsOutput(_Out):
+    rules: list[FaultRuleOut]
+
+
+# A transaction without output models (one added without them) is described as this, not a crash;
+# a test fails naming it.
+UNTYPED_OUTPUT: dict[str, Any] = {"type": "object", "description": "not modelled yet"}
+
+SETTLING = (SettleOutput, PoolingAvailable)
+OUTPUT_MODELS: dict[tuple[str, str], tuple[type[BaseModel], ...]] = {
+    ("pos", "1101"): (PersonInfo,),
+    ("pos", "2101"): SETTLING,
+    ("pos", "2102"): SETTLING,
+    ("pos", "2103"): (SettleOutput,),
+    ("pos", "2206"): SETTLING,
+    ("pos", "2207"): SETTLING,
+    ("pos", "2208"): (SettleOutput,),
+    ("pos", "2601"): (ReverseOutput,),
+    ("admin", "admin.load"): (LoadOutput,),
+    ("admin", "admin.reset"): (ResetOutput,),
+    ("admin", "admin.credit"): (CreditOutput,),
+    ("admin", "admin.set_status"): (SetStatusOutput,),
+    ("admin", "admin.clock"): (ClockOutput,),
+    ("admin", "admin.state"): (StateOutput,),
+    ("admin", "admin.audit"): (AuditOutput,),
+    ("admin", "admin.policy"): (PolicyListOutput, PolicySetOutput),
+    ("admin", "admin.faults"): (FaultsOutput,),
+    ("app", "app.bind"): (app.BindOutput,),
+    ("app", "app.unbind"): (app.UnbindOutput,),
+    ("app", "app.set_cap"): (app.SetCapOutput,),
+    ("app", "app.bindings"): (app.BindingsHolder, app.BindingsRelative, app.BindingsNone),
+    ("app", "app.records"): (app.RecordsOutput,),
+    ("app", "app.pay_premium"): (app.PremiumOutput,),
+}
+"""Success (and POOLING_AVAILABLE) outputs by (channel, infno); refusals carry ErrorsOutput or NoOutput."""
+
+
+def output_model(channel: str, infno: str, output: dict[str, Any]) -> type[BaseModel] | None:
+    """Which of the (channel, infno) output models ``output`` is, or None (a refusal, or a drifted answer)."""
+    for model in OUTPUT_MODELS.get((channel, infno), ()):
+        try:
+            model.model_validate(output)
+        except ValidationError:
+            continue
+        return model
+    return None
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+class WindowData(_Out):
+    psn_no: str
+    fixmedins_code: str
+    holder_psn_no: str
+    opened_at: Timestamp
+    expires_at: Timestamp
+
+
+class WindowClosedData(_Out):
+    psn_no: str
+    fixmedins_code: str
+    holder_psn_no: str
+    reason: str
+
+
+class SettlementCommittedData(_Out):
+    setl_id: str
+    infno: str
+    terminal_id: str
+    msgid: str
+    fixmedins_code: str
+    psn_no: str
+    medfee_sumamt: Amount
+    fund_pay_sumamt: Amount
+    acct_pay: Amount
+    acct_mulaid_pay: Amount
+    psn_cash_pay: Amount
+    mulaid_psn_no: str | None
+
+
+class SettlementDeclinedData(_Out):
+    terminal_id: str
+    msgid: str
+    infno: str
+    fixmedins_code: str
+    psn_no: str
+    code: Code
+    shortfall: Amount | None = Field(None, description="POOLING_AVAILABLE only")
+    mulaid_psn_no: str | None = Field(None, description="POOLING_AVAILABLE only")
+
+
+class SettlementCancelledData(_Out):
+    setl_id: str
+    psn_no: str
+    infno: str
+    mulaid_psn_no: str | None
+
+
+class SettlementReversedData(_Out):
+    setl_id: str
+    psn_no: str
+    omsgid: str
+    terminal_id: str
+    mulaid_psn_no: str | None
+
+
+class BindingCreatedData(_Out):
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    via: Literal["admin.load", "app.bind"]
+
+
+class BindingRemovedData(_Out):
+    """Sent by app.unbind, after the window.closed of each of the relative's open windows."""
+
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    via: Literal["app.unbind"]
+
+
+class Event(_Out):
+    """Every event on ``{root}/events``."""
+
+    type: str
+    at: Timestamp
+    data: dict[str, Any]
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "settlement.committed": SettlementCommittedData,
+    "settlement.declined": SettlementDeclinedData,
+    "settlement.cancelled": SettlementCancelledData,
+    "settlement.reversed": SettlementReversedData,
+    "window.opened": WindowData,
+    "window.used": WindowData,
+    "window.expired": WindowData,
+    "window.closed": WindowClosedData,
+    "binding.created": BindingCreatedData,
+    "binding.removed": BindingRemovedData,
+}
+"""The ``data`` of each event type."""
+
+
+# --- codes -----------------------------------------------------------------------------------
+
+CODE_WHEN: dict[Code, str] = {
+    Code.OK: "success",
+    Code.POOLING_AVAILABLE: "retry-window decline: nothing moved, a window opened; pay inside it to pool",
+    Code.INVALID_REQUEST: "not JSON, no usable msgid, schema errors, bad amounts, drugdetail sum mismatch",
+    Code.UNKNOWN_INFNO: "unknown transaction code on that channel",
+    Code.PERSON_NOT_FOUND: "unknown psn_no or certificate",
+    Code.CERT_MISMATCH: "the certificate is not the patient's own",
+    Code.INSURANCE_SUSPENDED: "the patient's insurance is suspended",
+    Code.DUPLICATE_MSGID: "msgid reused by the same sender with other content",
+    Code.REVERSED: "the original settlement arrived after its reversal (2601); nothing moved",
+    Code.SETTLEMENT_NOT_FOUND: "cancel/reversal: unknown setl_id, or another person's",
+    Code.ALREADY_CANCELLED: "cancel of a settlement already cancelled or reversed",
+    Code.NOT_REVERSIBLE: "2601 with an oinfno other than 2102/2207",
+    Code.FACE_VERIFICATION_REQUIRED: "bind/unbind without face_verified: true",
+    Code.RELATIVE_ALREADY_BOUND: "the relative is already bound to a holder",
+    Code.RELATIVE_IS_HOLDER: "the relative is a holder of others",
+    Code.HOLDER_IS_RELATIVE: "the holder is someone's relative",
+    Code.MAX_RELATIVES: "the holder has the policy's maximum number of relatives",
+    Code.RELATION_NOT_ALLOWED: "the relation is not allowed by the holder's policy",
+    Code.SELF_BINDING: "holder and relative are the same person",
+    Code.HOLDER_NOT_EMPLOYEE: "the holder has no personal account (not 310)",
+    Code.HOLDER_SUSPENDED: "the holder's insurance is suspended",
+    Code.REGION_NOT_ALLOWED: "the policy's no_pool_to refuses this relative's region",
+    Code.BINDING_NOT_FOUND: "unbind, set_cap or premium for a relative not bound to the caller",
+    Code.NOT_HOLDER: "a relative tried a holder-only action",
+    Code.INSUFFICIENT_BALANCE: "premium larger than the holder's balance",
+    Code.PREMIUM_ALREADY_PAID: "second premium for the same relative and year",
+    Code.CLOCK_NOT_VIRTUAL: "admin.clock change on a switch running the system clock",
+    Code.UNAUTHORIZED: "admin request without the switch's admin token",
+    Code.INTERNAL_ERROR: "the switch failed on this request (or a fault rule said so); nothing was committed",
+}
+"""When each code is sent; the reference's code table is generated from this."""

@@ -1,0 +1,161 @@
+"""A request/response client of the switch over MQTT, for one channel and one sender id.
+
+Answers are matched to requests by ``inf_refmsgid``; answers that name no msgid (a payload the
+switch could not read) are kept in ``unmatched`` for whoever sent raw bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from decimal import Decimal
+from typing import Any, Self
+
+import aiomqtt
+
+from switch.doors.mqtt import NODELAY, BrokerAddress, parse_broker_url
+
+__all__ = ["NoAnswer", "Refused", "SwitchClient"]
+
+
+class NoAnswer(TimeoutError):
+    """No answer arrived in time; the message says what was waited for."""
+
+
+class Refused(Exception):
+    """The switch answered with a failure code; ``answer`` is the whole response."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        self.code = str(answer.get("code"))
+        self.err_msg = str(answer.get("err_msg"))
+        super().__init__(f"{answer.get('infno')} refused: {self.code} ({self.err_msg})")
+
+
+class SwitchClient:
+    def __init__(self, broker: BrokerAddress | str, channel: str, sender: str = "admin", *,
+                 root: str = "gongji/v1", fixmedins_code: str | None = None, token: str | None = None,
+                 events: bool = False, timeout: float = 5.0) -> None:
+        self.broker = parse_broker_url(broker) if isinstance(broker, str) else broker
+        self.channel = channel
+        self.sender = sender
+        self.root = root.rstrip("/")
+        self.fixmedins_code = fixmedins_code
+        self.token = token
+        self.timeout = timeout
+        self.want_events = events
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.unmatched: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._counter = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:8]
+        self._client: aiomqtt.Client | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def req_topic(self) -> str:
+        if self.channel == "admin":
+            return f"{self.root}/admin/req"
+        return f"{self.root}/{self.channel}/{self.sender}/req"
+
+    @property
+    def resp_topic(self) -> str:
+        if self.channel == "admin":
+            return f"{self.root}/admin/resp"
+        return f"{self.root}/{self.channel}/{self.sender}/resp"
+
+    async def __aenter__(self) -> Self:
+        self._client = aiomqtt.Client(self.broker.host, self.broker.port, username=self.broker.username,
+                                      password=self.broker.password, socket_options=NODELAY)
+        await self._client.__aenter__()
+        await self._client.subscribe(self.resp_topic, qos=1)
+        if self.want_events:
+            await self._client.subscribe(f"{self.root}/events", qos=1)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+
+    async def _read(self) -> None:
+        assert self._client is not None
+        async for message in self._client.messages:
+            try:
+                body = json.loads(bytes(message.payload), parse_float=Decimal)
+            except ValueError:
+                continue
+            if str(message.topic) == f"{self.root}/events":
+                await self.events.put(body)
+                continue
+            ref = body.get("inf_refmsgid") if isinstance(body, dict) else None
+            future = self._pending.get(ref) if isinstance(ref, str) else None
+            if future is not None and not future.done():
+                future.set_result(body)
+            else:
+                await self.unmatched.put(body)
+
+    def next_msgid(self) -> str:
+        return f"{self.sender}-{self._prefix}-{next(self._counter):06d}"
+
+    def envelope(self, infno: str, input: dict[str, Any], msgid: str) -> dict[str, Any]:
+        env: dict[str, Any] = {"infno": infno, "msgid": msgid, "inf_time": None, "input": input}
+        if self.fixmedins_code is not None:
+            env["fixmedins_code"] = self.fixmedins_code
+        if self.token is not None:
+            env["token"] = self.token
+        return env
+
+    async def request(self, infno: str, input: dict[str, Any] | None = None, *, msgid: str | None = None,
+                      timeout: float | None = None) -> dict[str, Any]:
+        """Send one request and wait for the answer that names its msgid."""
+        msgid = msgid or self.next_msgid()
+        return await self.send(self.envelope(infno, input or {}, msgid), msgid=msgid, timeout=timeout)
+
+    async def call(self, infno: str, input: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """``request`` for helpers: the answer's ``output`` when it is OK, else ``Refused``."""
+        answer = await self.request(infno, input, **kw)
+        if answer.get("infcode") != 0:
+            raise Refused(answer)
+        output = answer.get("output")
+        return output if isinstance(output, dict) else {}
+
+    async def send(self, envelope: dict[str, Any], *, msgid: str,
+                   timeout: float | None = None) -> dict[str, Any]:
+        payload = json.dumps(envelope, ensure_ascii=False, default=str).encode()
+        return await self.send_raw(payload, msgid=msgid, timeout=timeout)
+
+    async def send_raw(self, payload: bytes, *, msgid: str | None = None,
+                       timeout: float | None = None) -> dict[str, Any]:
+        """Publish bytes as they are; wait for the answer naming ``msgid`` (with None: any unmatched one)."""
+        assert self._client is not None, "use 'async with SwitchClient(...)'"
+        wait = timeout if timeout is not None else self.timeout
+        if msgid is None:
+            await self._client.publish(self.req_topic, payload, qos=1)
+            try:
+                return await asyncio.wait_for(self.unmatched.get(), wait)
+            except TimeoutError:
+                raise NoAnswer(f"no answer on {self.resp_topic} within {wait} s") from None
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msgid] = future
+        try:
+            await self._client.publish(self.req_topic, payload, qos=1)
+            return await asyncio.wait_for(future, wait)
+        except TimeoutError:
+            raise NoAnswer(f"no answer to msgid {msgid} on {self.resp_topic} within {wait} s") from None
+        finally:
+            self._pending.pop(msgid, None)
+
+    async def next_event(self, type_: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+        wait = timeout if timeout is not None else self.timeout
+        while True:
+            try:
+                event = await asyncio.wait_for(self.events.get(), wait)
+            except TimeoutError:
+                raise NoAnswer(f"no {type_ or ''} event on {self.root}/events within {wait} s") from None
+            if type_ is None or event.get("type") == type_:
+                return event

@@ -1,0 +1,321 @@
+"""A simulated pharmacy or clinic POS terminal that checks out the way real checkout software does.
+
+A swipe is: 1101 (read the card), pre-settlement (2101 / 2206), settlement (2102 / 2207). Every
+msgid comes from the terminal's durable counter (``terminal.clients.state``), so a restarted terminal
+never replays an old settlement by accident. A settlement left unanswered is never re-sent under
+a new msgid (that could charge twice): the terminal sends a 2601 reversal of it, under one reversal
+msgid reserved before the settlement went out, again and again with backoff until the switch
+answers. A ``POOLING_AVAILABLE`` decline puts the prompt and its countdown on the screen; an
+automatic cashier swipes again after the configured delays (in switch time, see ``terminal.clients.pace``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from switch.doors.mqtt import BrokerAddress
+from terminal.clients.mqtt import NoAnswer, SwitchClient
+from terminal.clients.pace import Pace, RealPace, SwitchTime, parse_switch_time
+from terminal.clients.state import PendingReversal, TerminalState, default_state_dir
+
+__all__ = ["Card", "Checkout", "Kind", "Prompt", "Step", "Swipe", "Terminal"]
+
+Kind = Literal["pharmacy", "clinic"]
+# (pre-settlement, settlement, cancel) and the settlement body's key, per kind of terminal.
+INFNOS: dict[str, tuple[str, str, str]] = {"pharmacy": ("2101", "2102", "2103"),
+                                           "clinic": ("2206", "2207", "2208")}
+BODY_KEY = {"pharmacy": "druginfo", "clinic": "data"}
+# A reversal the switch could not process (nothing moved) is worth sending again; any other code is final.
+REVERSAL_TRANSIENT = {"INTERNAL_ERROR"}
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """What the patient presents: their own certificate (the card cannot be shared)."""
+
+    cert_type: str
+    cert_no: str
+    psn_no: str | None = None  # None: taken from the 1101 answer
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A ``POOLING_AVAILABLE`` decline: the prompt to show and when the window ends (switch clock)."""
+
+    text: str
+    psn_no: str
+    holder: str
+    shortfall: str
+    expires_at: datetime
+    window_seconds: float
+    declined_at: datetime
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any]) -> Prompt:
+        out = answer["output"]
+        return cls(str(answer["err_msg"]), out["psn_no"], out["mulaid_psn_no"], out["shortfall"],
+                   parse_switch_time(out["window_expires_at"]), float(out["window_seconds"]),
+                   parse_switch_time(answer["respond_time"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing that happened at the terminal, for a screen or a log: sent, answered, timed out..."""
+
+    terminal: str
+    kind: str  # send | answer | timeout | prompt | wait | reversal | recover
+    text: str
+    infno: str | None = None
+    msgid: str | None = None
+    answer: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Swipe:
+    """One pass of the card: what 1101, the pre-settlement and the settlement answered."""
+
+    status: Literal["settled", "declined", "refused", "reversed"]
+    card: dict[str, Any] | None = None
+    preview: dict[str, Any] | None = None
+    answer: dict[str, Any] | None = None  # the settlement's (or, when reversed, the reversal's) answer
+    msgid: str | None = None
+
+    @property
+    def code(self) -> str:
+        last = self.answer or self.preview or self.card or {}
+        # A reversed swipe's last answer is the reversal's OK; what the cashier needs to know is why.
+        return "NO_ANSWER" if self.status == "reversed" else str(last.get("code"))
+
+    @property
+    def prompt(self) -> Prompt | None:
+        if self.status == "declined" and self.answer and self.answer.get("code") == "POOLING_AVAILABLE":
+            return Prompt.from_answer(self.answer)
+        return None
+
+
+@dataclass(slots=True)
+class Checkout:
+    """A whole checkout: the first swipe and any swipe again after a pooling prompt."""
+
+    swipes: list[Swipe] = field(default_factory=list)
+
+    @property
+    def last(self) -> Swipe:
+        return self.swipes[-1]
+
+    @property
+    def status(self) -> str:
+        return self.last.status
+
+    @property
+    def code(self) -> str:
+        return self.last.code
+
+    @property
+    def setlinfo(self) -> dict[str, Any] | None:
+        answer = self.last.answer
+        return answer["output"].get("setlinfo") if answer and self.last.status == "settled" else None
+
+    @property
+    def prompts(self) -> list[Prompt]:
+        return [p for s in self.swipes if (p := s.prompt) is not None]
+
+
+class Terminal:
+    """One POS terminal (``terminal_id`` on the pos channel) of institution ``fixmedins_code``."""
+
+    def __init__(self, broker: BrokerAddress | str, terminal_id: str, fixmedins_code: str, *,
+                 kind: Kind = "pharmacy", root: str = "gongji/v1", state_dir: Path | None = None,
+                 timeout: float = 5.0, pace: Pace | None = None, auto_retry: Sequence[timedelta] = (),
+                 reversal_backoff: tuple[float, float] = (0.5, 8.0), reversal_attempts: int | None = None,
+                 on_step: Callable[[Step], None] | None = None, name: str | None = None) -> None:
+        if kind not in INFNOS:
+            raise ValueError(f"kind must be 'pharmacy' or 'clinic', not {kind!r}")
+        self.terminal_id = terminal_id
+        self.fixmedins_code = fixmedins_code
+        self.kind = kind
+        self.name = name or terminal_id
+        self.state = TerminalState(state_dir or default_state_dir(), terminal_id)
+        self.client = SwitchClient(broker, "pos", terminal_id, root=root, fixmedins_code=fixmedins_code,
+                                   timeout=timeout)
+        self.pace: Pace = pace or RealPace(1.0)
+        self.time = SwitchTime(self.pace.speed)
+        self.auto_retry = tuple(auto_retry)
+        self.reversal_backoff = reversal_backoff
+        self.reversal_attempts = reversal_attempts
+        self.on_step = on_step or (lambda step: None)
+        self._busy = asyncio.Lock()  # one checkout at a time, like a real till
+        # What the screen shows; a live view reads these.
+        self.status_line = "ready"
+        self.prompt: Prompt | None = None
+        self.waiting_until: datetime | None = None
+
+    async def __aenter__(self) -> Terminal:
+        await self.client.__aenter__()
+        await self.recover()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.__aexit__(*exc)
+
+    # --- one request -----------------------------------------------------------------------------
+
+    def _step(self, kind: str, text: str, **kw: Any) -> None:
+        self.status_line = text
+        self.on_step(Step(self.terminal_id, kind, text, **kw))
+
+    async def _request(self, infno: str, body: dict[str, Any], msgid: str) -> dict[str, Any]:
+        """Send once and wait ``timeout``; raises ``NoAnswer``."""
+        self._step("send", f"{infno} → {msgid}", infno=infno, msgid=msgid)
+        try:
+            answer = await self.client.request(infno, body, msgid=msgid)
+        except NoAnswer:
+            self._step("timeout", f"{infno} {msgid}: no answer within {self.client.timeout:g} s",
+                       infno=infno, msgid=msgid)
+            raise
+        self.time.observe(answer.get("respond_time"))
+        self._step("answer", f"{infno} ← {answer.get('code')} {answer.get('err_msg')}", infno=infno,
+                   msgid=msgid, answer=answer)
+        return answer
+
+    async def _safe_request(self, infno: str, body: dict[str, Any], attempts: int = 3) -> dict[str, Any]:
+        """A request that may be repeated: the same msgid every time, so the switch answers it once."""
+        msgid = self.state.next_msgid()
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._request(infno, body, msgid)
+            except NoAnswer:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- the transactions ------------------------------------------------------------------------
+
+    async def read_card(self, card: Card) -> dict[str, Any]:
+        """1101: who is this, what is their balance, are they bound to a holder."""
+        body: dict[str, Any] = {"mdtrt_cert_type": card.cert_type, "mdtrt_cert_no": card.cert_no}
+        if card.psn_no is not None:
+            body["psn_no"] = card.psn_no
+        return await self._safe_request("1101", body)
+
+    def settlement_body(self, psn_no: str, card: Card, amount: str | Decimal, use_account: bool = True,
+                        details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        data = {"psn_no": psn_no, "mdtrt_cert_type": card.cert_type, "mdtrt_cert_no": card.cert_no,
+                "medfee_sumamt": str(amount), "acct_used_flag": "1" if use_account else "0"}
+        body: dict[str, Any] = {BODY_KEY[self.kind]: data}
+        if details and self.kind == "pharmacy":
+            body["drugdetail"] = details
+        return body
+
+    async def presettle(self, body: dict[str, Any]) -> dict[str, Any]:
+        """2101 / 2206: what settling now would do; changes nothing, so it may simply be repeated."""
+        return await self._safe_request(INFNOS[self.kind][0], body)
+
+    async def settle(self, body: dict[str, Any], psn_no: str) -> tuple[dict[str, Any], str, bool]:
+        """2102 / 2207 under reversal protection: (answer, msgid, False), or after a timeout
+        (the reversal's answer, msgid, True)."""
+        infno = INFNOS[self.kind][1]
+        pending = self.state.arm_settlement(infno, psn_no)
+        try:
+            answer = await self._request(infno, body, pending.omsgid)
+        except NoAnswer:
+            return await self.reverse(pending), pending.omsgid, True
+        self.state.disarm(pending)
+        return answer, pending.omsgid, False
+
+    async def reverse(self, pending: PendingReversal) -> dict[str, Any]:
+        """2601 of an unanswered settlement, same msgid each time, with backoff, until the switch answers."""
+        delay, ceiling = self.reversal_backoff
+        attempt = 0
+        while True:
+            attempt += 1
+            self._step("reversal", f"2601 reversal of {pending.omsgid}, attempt {attempt}", infno="2601",
+                       msgid=pending.msgid)
+            try:
+                answer = await self._request("2601", pending.input(), pending.msgid)
+            except NoAnswer:
+                answer = None
+            if answer is not None and answer.get("code") not in REVERSAL_TRANSIENT:
+                self.state.disarm(pending)
+                return answer
+            if self.reversal_attempts is not None and attempt >= self.reversal_attempts:
+                raise NoAnswer(f"reversal {pending.msgid} of {pending.omsgid} unanswered after {attempt} "
+                               f"attempts; it stays owed in {self.state.path}, sent again at the next start")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, ceiling)
+
+    async def recover(self) -> list[dict[str, Any]]:
+        """Send the reversals an earlier run of this terminal still owes (a crash while waiting)."""
+        answers = []
+        for pending in self.state.pending():
+            self._step("recover", f"owed from an earlier run: reversal {pending.msgid} of {pending.omsgid}",
+                       infno="2601", msgid=pending.msgid)
+            answers.append(await self.reverse(pending))
+        return answers
+
+    async def cancel(self, setl_id: str, psn_no: str) -> dict[str, Any]:
+        """2103 / 2208: refund a settlement in full (repeated under the same msgid if unanswered)."""
+        async with self._busy:
+            self.prompt = None
+            return await self._safe_request(INFNOS[self.kind][2], {"setl_id": setl_id, "psn_no": psn_no})
+
+    # --- the checkout ----------------------------------------------------------------------------
+
+    async def swipe(self, card: Card, amount: str | Decimal, *, use_account: bool = True,
+                    details: list[dict[str, Any]] | None = None) -> Swipe:
+        """Read the card, pre-settle, settle: one pass of the card (``checkout`` adds the swipes again)."""
+        self.prompt = None
+        info = await self.read_card(card)
+        if info.get("code") != "OK":
+            return Swipe("refused", card=info)
+        psn_no = card.psn_no or info["output"]["baseinfo"]["psn_no"]
+        body = self.settlement_body(psn_no, card, amount, use_account, details)
+        preview = await self.presettle(body)
+        if preview.get("code") not in ("OK", "POOLING_AVAILABLE"):
+            return Swipe("refused", card=info, preview=preview)
+        answer, msgid, reversed_ = await self.settle(body, psn_no)
+        if reversed_:
+            self._step("reversal", f"settlement {msgid} unanswered, reversal answered {answer.get('code')} "
+                       f"(reversed={answer.get('output', {}).get('reversed')})", answer=answer)
+            return Swipe("reversed", info, preview, answer, msgid)
+        if answer.get("code") == "OK":
+            return Swipe("settled", info, preview, answer, msgid)
+        if answer.get("code") == "POOLING_AVAILABLE":
+            self.prompt = Prompt.from_answer(answer)
+            self._step("prompt", self.prompt.text, answer=answer)
+            return Swipe("declined", info, preview, answer, msgid)
+        return Swipe("refused", info, preview, answer, msgid)
+
+    async def checkout(self, card: Card, amount: str | Decimal, *, use_account: bool = True,
+                       details: list[dict[str, Any]] | None = None,
+                       retry_after: Sequence[timedelta] | None = None) -> Checkout:
+        """A swipe, then — after a pooling prompt — a swipe again after each delay of ``retry_after``
+        (default: the terminal's ``auto_retry``; empty for a cashier who waits for the patient)."""
+        delays = list(self.auto_retry if retry_after is None else retry_after)
+        async with self._busy:
+            result = Checkout([await self.swipe(card, amount, use_account=use_account, details=details)])
+            while delays and result.last.prompt is not None:
+                delay = delays.pop(0)
+                prompt = result.last.prompt
+                self.waiting_until = prompt.declined_at + delay
+                self._step("wait", f"cashier swipes again in {_span(delay)}; the window ends "
+                           f"{prompt.expires_at:%H:%M:%S}")
+                self.time.observe(await self.pace.wait(delay))
+                self.waiting_until = None
+                result.swipes.append(await self.swipe(card, amount, use_account=use_account, details=details))
+            return result
+
+
+def _span(delta: timedelta) -> str:
+    seconds = max(delta.total_seconds(), 0)
+    minutes, secs = divmod(seconds, 60)
+    text = f"{int(minutes)}m" if minutes else ""
+    if secs or not minutes:
+        text += f"{secs:g}s" if secs != int(secs) else f"{int(secs)}s"
+    return text

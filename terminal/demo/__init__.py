@@ -1,0 +1,1 @@
+"""The demo: checkout stories on simulated tills, and the screen that shows them."""

@@ -1,0 +1,197 @@
+"""Checkout stories on simulated tills, against a switch and a broker started right here.
+
+With no arguments: an embedded MQTT broker on a free port, the switch in this process on a
+virtual clock running 60× (the 5-minute pooling window passes in 5 seconds), a Dongying and a
+Zibo family, and five checkout stories on a live view of the tills. It ends with the balances
+and the ledger audit; the exit status is 0 only if every amount came out exactly as expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from switch.service.handling import SettlementSwitch
+
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
+
+NAME = "demo"
+HELP = "play checkout stories on pharmacy and clinic terminals (starts its own broker and switch)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--speed", type=float, default=60.0,
+                   help="virtual clock speed: switch seconds per real second (default 60: the 5-minute "
+                        "window takes 5 s)")
+    p.add_argument("--fast", action="store_true",
+                   help="for CI: frozen clock moved in jumps, no pauses, plain output")
+    p.add_argument("--no-live", action="store_true", help="plain lines instead of the live view")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="where the embedded broker listens (default: a free port)")
+    p.add_argument("--broker", metavar="URL", help="use this broker instead of starting one")
+    p.add_argument("--root", default="gongji/v1", help="topic root (default gongji/v1)")
+    p.add_argument("--db", type=Path, help="SQLite ledger (default: a temporary file; it is reset first)")
+    p.add_argument("--stay", action="store_true",
+                   help="afterwards keep the broker and switch running (clock at real time) for your own "
+                        "swipes, until Ctrl-C")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.speed <= 0 and not args.fast:
+        print("gongji-terminal demo: --speed must be > 0 (or use --fast)")
+        return 2
+    return asyncio.run(_demo(args))
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from switch.bootstrap import Settings, build_switch
+    from switch.doors.broker import EmbeddedBroker
+    from switch.doors.mqtt import MqttSwitch, parse_broker_url
+    from switch.errors import ConfigError
+
+    with tempfile.TemporaryDirectory(prefix="gongji-demo-") as tmp:
+        embedded: EmbeddedBroker | None = None
+        try:
+            if args.broker:
+                url = parse_broker_url(args.broker).url
+            else:
+                host, _, port = (args.listen or "127.0.0.1:0").rpartition(":")
+                host = host or "127.0.0.1"
+                embedded = EmbeddedBroker(host, int(port) or _free_port(host))
+                await embedded.start()
+                url = embedded.url
+        except (ConfigError, ValueError, OSError) as exc:
+            print(f"gongji-terminal demo: cannot start the broker: {exc}")
+            return 2
+        switch = build_switch(Settings(broker=url, db=args.db or Path(tmp) / "demo.db", clock="virtual",
+                                       topic_root=args.root))
+        await switch.start()
+        adapter = MqttSwitch(switch, parse_broker_url(url), args.root, f"gongji-demo-{Path(tmp).name}")
+        stop = asyncio.Event()
+        runner = asyncio.create_task(adapter.run(stop))
+        try:
+            await asyncio.wait_for(adapter.connected.wait(), 10)
+            async with AsyncExitStack() as stack:
+                status = await _play(args, url, switch, Path(tmp), stack)
+            if args.stay:
+                await _stay(args, url)
+            return status
+        except TimeoutError:
+            print(f"gongji-terminal demo: the switch could not connect to {url}")
+            return 2
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 15)
+            await switch.stop()
+            if embedded is not None:
+                await embedded.stop()
+
+
+async def _stay(args: argparse.Namespace, url: str) -> None:
+    """Serve on after the stories, so a person can try ``gongji-terminal swipe`` on the demo's families."""
+    import signal
+
+    from terminal.clients.admin import Admin
+
+    async with Admin(url, root=args.root) as admin:
+        await admin.clock(speed=1)
+    print(f"\nThe switch stays up on {url} (topics {args.root}/, clock at real time); Ctrl-C stops it. Try:\n"
+          f"  gongji-terminal swipe --broker {url} --root {args.root} --fixmedins P37050200001 "
+          f"--cert QR-D002 --amount 80.00", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _play(args: argparse.Namespace, url: str, switch: SettlementSwitch, tmp: Path,
+                stack: AsyncExitStack) -> int:
+    from datetime import datetime, time
+
+    from rich.console import Console
+
+    from switch.service.clock import CST
+    from terminal.clients.admin import Admin
+    from terminal.clients.pace import JumpPace, Pace, RealPace
+    from terminal.clients.pos import Terminal
+    from terminal.clients.receipt import balances_table
+    from terminal.demo.stories import BINDINGS, EXPECTED_BALANCES, PEOPLE, STORIES, TILLS, Stage
+    from terminal.demo.view import LiveView, View
+
+    console = Console(highlight=False)
+    fast = args.fast
+    admin = await stack.enter_async_context(Admin(url, root=args.root, events=True))
+    await admin.reset()
+    clock = await admin.clock(set=datetime.combine(datetime.now(CST).date(), time(9, 30), CST))
+    await admin.load(PEOPLE, BINDINGS)
+    pace: Pace = JumpPace(admin) if fast else RealPace(args.speed)
+    speed = 0.0 if fast else args.speed
+
+    def header() -> str:
+        now = switch.clock.now()
+        return (f"gongji demo · broker {url} · topics {args.root}/ · switch clock {now:%H:%M:%S} "
+                f"({'frozen, moved in jumps' if fast else f'×{speed:g}'})")
+
+    live = not (fast or args.no_live) and console.is_terminal
+    view = LiveView(console, 1.2, header, switch.clock.now) if live else View(console, 0.0 if fast else 0.5)
+    if not live:
+        console.print(header())
+    tills = {}
+    for terminal_id, (code, kind, name) in TILLS.items():
+        till = Terminal(url, terminal_id, code, kind=kind, root=args.root,  # type: ignore[arg-type]
+                        state_dir=tmp / "terminals", pace=pace, on_step=view.on_step, name=name)
+        tills[terminal_id] = await stack.enter_async_context(till)
+        till.time.observe(clock["now"])
+    view.terminals = list(tills.values())
+    view.start_balances = await admin.balances()
+
+    async def feed() -> None:
+        while True:
+            view.on_event(await admin.events.get())
+
+    feeder = asyncio.create_task(feed())
+    stage = Stage(admin, tills, view)
+    try:
+        with view:
+            await stage.refresh()
+            if not fast:
+                await admin.clock(speed=args.speed)
+            for number, story in enumerate(STORIES, 1):
+                view.story(number, story.title)
+                await view.beat()
+                await story.play(stage)
+                await stage.refresh()
+                await view.beat(2.0)
+    finally:
+        feeder.cancel()
+    state = await admin.state()
+    console.print(balances_table(state["people"], view.start_balances, title="final balances 最终余额"))
+    final = {p["psn_no"]: p["balc"] for p in state["people"]}
+    for psn_no, expected in EXPECTED_BALANCES.items():
+        stage.expect(f"final balance of {psn_no}", final.get(psn_no), expected)
+    audit = await admin.audit()
+    console.print(f"admin.audit: {'ok' if audit['ok'] else 'FAILED'} "
+                  f"({audit.get('checked', {}).get('settlements', 0)} settlements checked"
+                  f"{'' if audit['ok'] else ': ' + '; '.join(audit['violations'])})")
+    if stage.failures:
+        console.print(f"[bold red]{len(stage.failures)} expectation(s) failed:[/bold red]")
+        for failure in stage.failures:
+            console.print(f"  {failure}")
+    ok = audit["ok"] and not stage.failures
+    console.print("demo: all stories came out as expected" if ok else "demo: FAILED")
+    return 0 if ok else 1

@@ -1,0 +1,170 @@
+"""One load run from start to finish: broker and responder up, population loaded, fleet run, books checked.
+
+The run starts what it is not given — a broker (mosquitto, or the embedded amqtt in a process of
+its own) and the switch (or the echo responder) as child processes, so each one's CPU is its own —
+and stops them afterwards. Against a switch that is already running it only loads its population
+(upserting the same people every time) and checks the books with ``admin.audit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import secrets
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from switch.doors.mqtt import parse_broker_url
+from terminal.clients.admin import Admin
+from terminal.load.fleet import Fleet, FleetConfig
+from terminal.load.population import Population, build_population
+from terminal.load.procs import (
+    Child,
+    amqtt_process,
+    cpu_seconds,
+    echo_process,
+    mosquitto_process,
+    rss_mb,
+    switch_process,
+    temp_dir,
+)
+from terminal.load.stats import Stats
+
+__all__ = ["LoadPlan", "load_population", "run_load"]
+
+LOADS_IN_FLIGHT = 4  # admin.load chunks sent before the first answer: decide one while another commits
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    fleet: FleetConfig = field(default_factory=FleetConfig)
+    people: int = 1_000
+    families: int = 200
+    prefix: str = "LD"
+    broker: str | None = None  # a running broker; None: start one
+    embedded: bool = False  # the broker started is amqtt (the embedded one) instead of mosquitto
+    spawn_switch: bool | None = None  # None: start one exactly when the broker was started here
+    echo: bool = False  # the echo responder instead of the switch
+    root: str | None = None  # None: gongji/v1 on a running switch, a fresh root otherwise
+    admin_token: str | None = None
+    switch_log_level: str = "INFO"
+    # The traffic journal's {root}/# watcher receives every message a second time; load tests measure
+    # the settlement path, so the switch started here runs with --journal-max 0 unless asked.
+    switch_journal: bool = False
+    db: Path | None = None  # the spawned switch's ledger; None: a temporary file
+    verify: bool = True
+    broker_pid: int | None = None  # a running broker whose CPU to measure too (the bench's own)
+
+    @property
+    def spawns_switch(self) -> bool:
+        return not self.echo and (self.spawn_switch if self.spawn_switch is not None else self.broker is None)
+
+
+async def load_population(admin: Admin, population: Population) -> dict[str, Any]:
+    """Load every chunk with a few in flight; the figures of the load."""
+    chunks = list(population.chunks())
+    gate = asyncio.Semaphore(LOADS_IN_FLIGHT)
+    started = time.perf_counter()
+
+    async def one(chunk: dict[str, Any]) -> None:
+        async with gate:
+            await admin.call("admin.load", chunk, timeout=120)
+
+    await asyncio.gather(*(one(c) for c in chunks))
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 3), "people": population.people, "bindings": population.bindings,
+            "chunks": len(chunks), "people_per_s": round(population.people / seconds) if seconds else None}
+
+
+async def _counts(admin: Admin, population: Population) -> dict[str, int]:
+    """The switch's global counts, asked about one person so the answer stays small."""
+    anyone = (population.singles or population.families[0].members)[0]
+    return dict((await admin.state(anyone))["counts"])
+
+
+def _cpu(pids: dict[str, int]) -> dict[str, float | None]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    sample = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    sample["load generator"] = usage.ru_utime + usage.ru_stime
+    return sample
+
+
+async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = None,
+                   on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run ``plan``; returns the figures (``stats``, ``cpu_percent``, ``load``, ``audit``, ``rss_mb``...)."""
+    phase = on_phase or (lambda text: None)
+    run_id = f"L{secrets.token_hex(3)}"
+    population = build_population(plan.people, plan.families, plan.prefix)
+    result: dict[str, Any] = {"responder": "echo" if plan.echo else "switch", "run_id": run_id}
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(temp_dir()))
+        children: dict[str, Child] = {}
+
+        def start(child: Child) -> Child:
+            phase(f"starting {child.name}")
+            child.start()
+            stack.callback(child.stop)
+            children[child.name] = child
+            return child
+
+        if plan.broker is None:
+            broker = start(amqtt_process(tmp) if plan.embedded else mosquitto_process(tmp))
+            url = broker.url
+            result["broker"] = "amqtt (embedded broker, own process)" if plan.embedded else "mosquitto"
+        else:
+            url = parse_broker_url(plan.broker).url
+            result["broker"] = url
+        spawned = plan.echo or plan.spawns_switch
+        root = plan.root or (f"gongji-load/{run_id}" if spawned else "gongji/v1")
+        if plan.echo:
+            responder = start(echo_process(tmp, url, root))
+        elif plan.spawns_switch:
+            db = plan.db or tmp / "ledger.db"
+            responder = start(switch_process(tmp, url, root, db, plan.switch_log_level,
+                                             () if plan.switch_journal else ("--journal-max", "0")))
+        result.update(root=root, people=population.people, families=len(population.families),
+                      terminals=plan.fleet.terminals,
+                      connections=-(-plan.fleet.terminals // plan.fleet.per_connection),
+                      rate=plan.fleet.rate, full_checkout=plan.fleet.full_checkout)
+        async with Admin(url, root=root, token=plan.admin_token, timeout=30) as admin:
+            before: dict[str, int] = {}
+            if not plan.echo:
+                phase(f"loading {population.people:,} people, {len(population.families):,} families")
+                result["load"] = await load_population(admin, population)
+                if plan.spawns_switch:
+                    result["rss_after_load_mb"] = round((rss_mb(responder.pid) or (0.0, 0.0))[0], 1)
+                if plan.verify:
+                    before = await _counts(admin, population)
+            fleet = Fleet(parse_broker_url(url), root, population, plan.fleet, run_id)
+            phase("running the fleet")
+            pids = {name: child.pid for name, child in children.items()}
+            if plan.broker_pid is not None:
+                pids["broker"] = plan.broker_pid
+            cpu_before = _cpu(pids)
+            started = time.perf_counter()
+            stats = await fleet.run(on_tick)
+            elapsed = time.perf_counter() - started
+            cpu_after = _cpu(pids)
+            result["stats"] = stats.summary()
+            used = {name: cpu_after[name] - cpu_before[name] for name in cpu_after  # type: ignore[operator]
+                    if cpu_after[name] is not None and cpu_before[name] is not None}
+            result["cpu_percent"] = {name: round(cpu / elapsed * 100, 1) for name, cpu in used.items()}
+            # CPU time per round trip: steadier than rates on a machine shared with other work.
+            result["cpu_us_per_request"] = {name: round(cpu / max(stats.requests, 1) * 1e6)
+                                            for name, cpu in used.items()}
+            if plan.spawns_switch:
+                rss, peak = rss_mb(responder.pid) or (0.0, 0.0)
+                result["rss_mb"], result["rss_peak_mb"] = round(rss, 1), round(peak, 1)
+            if not plan.echo and plan.verify:
+                phase("checking the books")
+                result["audit"] = await admin.audit()
+                after = await _counts(admin, population)
+                result["counts"] = {"settled": after["settlements"] - before["settlements"],
+                                    "undone": after["undone"] - before["undone"]}
+                result["counts_match"] = result["counts"] == {"settled": stats.settled - stats.undone,
+                                                              "undone": stats.undone}
+    return result

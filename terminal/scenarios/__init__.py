@@ -1,0 +1,1 @@
+"""Scenarios: the YAML format, its runner, targets, report, the CLI commands and the pytest plugin."""

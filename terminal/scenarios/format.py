@@ -1,0 +1,276 @@
+"""The scenario format: a family, its region policy and timed checkout steps with expectations, in YAML.
+
+A scenario is data a person writes; everything here is validated by pydantic (frozen, unknown keys
+refused) so a typo fails at load time with the step and field named, not as a timeout at run time.
+Shorthands (``settle``, ``card``, ``reverse``) expand to the full wire input here; values only known
+at run time (a msgid, a setl_id) are left as ``${step.path}`` references the runner fills in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from switch.service.clock import CST
+from terminal.scenarios.parts import (
+    PHARMACY,
+    Actor,
+    BindingSpec,
+    CardSpec,
+    EventSpec,
+    Expect,
+    Model,
+    PersonSpec,
+    PolicySpec,
+    PosSpec,
+    ReverseSpec,
+    SameAs,
+    SettleSpec,
+    Step,
+    offset_text,
+)
+
+__all__ = [
+    "DEFAULT_START",
+    "Actor",
+    "EventSpec",
+    "Expect",
+    "SameAs",
+    "Scenario",
+    "ScenarioError",
+    "Step",
+    "load_scenarios",
+    "offset_text",
+    "parse_scenario",
+    "scenario_schema",
+]
+
+DEFAULT_START = datetime(2026, 11, 25, 10, 0, tzinfo=CST)
+REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([^}]+)\}")
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the file, the scenario and the field."""
+
+
+class Scenario(Model):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    clock: Literal["virtual", "system"] = Field("virtual", description="system: a switch on the real clock "
+                                                                       "(use wait:, not at:)")
+    start: datetime = Field(DEFAULT_START, description="where the virtual clock stands at +0s")
+    pos: PosSpec | None = Field(default=None, description="the default POS terminal of pos steps")
+    policy: PolicySpec | list[PolicySpec] = Field(default_factory=list, description="one policy or a list")
+    people: list[PersonSpec] = Field(default_factory=list)
+    bindings: list[BindingSpec] = Field(default_factory=list)
+    audit: bool = Field(True, description="check the ledger with admin.audit after the last step")
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        people = {p.psn_no for p in self.people}
+        if len(people) != len(self.people):
+            raise ValueError("people: a psn_no appears twice")
+        seen: dict[str, int] = {}
+        last_at = timedelta(0)
+        for i, step in enumerate(self.steps):
+            where = f"steps[{i}] ({self.label(i)})"
+            for ref in _references(step):
+                if ref not in seen:
+                    raise ValueError(f"{where}: refers to step {ref!r}, which is not an earlier named step")
+            if step.at is not None:
+                if self.clock == "system":
+                    raise ValueError(f"{where}: 'at' needs the virtual clock; on the system clock use 'wait'")
+                if step.at < last_at:
+                    raise ValueError(f"{where}: at {offset_text(step.at)} is before the previous step's "
+                                     f"{offset_text(last_at)}; virtual time only moves forward")
+                last_at = step.at
+            for psn in _people_needed(step):
+                if psn not in people:
+                    raise ValueError(f"{where}: {psn} is not among the scenario's people (whose card?)")
+            self.actor(i)  # raises when no actor can be chosen
+            if step.name is not None:
+                if step.name in seen:
+                    raise ValueError(f"{where}: step name {step.name!r} used twice")
+                seen[step.name] = i
+        return self
+
+    # --- expansion --------------------------------------------------------------------------------
+
+    @property
+    def policies(self) -> list[PolicySpec]:
+        return [self.policy] if isinstance(self.policy, PolicySpec) else list(self.policy)
+
+    def label(self, i: int) -> str:
+        step = self.steps[i]
+        return f"step {i + 1}" + (f" '{step.name}'" if step.name else "")
+
+    def person(self, psn_no: str) -> PersonSpec:
+        return next(p for p in self.people if p.psn_no == psn_no)
+
+    def index_of(self, name: str) -> int:
+        return next(i for i, s in enumerate(self.steps) if s.name == name)
+
+    def actor(self, i: int) -> Actor:
+        """(channel, sender, fixmedins_code) of step ``i``: explicit, else implied by what it sends."""
+        step = self.steps[i]
+        default_code = self.pos.fixmedins_code if self.pos is not None else None
+        if isinstance(step.pos, PosSpec):
+            return "pos", step.pos.terminal, step.pos.fixmedins_code or default_code
+        if isinstance(step.pos, str):
+            return "pos", step.pos, default_code
+        if step.app is not None:
+            return "app", step.app, None
+        if step.admin or (step.infno or "").startswith("admin."):
+            return "admin", "admin", None
+        if isinstance(step.reverse, str) or (isinstance(step.reverse, ReverseSpec) and step.reverse.step):
+            original = step.reverse if isinstance(step.reverse, str) else step.reverse.step
+            assert original is not None
+            if original in {s.name for s in self.steps[:i]}:
+                return self.actor(self.index_of(original))
+        if (step.infno or "").startswith("app."):
+            raise ValueError(f"{self.label(i)}: an app.* request needs 'app: <psn_no>' (whose app sends it)")
+        if self.pos is None:
+            raise ValueError(f"{self.label(i)}: no actor; give pos:, app: or admin: true (or scenario pos:)")
+        return "pos", self.pos.terminal, default_code
+
+    def request(self, i: int) -> tuple[str, dict[str, Any]]:
+        """(infno, input) of step ``i``, with ``${step.path}`` references for what the run decides."""
+        step = self.steps[i]
+        if step.settle is not None:
+            return self._settle(step.settle, step.sent_infno or "2102")
+        if step.card is not None:
+            card = CardSpec(cert_of=step.card) if isinstance(step.card, str) else step.card
+            body: dict[str, Any] = {"mdtrt_cert_type": card.cert_type,
+                                    "mdtrt_cert_no": self.person(card.cert_of).cert(card.cert_type)}
+            if card.psn_no is not None:
+                body["psn_no"] = card.psn_no
+            return "1101", body
+        if step.reverse is not None:
+            spec = ReverseSpec(step=step.reverse) if isinstance(step.reverse, str) else step.reverse
+            if spec.step is not None:
+                original = self.steps[self.index_of(spec.step)]
+                psn_no = spec.psn_no or (original.settle.psn_no if original.settle is not None else None)
+                if psn_no is None:
+                    raise ScenarioError(f"{self.label(i)}: reverse of {spec.step!r} needs psn_no")
+                return "2601", {"psn_no": psn_no, "omsgid": spec.omsgid or f"${{{spec.step}.msgid}}",
+                                "oinfno": spec.oinfno or f"${{{spec.step}.infno}}"}
+            return "2601", {"psn_no": spec.psn_no, "omsgid": spec.omsgid, "oinfno": spec.oinfno}
+        if step.infno is None:
+            raise ScenarioError(f"{self.label(i)} sends raw bytes, not a request")
+        return step.infno, dict(step.input or {})
+
+    def _settle(self, s: SettleSpec, infno: str) -> tuple[str, dict[str, Any]]:
+        cert_no = s.cert_no if s.cert_no is not None else self.person(s.cert_of or s.psn_no).cert(s.cert_type)
+        body: dict[str, Any] = {"psn_no": s.psn_no, "mdtrt_cert_type": s.cert_type, "mdtrt_cert_no": cert_no,
+                                "medfee_sumamt": s.amount, "acct_used_flag": s.flag}
+        if s.insutype is not None:
+            body["insutype"] = s.insutype
+        if s.med_type is not None:
+            body["med_type"] = s.med_type
+        if infno in PHARMACY:
+            payload: dict[str, Any] = {"druginfo": body}
+            if s.drugdetail is not None:
+                payload["drugdetail"] = s.drugdetail
+            return infno, payload
+        return infno, {"data": body}
+
+    def needs(self) -> set[str]:
+        """What the target switch must offer: virtual_clock, system_clock, admin_token."""
+        needs = {"system_clock"} if self.clock == "system" else set()
+        if any(s.at is not None for s in self.steps):
+            needs.add("virtual_clock")
+        if any(s.token is not None for s in self.steps):
+            needs.add("admin_token")
+        return needs
+
+
+def _references(step: Step) -> Iterator[str]:
+    """Names of earlier steps this step refers to."""
+    if isinstance(step.msgid, SameAs):
+        yield step.msgid.same_as
+    if isinstance(step.reverse, str):
+        yield step.reverse
+    elif isinstance(step.reverse, ReverseSpec) and step.reverse.step is not None:
+        yield step.reverse.step
+    if step.expect.same_response_as is not None:
+        yield step.expect.same_response_as
+    for text in _strings(step.model_dump(mode="json")):
+        for match in REF.finditer(text):
+            yield match.group(1)
+
+
+def _strings(obj: Any) -> Iterator[str]:
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _strings(value)
+
+
+def _people_needed(step: Step) -> Iterator[str]:
+    if step.settle is not None and step.settle.cert_no is None:
+        yield step.settle.cert_of or step.settle.psn_no
+    if isinstance(step.card, str):
+        yield step.card
+    elif step.card is not None:
+        yield step.card.cert_of
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for e in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_scenario(document: Any, source: str = "scenario") -> Scenario:
+    """One scenario from parsed YAML, or ScenarioError listing every problem with its place."""
+    name = document.get("name") if isinstance(document, dict) else None
+    which = f"{source} ({name})" if name else source
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise ScenarioError(f"{which} is not a valid scenario:\n{_describe(exc)}") from None
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    """Every scenario of a YAML file (one per YAML document), or ScenarioError saying what is wrong."""
+    try:
+        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except OSError as exc:
+        raise ScenarioError(f"{path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not documents:
+        raise ScenarioError(f"{path}: no scenario in this file")
+    scenarios = [parse_scenario(doc, f"{path}: document {n + 1}") for n, doc in enumerate(documents)]
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ScenarioError(f"{path}: two scenarios share a name")
+    return scenarios
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario document, for editors (yaml-language-server) and vendors' tools."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "gongji scenario"
+    return schema

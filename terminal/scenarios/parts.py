@@ -1,0 +1,307 @@
+"""The parts of a scenario: people, bindings, policies, and steps with what they send and expect.
+
+Every model is frozen and refuses unknown keys, so a misspelt key in a YAML file is an error that
+names it. YAML reads 2102, 310 and 80.00 as numbers; the scalar types below turn them back into
+the text the wire wants.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from switch.core.codes import Code
+from switch.wire.inputs import Relation, parse_duration
+
+__all__ = [
+    "CLINIC",
+    "EVENT_TYPES",
+    "PHARMACY",
+    "Actor",
+    "Amount",
+    "BindingSpec",
+    "CardSpec",
+    "EventSpec",
+    "EventType",
+    "Expect",
+    "Model",
+    "PersonSpec",
+    "PolicySpec",
+    "PosSpec",
+    "ReverseSpec",
+    "SameAs",
+    "SettleSpec",
+    "Step",
+    "Text",
+    "offset_text",
+]
+
+EVENT_TYPES = ("settlement.committed", "settlement.declined", "settlement.cancelled", "settlement.reversed",
+               "window.opened", "window.used", "window.expired", "window.closed", "binding.created",
+               "binding.removed")
+EventType = Literal["settlement.committed", "settlement.declined", "settlement.cancelled",
+                    "settlement.reversed", "window.opened", "window.used", "window.expired", "window.closed",
+                    "binding.created", "binding.removed"]
+PHARMACY, CLINIC = ("2101", "2102"), ("2206", "2207")
+
+
+# --- scalar types: YAML turns 2102, 310 and 80.00 into numbers; the wire wants text --------------
+
+
+def _text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _amount(value: object) -> object:
+    """80 or 80.5 from YAML become "80.00" / "80.50"; a quoted amount is sent exactly as written."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        amount = Decimal(str(value))
+        return f"{amount:.2f}" if amount == amount.quantize(Decimal("0.01")) else str(amount)
+    return value
+
+
+def _cert_type(value: object) -> object:
+    return f"{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str):
+        value = value.strip().removeprefix("+")
+    return parse_duration(value)
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Amount = Annotated[str, BeforeValidator(_amount), WithJsonSchema(
+    {"type": ["string", "number"],
+     "description": "an amount such as \"80.00\"; quote it to send it as written"})]
+CertType = Annotated[Literal["01", "02", "03"], BeforeValidator(_cert_type)]
+Duration = Annotated[timedelta, BeforeValidator(_duration), WithJsonSchema(
+    {"type": ["string", "number"], "pattern": r"^\+?(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$|^\+?\d+(\.\d+)?$",
+     "description": "\"+4m59.999s\", \"1.5s\", \"1h\" or a number of seconds"})]
+
+
+def offset_text(delta: timedelta) -> str:
+    """A timedelta the way scenarios write it: ``+4m59.999s``, ``+5m``, ``+0s``."""
+    micros = delta // timedelta(microseconds=1)
+    minutes, micros = divmod(micros, 60_000_000)
+    seconds = Decimal(micros) / 1_000_000
+    text = f"{minutes}m" if minutes else ""
+    if seconds or not minutes:
+        text += f"{seconds.normalize():f}s"
+    return "+" + text
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- the family and the policy ----------------------------------------------------------------------
+
+
+class PersonSpec(Model):
+    """One insured person; certificates 01/02/03 default to ``QR<psn_no>``, ``ID<psn_no>``, ``SS<psn_no>``."""
+
+    psn_no: Text
+    psn_name: str | None = None
+    insutype: Annotated[Literal["310", "390"], BeforeValidator(_text)] = "310"
+    insuplc_admdvs: Text
+    status: Literal["active", "suspended"] = "active"
+    balc: Amount | None = None
+    certs: dict[CertType, Text] | None = None
+
+    def cert(self, cert_type: str) -> str | None:
+        return self.all_certs().get(cert_type)
+
+    def all_certs(self) -> dict[str, str]:
+        if self.certs is not None:
+            return {str(k): v for k, v in self.certs.items()}
+        return {"01": f"QR{self.psn_no}", "02": f"ID{self.psn_no}", "03": f"SS{self.psn_no}"}
+
+    def wire(self) -> dict[str, Any]:
+        person: dict[str, Any] = {"psn_no": self.psn_no, "psn_name": self.psn_name or f"参保人{self.psn_no}",
+                                  "insutype": self.insutype, "insuplc_admdvs": self.insuplc_admdvs,
+                                  "status": self.status, "certs": self.all_certs()}
+        if self.balc is not None:
+            person["balc"] = self.balc
+        return person
+
+
+class BindingSpec(Model):
+    holder_psn_no: Text
+    relative_psn_no: Text
+    rltn: Relation
+    cap: Amount | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class PolicySpec(Model):
+    """A policy set by admin.policy: these fields over ``extends`` (or over the policy of the same name)."""
+
+    name: str
+    extends: str | None = None
+    admdvs: list[Text] | None = None
+    flow: Literal["retry_window", "automatic", "disabled"] | None = None
+    window_seconds: Annotated[Decimal, Field(gt=0)] | None = None
+    max_relatives: int | None = None
+    relations: list[Relation] | None = None
+    fund_ratio: dict[Text, dict[Text, Any]] | None = None
+    own_first: bool | None = None
+    no_pool_to: list[dict[str, Any]] | None = None
+
+    def over(self, base: dict[str, Any] | None) -> dict[str, Any]:
+        given = self.model_dump(mode="json", exclude_none=True, exclude={"extends"})
+        return {**(base or {}), **given}
+
+
+# --- who acts and what they send --------------------------------------------------------------------
+
+
+class PosSpec(Model):
+    terminal: Text
+    fixmedins_code: Text | None = None
+
+
+class SettleSpec(Model):
+    """A settlement (2102, or the step's ``infno``: 2101/2206/2207) with the patient's own card."""
+
+    psn_no: Text
+    amount: Amount
+    flag: Annotated[Literal["0", "1"], BeforeValidator(_text)] = "1"
+    cert_type: CertType = "01"
+    cert_of: Text | None = Field(
+        default=None, description="present this person's certificate (CERT_MISMATCH)")
+    cert_no: Text | None = None
+    insutype: Text | None = None
+    med_type: Text | None = None
+    drugdetail: list[dict[str, Any]] | None = None
+
+
+class CardSpec(Model):
+    """1101: read the card of ``cert_of`` (optionally claiming it is ``psn_no``'s)."""
+
+    cert_of: Text
+    cert_type: CertType = "01"
+    psn_no: Text | None = None
+
+
+class ReverseSpec(Model):
+    """2601 of an earlier step (``step``), or of a message given by ``omsgid``/``oinfno``/``psn_no``."""
+
+    step: str | None = None
+    omsgid: Text | None = None
+    oinfno: Text | None = None
+    psn_no: Text | None = None
+
+    @model_validator(mode="after")
+    def _what(self) -> ReverseSpec:
+        if self.step is None and (self.omsgid is None or self.oinfno is None or self.psn_no is None):
+            raise ValueError("give 'step' (an earlier step's name) or all of omsgid, oinfno and psn_no")
+        return self
+
+
+class SameAs(Model):
+    same_as: str = Field(description="reuse the msgid of this earlier step (idempotency)")
+
+
+class EventSpec(Model):
+    type: EventType
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Expect(Model):
+    """What the answer and the switch must look like after the step; only what is given is checked."""
+
+    code: Code | None = None
+    infcode: int | None = None
+    err_msg: str | None = None
+    err_msg_contains: str | None = None
+    inf_refmsgid: str | None = Field(
+        default=None, description="checked when given, even as null (raw payloads)")
+    output: dict[str, Any] | None = Field(
+        default=None, description="subset of output; keys may be dotted paths: setlinfo.acct_mulaid_pay")
+    same_response_as: str | None = Field(
+        default=None, description="the answer equals this earlier step's answer")
+    events: list[EventType | EventSpec] | None = Field(
+        default=None, description="events seen, in this order (others may come between)")
+    events_absent: list[EventType] | None = None
+    balances: dict[Text, Amount] | None = Field(default=None, description="account balances after, by psn_no")
+    windows: list[Text | dict[str, Any]] | None = Field(
+        default=None, description="exactly the open windows after: psn_no, or a subset of one")
+    state: dict[str, Any] | None = Field(
+        default=None, description="subset of admin.state's output after the step")
+
+    def checks_refmsgid(self) -> bool:
+        return "inf_refmsgid" in self.model_fields_set
+
+    def needs_state(self) -> bool:
+        return self.balances is not None or self.windows is not None or self.state is not None
+
+
+Actor = tuple[str, str, str | None]  # channel, sender, fixmedins_code
+
+
+class Step(Model):
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    note: str | None = None
+    pos: PosSpec | Text | None = Field(
+        default=None, description="a POS terminal: {terminal, fixmedins_code}, or a terminal id using the "
+                                  "scenario's fixmedins_code")
+    app: Text | None = Field(default=None, description="the member app of this psn_no")
+    admin: bool = False
+    infno: Text | None = None
+    input: dict[str, Any] | None = None
+    settle: SettleSpec | None = None
+    card: CardSpec | Text | None = None
+    reverse: ReverseSpec | str | None = None
+    raw: str | None = Field(default=None, description="send these bytes as they are (not JSON, no msgid...)")
+    msgid: Text | SameAs | None = None
+    token: str | None = Field(
+        default=None, description="admin token to send instead of the runner's (UNAUTHORIZED)")
+    envelope: dict[str, Any] | None = Field(
+        default=None, description="envelope fields to add; null removes one")
+    at: Duration | None = Field(
+        default=None, description="virtual time since the scenario start, e.g. +4m59.999s")
+    wait: Duration | None = Field(
+        default=None, description="real seconds to wait before sending (system clock)")
+    timeout: Duration | None = None
+    expect: Expect = Field(default_factory=lambda: Expect.model_validate({}))
+    save: dict[str, str] | None = Field(
+        default=None, description="name: path in the answer, output.setlinfo.setl_id")
+
+    @model_validator(mode="after")
+    def _one_message(self) -> Step:
+        given = [k for k in ("settle", "card", "reverse", "raw") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of settle, card, reverse, raw; got {', '.join(given)}")
+        if not given and self.infno is None:
+            raise ValueError("a step sends something: give infno (+ input), settle, card, reverse or raw")
+        if given and given[0] != "settle" and self.infno is not None:
+            raise ValueError(f"{given[0]} sets its own infno; remove infno")
+        if self.settle is not None and self.infno not in (None, *PHARMACY, *CLINIC):
+            raise ValueError("settle expands to 2101/2102/2206/2207 only")
+        if self.input is not None and (given or self.infno is None):
+            raise ValueError("input goes with infno only")
+        actors = [k for k in ("pos", "app") if getattr(self, k) is not None]
+        actors += ["admin"] if self.admin else []
+        if len(actors) > 1:
+            raise ValueError(f"one actor per step; got {', '.join(actors)}")
+        return self
+
+    @property
+    def sent_infno(self) -> str | None:
+        if self.settle is not None:
+            return self.infno or "2102"
+        if self.card is not None:
+            return "1101"
+        if self.reverse is not None:
+            return "2601"
+        return self.infno

@@ -12,7 +12,6 @@ The caller is the psn_no of the app topic. Rules (DOMAIN.md "Binding", PROTOCOL.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -35,7 +34,7 @@ from switch.core.model import (
 from switch.core.money import format_fen
 from switch.wire.inputs import Bind, Empty, PayPremium, Records, SetCap, Unbind
 
-__all__ = ["HANDLERS", "bind", "bindings", "pay_premium", "records", "set_cap", "unbind"]
+__all__ = ["bind", "bindings", "pay_premium", "records", "set_cap", "unbind"]
 
 
 def _refuse(code: Code, err_msg: str, output: dict[str, Any] | None = None) -> Decision:
@@ -223,13 +222,3 @@ def pay_premium(state: State, caller: str, cmd: PayPremium, now: datetime) -> De
                     effects=(Move(caller, "@premium", cmd.amount, "premium", ref, now),
                              PutPremium(relative.psn_no, cmd.year, caller, cmd.amount, now)))
 
-
-# infno -> decision; switch/service/handling.py dispatches the app channel through this table.
-HANDLERS: dict[str, Callable[[State, str, Any, datetime], Decision]] = {
-    "app.bind": bind,
-    "app.unbind": unbind,
-    "app.set_cap": set_cap,
-    "app.bindings": bindings,
-    "app.records": records,
-    "app.pay_premium": pay_premium,
-}

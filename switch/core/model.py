@@ -41,6 +41,7 @@ __all__ = [
     "Window",
     "apply",
     "iso",
+    "refuse",
 ]
 
 # Money enters and leaves the personal accounts through these; with them the ledger is
@@ -260,6 +261,11 @@ class Decision:
     effects: tuple[Effect, ...] = ()
     events: tuple[Event, ...] = ()
     setl_id: str | None = None
+
+
+def refuse(code: Code, err_msg: str, output: dict[str, Any] | None = None) -> Decision:
+    """A refusal: the code and message to answer with (and its ``errors``, if any); nothing changes."""
+    return Decision(code=code, output=output, err_msg=err_msg)
 
 
 # --- the state -------------------------------------------------------------------------------

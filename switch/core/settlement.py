@@ -43,21 +43,19 @@ from switch.wire.inputs import Cancel, PersonQuery, Reverse, SettleData
 __all__ = ["Original", "SettleCommand", "cancel", "person_info", "reverse", "settle"]
 
 SETTLING_INFNOS = ("2102", "2207")
-PRE_INFNOS = ("2101", "2206")
-DEFAULT_MED_TYPE = {"2101": "41", "2102": "41", "2206": "11", "2207": "11"}
 
 
 @dataclass(slots=True, unsafe_hash=True)  # a value, not frozen for speed (see model.py's effects)
 class SettleCommand:
+    """A settlement request; ``pre`` and ``med_type`` come from its transaction's entry, not from its infno."""
+
     infno: str  # 2101 / 2102 / 2206 / 2207
     terminal_id: str
     msgid: str
     fixmedins_code: str
     data: SettleData
-
-    @property
-    def pre(self) -> bool:
-        return self.infno in PRE_INFNOS
+    pre: bool  # pre-settlement (2101/2206): answer what settling now would do, changing nothing
+    med_type: str  # the medical type (医疗类别) when the request names none: 41 pharmacy, 11 outpatient
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +174,7 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
     if isinstance(checked, Decision):
         return _declined(checked, cmd, now)
     patient = checked
-    med_type = data.med_type or DEFAULT_MED_TYPE[cmd.infno]
+    med_type = data.med_type or cmd.med_type
     medfee = data.medfee_sumamt
     fund = round_half_up(medfee, state.policy_for(patient).fund_ratio_for(patient.insutype, med_type))
     self_pay = medfee - fund

@@ -1,8 +1,9 @@
 """The AsyncAPI 3.0 document and the per-message JSON Schemas, generated from the wire models.
 
-Strategy: every schema comes from ``switch/wire/inputs.py`` (inputs) and ``switch/wire/outputs.py``
-(answers and events) through pydantic, every description of a wire field from the glossary,
-and every example from ``switch/kit/examples.py`` (a scripted day run through the real switch).
+Strategy: the operations are the entries of the transaction table (``switch/service/transactions.py``),
+every schema comes from the wire models they name (``switch/wire/``) through pydantic, every
+description of a wire field from the glossary, and every example from ``switch/kit/examples.py``
+(a scripted day run through the real switch).
 Nothing about a message is written twice, so the document cannot disagree with the switch.
 The document describes the switch: it *receives* requests and *sends* replies and events.
 """
@@ -21,17 +22,10 @@ from pydantic.json_schema import models_json_schema
 
 from switch.core.codes import Code
 from switch.kit.examples import ROOT, Exchange, recorded
-from switch.wire.glossary import TRANSACTIONS, describe
-from switch.wire.inputs import CHANNELS, INPUT_MODELS, Envelope
-from switch.wire.outputs import (
-    EVENT_MODELS,
-    OUTPUT_MODELS,
-    UNTYPED_OUTPUT,
-    ErrorsOutput,
-    NoOutput,
-    Response,
-    output_model,
-)
+from switch.service.transactions import TABLE, output_model
+from switch.wire.glossary import describe
+from switch.wire.inputs import CHANNELS, Envelope
+from switch.wire.outputs import EVENT_MODELS, ErrorsOutput, NoOutput, Response
 
 __all__ = ["ASYNCAPI_VERSION", "Operation", "build", "envelope_schemas", "message_key", "message_schemas",
            "operations"]
@@ -44,27 +38,28 @@ ID_PARAMETER = {
     "app": ("psn_no", "the member's own psn_no (the caller): 1-64 characters of A-Za-z0-9_-", "DH"),
 }
 CHANNEL_TITLE = {"pos": "POS terminals", "app": "member apps", "admin": "operators and test harnesses"}
+# A transaction without output models (one added without them) is described as this, not a crash;
+# a test fails naming it.
+UNTYPED_OUTPUT: dict[str, Any] = {"type": "object", "description": "not modelled yet"}
 
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One transaction: a request on a channel and its reply."""
+    """One transaction of the table: a request on a channel and its reply."""
 
     channel: str
     infno: str
     input_model: type[BaseModel]
+    output_models: tuple[type[BaseModel], ...]
+    summary: str
 
     @property
     def key(self) -> str:
         return self.infno if "." in self.infno else f"{self.channel}.{self.infno}"
 
-    @property
-    def summary(self) -> str:
-        return TRANSACTIONS.get(self.infno, self.infno)
-
 
 def operations() -> list[Operation]:
-    return [Operation(channel, infno, model) for (channel, infno), model in INPUT_MODELS.items()]
+    return [Operation(t.channel, t.infno, t.input, t.outputs, t.summary) for t in TABLE.values()]
 
 
 def message_key(operation: Operation, direction: str) -> str:
@@ -85,9 +80,10 @@ def address(channel: str, direction: str, root: str) -> str:
 
 
 def _models() -> list[tuple[type[BaseModel], Any]]:
-    models: list[type[BaseModel]] = [*INPUT_MODELS.values(), Response, ErrorsOutput, NoOutput]
-    for outputs in OUTPUT_MODELS.values():
-        models += outputs
+    ops = operations()
+    models: list[type[BaseModel]] = [*(op.input_model for op in ops), Response, ErrorsOutput, NoOutput]
+    for op in ops:
+        models += op.output_models
     models += EVENT_MODELS.values()
     unique = list(dict.fromkeys(models))
     return [(m, "validation") for m in unique]
@@ -168,8 +164,8 @@ def _response_schema(title: str, infno: dict[str, Any], refmsgid: dict[str, Any]
 
 def _outputs(op: Operation, names: dict[Any, str]) -> list[dict[str, Any]]:
     # A transaction added without output models is described as an object; a test names it.
-    models = OUTPUT_MODELS.get((op.channel, op.infno))
-    success = [UNTYPED_OUTPUT] if models is None else [_ref(names[(m, "validation")]) for m in models]
+    models = op.output_models
+    success = [_ref(names[(m, "validation")]) for m in models] if models else [UNTYPED_OUTPUT]
     return [*success, _ref(names[(ErrorsOutput, "validation")]), _ref(names[(NoOutput, "validation")])]
 
 

@@ -14,7 +14,7 @@ from switch.core.codes import Code
 from switch.kit.asyncapi import build, envelope_schemas, message_key, operations
 from switch.kit.examples import FIXMEDINS, ROOT, START, Exchange, recorded
 from switch.wire.glossary import describe
-from switch.wire.outputs import CODE_WHEN, OUTPUT_MODELS
+from switch.wire.outputs import CODE_WHEN
 
 __all__ = ["SERVE_DEMO", "SUB_DEMO", "pub_command", "render"]
 
@@ -166,7 +166,7 @@ def render() -> str:
     for op in operations():
         request = messages[message_key(op, "request")]
         input_schema = request["payload"]["properties"]["input"]
-        output_names = [m.__name__ for m in OUTPUT_MODELS.get((op.channel, op.infno), ())]
+        output_names = [m.__name__ for m in op.output_models]
         out += [f"### `{op.infno}` — {op.summary}", "",
                 f"- topic: `{doc['channels'][op.channel + 'Requests']['address']}` → "
                 f"`{doc['channels'][op.channel + 'Responses']['address']}`",

@@ -19,41 +19,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from switch.core import admin as admin_core
-from switch.core import member_app as app_core
-from switch.core import settlement as settle_core
+from pydantic import BaseModel
+
 from switch.core.codes import Code
 from switch.core.model import Decision, Event, Reset, State, apply, iso
 from switch.core.policy import Policy
+from switch.core.settlement import Original
 from switch.core.windows import expire_windows
 from switch.errors import RequestRejected
 from switch.service.clock import Clock, VirtualClock
 from switch.service.committer import Committer
+from switch.service.context import Context
 from switch.service.faults import FaultBook
+from switch.service.transactions import TABLE, Transaction
 from switch.store.base import Commit, ReplyRow, Store
-from switch.wire.envelope import Request, encode, fingerprint, parse_request, validate_input
-from switch.wire.inputs import (
-    Cancel,
-    Credit,
-    FaultRule,
-    Faults,
-    Load,
-    OutpatientSettle,
-    PersonQuery,
-    PharmacySettle,
-    PolicyRequest,
-    Reverse,
-    SetStatus,
-    StateQuery,
-)
-from switch.wire.inputs import Clock as ClockInput
+from switch.wire.envelope import Request, encode, fingerprint, parse_request, unknown_infno, validate_input
+from switch.wire.inputs import FaultRule
 
 __all__ = ["Reply", "SettlementSwitch"]
 
 log = logging.getLogger("gongji.switch")
 RECENT_REPLIES_IN_MEMORY = 20_000
-# Answers that depend on nothing but the moment (reads of the whole state) are not recorded.
-UNRECORDED = {("admin", "admin.state"), ("admin", "admin.audit"), ("admin", "admin.reset")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +113,10 @@ class SettlementSwitch:
                 if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
                     raise RequestRejected(Code.UNAUTHORIZED, "admin token missing or wrong", request.msgid,
                                           request.infno)
-            model = validate_input(request)
-            if channel == "app" and request.infno not in APP_HANDLERS:
-                raise RequestRejected(Code.UNKNOWN_INFNO, f"{request.infno} is not available on the app channel",
-                                      request.msgid, request.infno)
+            entry = TABLE.get((channel, request.infno))
+            if entry is None:
+                raise unknown_infno(request)
+            model = validate_input(request, entry.input)
         except RequestRejected as rejected:
             output = {"errors": rejected.errors} if rejected.errors is not None else {}
             body = self._answer(rejected.infno, rejected.msgid, rejected.code, rejected.err_msg, output)
@@ -138,7 +124,7 @@ class SettlementSwitch:
             return Reply(body, code=rejected.code.value)
         fault = self.faults.match(channel, sender, request.infno)
         if fault is None:
-            return await self._handle_valid(request, model, started)
+            return await self._handle_valid(request, entry, model, started)
         # Injected faults (admin.faults): an error is not recorded, so a retry of the msgid can succeed;
         # a dropped answer is recorded like any other, so the retry gets what was committed.
         log.info("%s/%s %s %s fault %s", channel, sender, request.infno, request.msgid, fault.action)
@@ -148,30 +134,31 @@ class SettlementSwitch:
             body = self._answer(request.infno, request.msgid, Code.INTERNAL_ERROR,
                                 "internal error (injected by admin.faults); nothing was committed", {})
             return Reply(body, code=Code.INTERNAL_ERROR.value)
-        reply = await self._handle_valid(request, model, started)
+        reply = await self._handle_valid(request, entry, model, started)
         return Reply(reply.payload, reply.events, reply.code, fault.sends())
 
-    async def _handle_valid(self, request: Request, model: Any, started: float) -> Reply:
+    async def _handle_valid(self, request: Request, entry: Transaction[Any], model: BaseModel,
+                            started: float) -> Reply:
         key = (request.channel, request.sender, request.msgid)
         fp = fingerprint(request.infno, request.raw_input)
         seen = self._replies.get(key)
         if seen is not None:
             return await self._replay(request, seen, fp, started)
         state = self._state()
+        findings = await self._disk_findings() if entry.reads_disk else None
         now = self.clock.now()
-        if (request.channel, request.infno) == ("admin", "admin.audit"):
-            return await self._audit(request, started)
-        decision = self._decide(request, model, now)
+        ctx = Context(state, request.infno, request.sender, request.msgid, request.envelope.fixmedins_code or "",
+                      now, self.clock, self.faults, self, findings)
+        decision = entry.decide(ctx, model)
         for effect in decision.effects:
             apply(state, effect)
-        # respond_time is the moment decided at, unless the request moved the clock itself.
-        at = None if request.infno == "admin.clock" else now
-        body = self._answer(request.infno, request.msgid, decision.code, decision.err_msg, decision.output, at)
-        recorded = (request.channel, request.infno) not in UNRECORDED
+        # respond_time is the moment decided at: ctx.now, which admin.clock moves with the clock.
+        body = self._answer(request.infno, request.msgid, decision.code, decision.err_msg, decision.output, ctx.now)
+        recorded = entry.recorded
         reply_row = None
         if recorded:
-            entry = _Recorded(fp, request.infno, decision.code.value, decision.setl_id, body)
-            self._remember(key, entry)
+            kept = _Recorded(fp, request.infno, decision.code.value, decision.setl_id, body)
+            self._remember(key, kept)
             reply_row = ReplyRow(request.channel, request.sender, request.msgid, request.infno, fp,
                                  decision.code.value, decision.setl_id, body, iso(now))
         elif any(isinstance(e, Reset) for e in decision.effects):
@@ -179,10 +166,10 @@ class SettlementSwitch:
             self._recent.clear()
         durable = self.committer.submit(Commit(decision.effects, reply_row))
         if recorded:
-            entry.durable = durable
+            kept.durable = durable
         await durable
         if recorded:
-            entry.durable = None
+            kept.durable = None
         self._log(request.channel, request.sender, request.infno, request.msgid, decision.code, decision, started)
         return Reply(body, [self._event(e) for e in decision.events], decision.code.value)
 
@@ -218,88 +205,16 @@ class SettlementSwitch:
             raise RuntimeError("switch not started")
         return self.state
 
-    # --- dispatch to the core ------------------------------------------------------------------
+    # --- what decisions may ask of the service ------------------------------------------------
 
-    def _decide(self, request: Request, model: Any, now: Any) -> Decision:
-        state = self._state()
-        channel, infno = request.channel, request.infno
-        if channel == "pos":
-            code = request.envelope.fixmedins_code or ""
-            if isinstance(model, PharmacySettle):
-                return settle_core.settle(state, settle_core.SettleCommand(
-                    infno, request.sender, request.msgid, code, model.druginfo), now)
-            if isinstance(model, OutpatientSettle):
-                return settle_core.settle(state, settle_core.SettleCommand(
-                    infno, request.sender, request.msgid, code, model.data), now)
-            if isinstance(model, PersonQuery):
-                return settle_core.person_info(state, model)
-            if isinstance(model, Cancel):
-                return settle_core.cancel(state, model, infno, now)
-            if isinstance(model, Reverse):
-                seen = self._replies.get(("pos", request.sender, model.omsgid))
-                original = None if seen is None else settle_core.Original(seen.infno, seen.code, seen.setl_id)
-                return settle_core.reverse(state, model, request.sender, original, now)
-        if channel == "admin":
-            return self._admin(request, model, now)
-        handler = APP_HANDLERS.get(infno)
-        if handler is not None:
-            return handler(state, request.sender, model, now)
-        raise RequestRejected(Code.UNKNOWN_INFNO, f"{infno} is not available on the {channel} channel yet",
-                              request.msgid, infno)
+    def original(self, sender: str, msgid: str) -> Original | None:
+        """What this switch answered to ``sender``'s pos message ``msgid`` (2601 reverses by it)."""
+        seen = self._replies.get(("pos", sender, msgid))
+        return None if seen is None else Original(seen.infno, seen.code, seen.setl_id)
 
-    def _admin(self, request: Request, model: Any, now: Any) -> Decision:
-        state = self._state()
-        infno = request.infno
-        if infno == "admin.load":
-            assert isinstance(model, Load)
-            return admin_core.load(state, model, now)
-        if infno == "admin.reset":
-            self.faults.replace([])  # a reset switch is a fresh one: no fault rules carried over
-            return Decision(Code.OK, {"reset": True}, "all tables emptied", effects=(Reset(),))
-        if infno == "admin.credit":
-            assert isinstance(model, Credit)
-            return admin_core.credit(state, model, now, f"credit:{request.sender}:{request.msgid}")
-        if infno == "admin.set_status":
-            assert isinstance(model, SetStatus)
-            return admin_core.set_status(state, model, now)
-        if infno == "admin.state":
-            assert isinstance(model, StateQuery)
-            return admin_core.state_view(state, model.psn_no, now)
-        if infno == "admin.policy":
-            assert isinstance(model, PolicyRequest)
-            if model.set is None:
-                return Decision(Code.OK, {"policies": [p.to_wire() for p in state.policies.all()]}, "success")
-            return admin_core.set_policy(state, model.set)
-        if infno == "admin.clock":
-            assert isinstance(model, ClockInput)
-            return self._clock(model)
-        if infno == "admin.faults":
-            assert isinstance(model, Faults)
-            if model.rules is not None:
-                self.faults.replace(model.rules)
-            return Decision(Code.OK, {"rules": self.faults.view()}, "success")
-        raise RequestRejected(Code.UNKNOWN_INFNO, f"{infno} is not available yet", request.msgid, infno)
-
-    def _clock(self, model: ClockInput) -> Decision:
-        changes = model.advance is not None or model.set is not None or model.speed is not None
-        if changes:
-            if not isinstance(self.clock, VirtualClock):
-                return Decision(Code.CLOCK_NOT_VIRTUAL,
-                                err_msg="the switch runs on the system clock; start it with --clock virtual")
-            if model.set is not None:
-                self.clock.set(model.set)
-            if model.advance is not None:
-                self.clock.advance(model.advance)
-            if model.speed is not None:
-                self.clock.set_speed(model.speed)
-        now = self.clock.now()
-        output = {"now": iso(now), "virtual": self.clock.virtual}
-        if isinstance(self.clock, VirtualClock):
-            output["speed"] = float(self.clock.speed)
-        expired = expire_windows(self._state(), now) if changes else Decision(Code.OK)
-        return Decision(Code.OK, output, "success", effects=expired.effects, events=expired.events)
-
-    async def _audit(self, request: Request, started: float) -> Reply:
+    async def _disk_findings(self) -> list[str]:
+        """admin.audit: once every commit is durable, what the ledger on disk says is wrong, and where
+        memory and disk disagree on a balance."""
         await self.committer.drain()
         violations = await self.store.audit()
         state = self._state()
@@ -309,11 +224,7 @@ class SettlementSwitch:
             if on_disk is None or on_disk.balc != person.balc:
                 violations.append(f"{psn_no}: memory says {person.balc} fen, disk says "
                                   f"{None if on_disk is None else on_disk.balc}")
-        output = {"ok": not violations, "violations": violations,
-                  "checked": {"people": len(state.people), "settlements": len(state.settlements)}}
-        body = self._answer(request.infno, request.msgid, Code.OK, "success", output)
-        self._log(request.channel, request.sender, request.infno, request.msgid, Code.OK, None, started)
-        return Reply(body)
+        return violations
 
     # --- the sweeper ---------------------------------------------------------------------------
 
@@ -374,6 +285,3 @@ class SettlementSwitch:
                  code.value, info["medfee_sumamt"], info["fund_pay_sumamt"], info["acct_pay"],
                  info["acct_mulaid_pay"], info["psn_cash_pay"], elapsed)
 
-
-# The member-app channel: infno -> decision of the pure core (switch/core/member_app.py).
-APP_HANDLERS: dict[str, Callable[[State, str, Any, Any], Decision]] = dict(app_core.HANDLERS)

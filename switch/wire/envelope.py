@@ -6,15 +6,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from switch.core.codes import Code
 from switch.errors import RequestRejected
-from switch.wire.inputs import INPUT_MODELS, MAX_PAYLOAD_BYTES, Envelope
+from switch.wire.inputs import MAX_PAYLOAD_BYTES, Envelope
 
-__all__ = ["Request", "encode", "errors_of", "fingerprint", "parse_request", "validate_input"]
+__all__ = ["Request", "encode", "errors_of", "fingerprint", "parse_request", "unknown_infno", "validate_input"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +111,14 @@ def parse_request(channel: str, sender: str, payload: bytes) -> Request:
     return Request(channel, sender, envelope, envelope.input)
 
 
-def validate_input(request: Request) -> BaseModel:
-    model = INPUT_MODELS.get((request.channel, request.infno))
-    if model is None:
-        raise RequestRejected(Code.UNKNOWN_INFNO, f"unknown infno {request.infno!r} on the {request.channel} channel",
-                              request.msgid, request.infno)
+def unknown_infno(request: Request) -> RequestRejected:
+    """The rejection of a request whose (channel, infno) names no transaction."""
+    return RequestRejected(Code.UNKNOWN_INFNO, f"unknown infno {request.infno!r} on the {request.channel} channel",
+                           request.msgid, request.infno)
+
+
+def validate_input(request: Request, model: type[M]) -> M:
+    """The request's input as ``model``, or INVALID_REQUEST naming every field at fault."""
     try:
         return model.model_validate(request.raw_input)
     except ValidationError as exc:

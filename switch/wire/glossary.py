@@ -1,39 +1,14 @@
 """Every wire field name, explained once: the descriptions of the AsyncAPI document and the reference.
 
+What each transaction does, in a line, is its entry's summary in ``switch/service/transactions.py``.
+
 The national platform's field names are kept on the wire (``acct_mulaid_pay``, not ``pooled``);
 this is where each is explained. A field a model gains without an entry here fails a test.
 """
 
 from __future__ import annotations
 
-__all__ = ["GLOSSARY", "TRANSACTIONS", "describe"]
-
-TRANSACTIONS: dict[str, str] = {
-    "1101": "person info: read the card",
-    "2101": "pharmacy pre-settlement: what 2102 would do now, changing nothing",
-    "2102": "pharmacy settlement",
-    "2103": "pharmacy settlement cancel: refund every source",
-    "2206": "outpatient pre-settlement: what 2207 would do now, changing nothing",
-    "2207": "outpatient settlement",
-    "2208": "outpatient settlement cancel: refund every source",
-    "2601": "reversal: undo the sender's own earlier 2102/2207 named by omsgid",
-    "app.bind": "bind a relative to the caller (the holder)",
-    "app.unbind": "remove a relative's binding; closes the relative's windows",
-    "app.set_cap": "set or remove a relative's cumulative cap",
-    "app.bindings": "the caller's family: relatives with caps, or the holder and other relatives",
-    "app.records": "the holder's pooled spending, newest first",
-    "app.pay_premium": "pay a bound relative's resident premium from the holder's account",
-    "admin.load": "upsert people and bindings (all or nothing)",
-    "admin.reset": "empty every table",
-    "admin.credit": "add to a personal account (the monthly allocation)",
-    "admin.set_status": "suspend or reinstate a person's insurance",
-    "admin.clock": "read, move, set or speed up the virtual clock",
-    "admin.state": "people, bindings, open windows and counts",
-    "admin.audit": "check the ledger: balances, conservation, settlements",
-    "admin.policy": "list the policies, or add or replace one",
-    "admin.faults": "inject faults (drop, delay, duplicate, error) into matching requests, list or clear them",
-}
-"""What each transaction does, in a line."""
+__all__ = ["GLOSSARY", "describe"]
 
 GLOSSARY: dict[str, str] = {
     # envelopes

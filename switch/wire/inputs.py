@@ -27,13 +27,13 @@ from switch.core.money import parse_amount
 
 __all__ = [
     "CHANNELS",
-    "INPUT_MODELS",
     "MAX_PAYLOAD_BYTES",
     "Bind",
     "Cancel",
     "CertType",
     "Clock",
     "Credit",
+    "Empty",
     "Envelope",
     "FaultMatch",
     "FaultRule",
@@ -334,29 +334,3 @@ class Faults(_Strict):
 
     rules: Annotated[list[FaultRule], Field(max_length=MAX_FAULT_RULES)] | None = None
 
-
-INPUT_MODELS: dict[tuple[str, str], type[BaseModel]] = {
-    ("pos", "1101"): PersonQuery,
-    ("pos", "2101"): PharmacySettle,
-    ("pos", "2102"): PharmacySettle,
-    ("pos", "2103"): Cancel,
-    ("pos", "2206"): OutpatientSettle,
-    ("pos", "2207"): OutpatientSettle,
-    ("pos", "2208"): Cancel,
-    ("pos", "2601"): Reverse,
-    ("app", "app.bind"): Bind,
-    ("app", "app.unbind"): Unbind,
-    ("app", "app.set_cap"): SetCap,
-    ("app", "app.bindings"): Empty,
-    ("app", "app.records"): Records,
-    ("app", "app.pay_premium"): PayPremium,
-    ("admin", "admin.load"): Load,
-    ("admin", "admin.reset"): Empty,
-    ("admin", "admin.credit"): Credit,
-    ("admin", "admin.set_status"): SetStatus,
-    ("admin", "admin.clock"): Clock,
-    ("admin", "admin.state"): StateQuery,
-    ("admin", "admin.audit"): Empty,
-    ("admin", "admin.policy"): PolicyRequest,
-    ("admin", "admin.faults"): Faults,
-}

@@ -1,6 +1,7 @@
 """Wire models of what the switch sends: the response envelope, every output, and the events.
 
-The member-app channel's outputs are in ``switch/wire/outputs_app.py``; ``OUTPUT_MODELS`` lists all.
+The member-app channel's outputs are in ``switch/wire/outputs_app.py``; the transaction table
+(``switch/service/transactions.py``) names each transaction's.
 
 The switch builds its answers as plain dicts in the core; these models are the contract those
 dicts keep. They are never used to build answers (that would put pydantic on the hot path):
@@ -13,11 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from switch.core.codes import Code
 from switch.core.policy import Policy
-from switch.wire import outputs_app as app
 from switch.wire.inputs import FaultAction, Insutype, Relation, Status
 from switch.wire.outputs_base import Amount, Timestamp
 from switch.wire.outputs_base import Out as _Out
@@ -25,8 +25,6 @@ from switch.wire.outputs_base import Out as _Out
 __all__ = [
     "CODE_WHEN",
     "EVENT_MODELS",
-    "OUTPUT_MODELS",
-    "UNTYPED_OUTPUT",
     "ErrorsOutput",
     "Event",
     "NoOutput",
@@ -34,7 +32,6 @@ __all__ = [
     "Response",
     "SetlInfo",
     "SettleOutput",
-    "output_model",
 ]
 
 
@@ -251,50 +248,6 @@ class FaultRuleOut(_Out):
 
 class FaultsOutput(_Out):
     rules: list[FaultRuleOut]
-
-
-# A transaction without output models (one added without them) is described as this, not a crash;
-# a test fails naming it.
-UNTYPED_OUTPUT: dict[str, Any] = {"type": "object", "description": "not modelled yet"}
-
-SETTLING = (SettleOutput, PoolingAvailable)
-OUTPUT_MODELS: dict[tuple[str, str], tuple[type[BaseModel], ...]] = {
-    ("pos", "1101"): (PersonInfo,),
-    ("pos", "2101"): SETTLING,
-    ("pos", "2102"): SETTLING,
-    ("pos", "2103"): (SettleOutput,),
-    ("pos", "2206"): SETTLING,
-    ("pos", "2207"): SETTLING,
-    ("pos", "2208"): (SettleOutput,),
-    ("pos", "2601"): (ReverseOutput,),
-    ("admin", "admin.load"): (LoadOutput,),
-    ("admin", "admin.reset"): (ResetOutput,),
-    ("admin", "admin.credit"): (CreditOutput,),
-    ("admin", "admin.set_status"): (SetStatusOutput,),
-    ("admin", "admin.clock"): (ClockOutput,),
-    ("admin", "admin.state"): (StateOutput,),
-    ("admin", "admin.audit"): (AuditOutput,),
-    ("admin", "admin.policy"): (PolicyListOutput, PolicySetOutput),
-    ("admin", "admin.faults"): (FaultsOutput,),
-    ("app", "app.bind"): (app.BindOutput,),
-    ("app", "app.unbind"): (app.UnbindOutput,),
-    ("app", "app.set_cap"): (app.SetCapOutput,),
-    ("app", "app.bindings"): (app.BindingsHolder, app.BindingsRelative, app.BindingsNone),
-    ("app", "app.records"): (app.RecordsOutput,),
-    ("app", "app.pay_premium"): (app.PremiumOutput,),
-}
-"""Success (and POOLING_AVAILABLE) outputs by (channel, infno); refusals carry ErrorsOutput or NoOutput."""
-
-
-def output_model(channel: str, infno: str, output: dict[str, Any]) -> type[BaseModel] | None:
-    """Which of the (channel, infno) output models ``output`` is, or None (a refusal, or a drifted answer)."""
-    for model in OUTPUT_MODELS.get((channel, infno), ()):
-        try:
-            model.model_validate(output)
-        except ValidationError:
-            continue
-        return model
-    return None
 
 
 # --- events ----------------------------------------------------------------------------------

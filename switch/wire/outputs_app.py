@@ -1,6 +1,6 @@
 """Wire models of the member-app channel's answers, exactly as ``switch/core/member_app.py`` builds them.
 
-Like ``switch/wire/outputs.py`` (which lists them in ``OUTPUT_MODELS``), they only describe: the
+Like ``switch/wire/outputs.py`` (the transaction table names them), they only describe: the
 AsyncAPI document and the reference are generated from them, and a test holds every recorded app
 answer to exactly one of them. docs/protocol.md's Clarifications say what each field means.
 """

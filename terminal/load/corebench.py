@@ -68,11 +68,11 @@ def run_core_bench(decisions: int = 200_000, people: int = 10_000, families: int
     for n, kind in enumerate(kinds):
         psn = next(people_of[kind])
         now += step
-        cmd = SettleCommand("2102", "BENCH", f"M{n}", "P37050000001", data[psn])
+        cmd = SettleCommand("2102", "BENCH", f"M{n}", "P37050000001", data[psn], False, "41")
         first = _commit(state, settle(state, cmd, now))
         done += 1
         if kind == "retry":
-            again = SettleCommand("2102", "BENCH", f"M{n}b", "P37050000001", data[psn])
+            again = SettleCommand("2102", "BENCH", f"M{n}b", "P37050000001", data[psn], False, "41")
             _commit(state, settle(state, again, now))
             done += 1
         elif kind == "cancel" and first.setl_id:

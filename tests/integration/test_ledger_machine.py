@@ -31,7 +31,8 @@ from switch.core.model import State
 from switch.core.money import format_fen
 from switch.core.policy import packaged_policies
 from switch.service.clock import VirtualClock
-from switch.service.handling import APP_HANDLERS, SettlementSwitch
+from switch.service.handling import SettlementSwitch
+from switch.service.transactions import TABLE
 from switch.store.sqlite import SqliteStore
 from tests.support.direct import START
 from tests.support.families import cert, person
@@ -152,7 +153,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if answer["code"] == "OK":
             assert self.state.binding_of[relative].holder == holder
 
-    @precondition(lambda self: "app.bind" in APP_HANDLERS)
+    @precondition(lambda self: ("app", "app.bind") in TABLE)
     @rule(holder=st.sampled_from(HOLDERS), relative=st.sampled_from(EVERYONE))
     def bind_in_the_app(self, holder: str, relative: str) -> None:
         """The member app's bind (once the app channel is there): the same binding rules as admin.load."""
@@ -161,7 +162,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if answer["code"] == "OK":
             assert self.state.binding_of[relative].holder == holder
 
-    @precondition(lambda self: "app.unbind" in APP_HANDLERS)
+    @precondition(lambda self: ("app", "app.unbind") in TABLE)
     @rule(relative=st.sampled_from(PATIENTS))
     def unbind(self, relative: str) -> None:
         binding = self.state.binding_of.get(relative)

@@ -71,7 +71,7 @@ def pharmacy(state: State, psn_no: str, fen: int, now: datetime = NOW, msgid: st
     """Settle a 2102 for ``psn_no`` with their own certificate, accounts used, and commit it."""
     data: dict[str, Any] = {"psn_no": psn_no, "mdtrt_cert_type": "01", "mdtrt_cert_no": f"QR{psn_no}",
                             "medfee_sumamt": format_fen(fen), "acct_used_flag": "1"}
-    cmd = SettleCommand("2102", terminal, msgid, fixmedins_code, SettleData.model_validate(data))
+    cmd = SettleCommand("2102", terminal, msgid, fixmedins_code, SettleData.model_validate(data), False, "41")
     return commit(state, settle(state, cmd, now))
 
 

@@ -43,7 +43,9 @@ def swipe(state: State, psn_no: str, amount: str, at: datetime = T0, *, infno: s
         data = model.data
     else:
         data = PharmacySettle.model_validate(body).druginfo
-    decision = settle(state, SettleCommand(infno, terminal, msgid, fixmedins, data), at)
+    # What the transaction table passes in for each entry: pre-settlement, and 41 pharmacy / 11 outpatient.
+    pre, med_type = infno in ("2101", "2206"), "11" if infno in ("2206", "2207") else "41"
+    decision = settle(state, SettleCommand(infno, terminal, msgid, fixmedins, data, pre, med_type), at)
     return commit(state, decision) if apply_effects else decision
 
 

@@ -205,7 +205,7 @@ RELATIVE_CHANGES = [
 def test_relative_can_change_nothing(infno: str, model: object, expected: Code) -> None:
     """A relative (DE, an employee with an account) is refused every change to the family."""
     state = family()
-    decision = app.HANDLERS[infno](state, "DE", model, NOW)
+    decision = getattr(app, infno.removeprefix("app."))(state, "DE", model, NOW)
     assert (decision.code, decision.effects) == (expected, ())
 
 

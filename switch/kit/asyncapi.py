@@ -14,7 +14,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -219,31 +219,31 @@ def _name(kind: str, x: Exchange) -> str:
 # --- the document ----------------------------------------------------------------------------
 
 
-def build(root: str = ROOT) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the switch under topic root ``root``."""
-    names, components = component_schemas()
-    examples = _examples()
-    messages: dict[str, Any] = {}
-    channels: dict[str, Any] = {}
-    ops: dict[str, Any] = {}
+@dataclass(slots=True)
+class _Messages:
+    """The document's messages as they are added, each with up to four recorded examples."""
 
-    def message(key: str, title: str, summary: str, payload: dict[str, Any]) -> dict[str, str]:
-        messages[key] = {"name": key, "title": title, "summary": summary, "contentType": "application/json",
-                         "payload": payload}
-        if key in examples:
-            messages[key]["examples"] = examples[key][:4]
+    examples: dict[str, list[dict[str, Any]]]
+    messages: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, key: str, title: str, summary: str, payload: dict[str, Any]) -> dict[str, str]:
+        self.messages[key] = {"name": key, "title": title, "summary": summary, "contentType": "application/json",
+                              "payload": payload}
+        if key in self.examples:
+            self.messages[key]["examples"] = self.examples[key][:4]
         return {"$ref": f"#/components/messages/{key}"}
 
-    for channel in CHANNELS:
-        for direction in ("req", "resp"):
-            channels[channel_key(channel, direction)] = _channel(channel, direction, root)
+
+def _transactions(msgs: _Messages, channels: dict[str, Any], ops: dict[str, Any], names: dict[Any, str],
+                  components: dict[str, Any]) -> None:
+    """One receive operation per transaction: its request message and its reply."""
     for op in operations():
         req_key, resp_key = message_key(op, "request"), message_key(op, "response")
         req_ch, resp_ch = channel_key(op.channel, "req"), channel_key(op.channel, "resp")
-        channels[req_ch]["messages"][req_key] = message(req_key, f"{op.infno} request", op.summary,
-                                                        _request_schema(op, names, components))
+        channels[req_ch]["messages"][req_key] = msgs.add(req_key, f"{op.infno} request", op.summary,
+                                                         _request_schema(op, names, components))
         refmsgid = {"type": "string", "description": describe("inf_refmsgid")}
-        channels[resp_ch]["messages"][resp_key] = message(
+        channels[resp_ch]["messages"][resp_key] = msgs.add(
             resp_key, f"{op.infno} response", f"the answer to {op.infno}",
             _response_schema(f"{op.infno} response", {"type": "string", "const": op.infno}, refmsgid,
                              _outputs(op, names)))
@@ -255,10 +255,14 @@ def build(root: str = ROOT) -> dict[str, Any]:
                       "messages": [{"$ref": f"#/channels/{resp_ch}/messages/{resp_key}"}]},
             "bindings": MQTT_BINDING,
         }
+
+
+def _rejections(msgs: _Messages, channels: dict[str, Any], ops: dict[str, Any], names: dict[Any, str]) -> None:
+    """Per channel, the answer to a payload that belongs to no operation."""
     refusals = [_ref(names[(ErrorsOutput, "validation")]), _ref(names[(NoOutput, "validation")])]
     for channel in CHANNELS:
         key, resp_ch = f"{channel}.rejected.response", channel_key(channel, "resp")
-        channels[resp_ch]["messages"][key] = message(
+        channels[resp_ch]["messages"][key] = msgs.add(
             key, "unreadable request", "the answer to a payload that belongs to no operation",
             _response_schema("answer to an unreadable request", {"type": ["string", "null"]},
                              {"type": ["string", "null"], "description": describe("inf_refmsgid")}, refusals))
@@ -269,18 +273,36 @@ def build(root: str = ROOT) -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{resp_ch}"},
             "messages": [{"$ref": f"#/channels/{resp_ch}/messages/{key}"}], "bindings": MQTT_BINDING,
         }
+
+
+def _events(msgs: _Messages, channels: dict[str, Any], ops: dict[str, Any], names: dict[Any, str],
+            root: str) -> None:
+    """The events channel and its one send operation."""
     channels["events"] = {"address": f"{root}/events", "title": "events", "messages": {},
                           "description": "Everything that happened, for dashboards and tests; never needed "
                                          "to settle."}
     for type_, data in EVENT_MODELS.items():
         key = f"event.{type_}"
         summary = (data.__doc__ or type_).strip().splitlines()[0]
-        channels["events"]["messages"][key] = message(key, type_, summary, _event_schema(type_, data, names))
+        channels["events"]["messages"][key] = msgs.add(key, type_, summary, _event_schema(type_, data, names))
     ops["events"] = {"action": "send", "title": "events", "summary": "announce what happened",
                      "channel": {"$ref": "#/channels/events"},
                      "messages": [{"$ref": f"#/channels/events/messages/{key}"}
                                   for key in channels["events"]["messages"]],
                      "bindings": MQTT_BINDING}
+
+
+def build(root: str = ROOT) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of the switch under topic root ``root``."""
+    names, components = component_schemas()
+    msgs = _Messages(_examples())
+    channels: dict[str, Any] = {channel_key(channel, direction): _channel(channel, direction, root)
+                                for channel in CHANNELS for direction in ("req", "resp")}
+    ops: dict[str, Any] = {}
+    _transactions(msgs, channels, ops, names, components)
+    _rejections(msgs, channels, ops, names)
+    _events(msgs, channels, ops, names, root)
+    messages = msgs.messages
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": _info(root),

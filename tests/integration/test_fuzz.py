@@ -90,6 +90,47 @@ class Fuzz:
         return sum(stat.size for stat in snapshot.statistics("filename")) if tracemalloc.is_tracing() else 0
 
 
+def run_hostile(fuzz: Fuzz) -> None:
+    """Feed EXAMPLES generated payloads per channel (and their mutants), watching memory over one stretch."""
+    # tracemalloc slows every allocation several times over, so it watches one stretch late in the
+    # run, once caches are warm: what the switch allocated there and still holds at its end.
+    window = (int(EXAMPLES * 0.85), int(EXAMPLES * 0.88))
+    examples = 0
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(pos=envelopes("pos"), app=envelopes("app"), admin=envelopes("admin"),
+           seed=st.integers(0, 2**32 - 1))
+    def hostile(pos: bytes, app: bytes, admin: bytes, seed: int) -> None:
+        nonlocal examples
+        examples += 1
+        if examples == window[0]:
+            tracemalloc.start()
+            fuzz.window_replies = len(fuzz.switch._replies)
+            fuzz.window_sent = -sum(fuzz.sent.values())
+        fuzz.feed({"pos": pos, "app": app, "admin": admin}, random.Random(seed))
+        if examples == window[1]:
+            fuzz.window_sent += sum(fuzz.sent.values())
+            fuzz.grown = fuzz.traced_switch_bytes()
+            fuzz.recorded = len(fuzz.switch._replies) - fuzz.window_replies
+            tracemalloc.stop()
+
+    hostile()
+
+
+async def still_settles(direct: Direct) -> dict[str, Any]:
+    """After the storm, from a reset: the Dongying retry window still pools, and the books balance."""
+    await direct.admin("admin.faults", {"rules": []})
+    await direct.admin("admin.reset")
+    await direct.admin("admin.load", DONGYING)
+    first = await direct.pos("T9", "2102", pharmacy_input("DR", "80.00"))
+    assert first["code"] == "POOLING_AVAILABLE"
+    second = await direct.pos("T9", "2102", pharmacy_input("DR", "80.00"))
+    audit = await direct.admin("admin.audit")
+    assert audit["output"]["ok"], audit
+    return second
+
+
 def test_fuzz_every_channel(tmp_path: Path) -> None:
     """≥100,000 hostile payloads per channel: no crash, a specific code each, bounded memory, settling after."""
     loop = asyncio.new_event_loop()
@@ -97,32 +138,9 @@ def test_fuzz_every_channel(tmp_path: Path) -> None:
     direct = loop.run_until_complete(direct_cm.__aenter__())
     fuzz = Fuzz(direct, loop)
     started = time.monotonic()
-    examples = 0
     try:
         loop.run_until_complete(direct.admin("admin.load", DONGYING))
-
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-        @given(pos=envelopes("pos"), app=envelopes("app"), admin=envelopes("admin"),
-               seed=st.integers(0, 2**32 - 1))
-        def hostile(pos: bytes, app: bytes, admin: bytes, seed: int) -> None:
-            nonlocal examples
-            examples += 1
-            if examples == WINDOW[0]:
-                tracemalloc.start()
-                fuzz.window_replies = len(fuzz.switch._replies)
-                fuzz.window_sent = -sum(fuzz.sent.values())
-            fuzz.feed({"pos": pos, "app": app, "admin": admin}, random.Random(seed))
-            if examples == WINDOW[1]:
-                fuzz.window_sent += sum(fuzz.sent.values())
-                fuzz.grown = fuzz.traced_switch_bytes()
-                fuzz.recorded = len(fuzz.switch._replies) - fuzz.window_replies
-                tracemalloc.stop()
-
-        # tracemalloc slows every allocation several times over, so it watches one stretch late in the
-        # run, once caches are warm: what the switch allocated there and still holds at its end.
-        WINDOW = (int(EXAMPLES * 0.85), int(EXAMPLES * 0.88))
-        hostile()
+        run_hostile(fuzz)
         grown, recorded = fuzz.grown, fuzz.recorded
         window = fuzz.window_sent
         # Memory may grow only by what the switch is meant to keep: ledger rows and one idempotency
@@ -131,19 +149,7 @@ def test_fuzz_every_channel(tmp_path: Path) -> None:
         for channel in CHANNELS:
             assert fuzz.sent[channel] >= 100_000 or EXAMPLES < 3000, fuzz.sent
         assert fuzz.codes["INVALID_REQUEST"] > 10_000 and fuzz.codes["OK"] > 100, fuzz.codes
-
-        async def still_settles() -> dict[str, Any]:
-            await direct.admin("admin.faults", {"rules": []})
-            await direct.admin("admin.reset")
-            await direct.admin("admin.load", DONGYING)
-            first = await direct.pos("T9", "2102", pharmacy_input("DR", "80.00"))
-            assert first["code"] == "POOLING_AVAILABLE"
-            second = await direct.pos("T9", "2102", pharmacy_input("DR", "80.00"))
-            audit = await direct.admin("admin.audit")
-            assert audit["output"]["ok"], audit
-            return second
-
-        second = loop.run_until_complete(still_settles())
+        second = loop.run_until_complete(still_settles(direct))
         assert (second["code"], second["output"]["setlinfo"]["acct_mulaid_pay"]) == ("OK", "80.00")
         print(f"\nfuzz: {sum(fuzz.sent.values())} payloads {dict(fuzz.sent)} in {time.monotonic() - started:.1f} s; "
               f"switch memory grew {grown / 1e3:.1f} kB over {window} payloads with {recorded} new recorded msgids; "

@@ -23,9 +23,10 @@ from pydantic.json_schema import models_json_schema
 from switch.core.codes import Code
 from switch.kit.examples import ROOT, Exchange, recorded
 from switch.service.transactions import TABLE, output_model
+from switch.wire.events import EVENT_MODELS
 from switch.wire.glossary import describe
 from switch.wire.inputs import CHANNELS, Envelope
-from switch.wire.outputs import EVENT_MODELS, ErrorsOutput, NoOutput, Response
+from switch.wire.outputs import ErrorsOutput, NoOutput, Response
 
 __all__ = ["ASYNCAPI_VERSION", "Operation", "build", "envelope_schemas", "message_key", "message_schemas",
            "operations"]

@@ -1,7 +1,8 @@
-"""Wire models of what the switch sends: the response envelope, every output, and the events.
+"""Wire models of what the switch answers: the response envelope, every output, and the codes.
 
-The member-app channel's outputs are in ``switch/wire/outputs_app.py``; the transaction table
-(``switch/service/transactions.py``) names each transaction's.
+The member-app channel's outputs are in ``switch/wire/outputs_app.py``, the events in
+``switch/wire/events.py``; the transaction table (``switch/service/transactions.py``) names
+each transaction's outputs.
 
 The switch builds its answers as plain dicts in the core; these models are the contract those
 dicts keep. They are never used to build answers (that would put pydantic on the hot path):
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from switch.core.codes import Code
 from switch.core.policy import Policy
@@ -24,9 +25,7 @@ from switch.wire.outputs_base import Out as _Out
 
 __all__ = [
     "CODE_WHEN",
-    "EVENT_MODELS",
     "ErrorsOutput",
-    "Event",
     "NoOutput",
     "PoolingAvailable",
     "Response",
@@ -248,104 +247,6 @@ class FaultRuleOut(_Out):
 
 class FaultsOutput(_Out):
     rules: list[FaultRuleOut]
-
-
-# --- events ----------------------------------------------------------------------------------
-
-
-class WindowData(_Out):
-    psn_no: str
-    fixmedins_code: str
-    holder_psn_no: str
-    opened_at: Timestamp
-    expires_at: Timestamp
-
-
-class WindowClosedData(_Out):
-    psn_no: str
-    fixmedins_code: str
-    holder_psn_no: str
-    reason: str
-
-
-class SettlementCommittedData(_Out):
-    setl_id: str
-    infno: str
-    terminal_id: str
-    msgid: str
-    fixmedins_code: str
-    psn_no: str
-    medfee_sumamt: Amount
-    fund_pay_sumamt: Amount
-    acct_pay: Amount
-    acct_mulaid_pay: Amount
-    psn_cash_pay: Amount
-    mulaid_psn_no: str | None
-
-
-class SettlementDeclinedData(_Out):
-    terminal_id: str
-    msgid: str
-    infno: str
-    fixmedins_code: str
-    psn_no: str
-    code: Code
-    shortfall: Amount | None = Field(None, description="POOLING_AVAILABLE only")
-    mulaid_psn_no: str | None = Field(None, description="POOLING_AVAILABLE only")
-
-
-class SettlementCancelledData(_Out):
-    setl_id: str
-    psn_no: str
-    infno: str
-    mulaid_psn_no: str | None
-
-
-class SettlementReversedData(_Out):
-    setl_id: str
-    psn_no: str
-    omsgid: str
-    terminal_id: str
-    mulaid_psn_no: str | None
-
-
-class BindingCreatedData(_Out):
-    holder_psn_no: str
-    relative_psn_no: str
-    rltn: Relation
-    via: Literal["admin.load", "app.bind"]
-
-
-class BindingRemovedData(_Out):
-    """Sent by app.unbind, after the window.closed of each of the relative's open windows."""
-
-    holder_psn_no: str
-    relative_psn_no: str
-    rltn: Relation
-    via: Literal["app.unbind"]
-
-
-class Event(_Out):
-    """Every event on ``{root}/events``."""
-
-    type: str
-    at: Timestamp
-    data: dict[str, Any]
-
-
-EVENT_MODELS: dict[str, type[BaseModel]] = {
-    "settlement.committed": SettlementCommittedData,
-    "settlement.declined": SettlementDeclinedData,
-    "settlement.cancelled": SettlementCancelledData,
-    "settlement.reversed": SettlementReversedData,
-    "window.opened": WindowData,
-    "window.used": WindowData,
-    "window.expired": WindowData,
-    "window.closed": WindowClosedData,
-    "binding.created": BindingCreatedData,
-    "binding.removed": BindingRemovedData,
-}
-"""The ``data`` of each event type."""
 
 
 # --- codes -----------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from switch.core.codes import Code
 from switch.kit.asyncapi import build, message_key, message_schemas, operations
 from switch.kit.examples import Exchange, recorded
 from switch.service.transactions import INPUT_MODELS, OUTPUT_MODELS, TRANSACTIONS, output_model
+from switch.wire.events import EVENT_MODELS
 from switch.wire.glossary import GLOSSARY
-from switch.wire.outputs import CODE_WHEN, EVENT_MODELS
+from switch.wire.outputs import CODE_WHEN
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "data" / "asyncapi-3.0.0.schema.json"
 

@@ -1,0 +1,113 @@
+"""Wire models of the events on ``{root}/events``: what happened, for dashboards and tests.
+
+Like the answers' models (``switch/wire/outputs.py``) they describe and never build: the core makes
+each event's ``data`` as a plain dict, and a test holds every recorded event to its model here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from switch.core.codes import Code
+from switch.wire.inputs import Relation
+from switch.wire.outputs_base import Amount, Timestamp
+from switch.wire.outputs_base import Out as _Out
+
+__all__ = ["EVENT_MODELS", "Event"]
+
+
+class WindowData(_Out):
+    psn_no: str
+    fixmedins_code: str
+    holder_psn_no: str
+    opened_at: Timestamp
+    expires_at: Timestamp
+
+
+class WindowClosedData(_Out):
+    psn_no: str
+    fixmedins_code: str
+    holder_psn_no: str
+    reason: str
+
+
+class SettlementCommittedData(_Out):
+    setl_id: str
+    infno: str
+    terminal_id: str
+    msgid: str
+    fixmedins_code: str
+    psn_no: str
+    medfee_sumamt: Amount
+    fund_pay_sumamt: Amount
+    acct_pay: Amount
+    acct_mulaid_pay: Amount
+    psn_cash_pay: Amount
+    mulaid_psn_no: str | None
+
+
+class SettlementDeclinedData(_Out):
+    terminal_id: str
+    msgid: str
+    infno: str
+    fixmedins_code: str
+    psn_no: str
+    code: Code
+    shortfall: Amount | None = Field(None, description="POOLING_AVAILABLE only")
+    mulaid_psn_no: str | None = Field(None, description="POOLING_AVAILABLE only")
+
+
+class SettlementCancelledData(_Out):
+    setl_id: str
+    psn_no: str
+    infno: str
+    mulaid_psn_no: str | None
+
+
+class SettlementReversedData(_Out):
+    setl_id: str
+    psn_no: str
+    omsgid: str
+    terminal_id: str
+    mulaid_psn_no: str | None
+
+
+class BindingCreatedData(_Out):
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    via: Literal["admin.load", "app.bind"]
+
+
+class BindingRemovedData(_Out):
+    """Sent by app.unbind, after the window.closed of each of the relative's open windows."""
+
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    via: Literal["app.unbind"]
+
+
+class Event(_Out):
+    """Every event on ``{root}/events``."""
+
+    type: str
+    at: Timestamp
+    data: dict[str, Any]
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "settlement.committed": SettlementCommittedData,
+    "settlement.declined": SettlementDeclinedData,
+    "settlement.cancelled": SettlementCancelledData,
+    "settlement.reversed": SettlementReversedData,
+    "window.opened": WindowData,
+    "window.used": WindowData,
+    "window.expired": WindowData,
+    "window.closed": WindowClosedData,
+    "binding.created": BindingCreatedData,
+    "binding.removed": BindingRemovedData,
+}
+"""The ``data`` of each event type."""

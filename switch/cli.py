@@ -108,13 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         except KeyboardInterrupt:  # pragma: no cover - signal handler normally catches it
             return 130
-    if args.command == "mosquitto-config":
-        try:
-            return _mosquitto_config(args)
-        except ConfigError as exc:
-            print(f"gongji-switch: {exc}", file=sys.stderr)
-            return 2
-    return 2
+    # The parser admits no other command.
+    try:
+        return _mosquitto_config(args)
+    except ConfigError as exc:
+        print(f"gongji-switch: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

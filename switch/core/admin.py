@@ -20,6 +20,7 @@ from switch.core.model import (
     PutPolicy,
     State,
     iso,
+    refuse,
 )
 from switch.core.money import format_fen
 from switch.core.policy import Policy
@@ -77,12 +78,9 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
     for i, b in enumerate(cmd.bindings):
         refused = check_bind(view, b.holder_psn_no, b.relative_psn_no, b.rltn)
         if refused is not None:
-            return Decision(
-                code=refused.code,
-                err_msg=f"bindings[{i}] {b.holder_psn_no} → {b.relative_psn_no}: {refused.err_msg}",
-                output={"errors": [{"loc": ["input", "bindings", i], "msg": refused.err_msg,
-                                    "code": refused.code.value}]},
-            )
+            return refuse(refused.code, f"bindings[{i}] {b.holder_psn_no} → {b.relative_psn_no}: {refused.err_msg}",
+                          {"errors": [{"loc": ["input", "bindings", i], "msg": refused.err_msg,
+                                       "code": refused.code.value}]})
         existing = view.binding_of(b.relative_psn_no)
         binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap,
                           existing.used if existing is not None else 0,
@@ -99,14 +97,14 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
 
 
 def _invalid(loc: list[Any], msg: str) -> Decision:
-    return Decision(code=Code.INVALID_REQUEST, err_msg=msg, output={"errors": [{"loc": loc, "msg": msg}]})
+    return refuse(Code.INVALID_REQUEST, msg, {"errors": [{"loc": loc, "msg": msg}]})
 
 
 def credit(state: State, cmd: Credit, now: datetime, ref: str) -> Decision:
     """admin.credit: the monthly allocation into an employee's personal account."""
     person = state.people.get(cmd.psn_no)
     if person is None:
-        return Decision(Code.PERSON_NOT_FOUND, err_msg=f"参保人 {cmd.psn_no} 不存在")
+        return refuse(Code.PERSON_NOT_FOUND, f"参保人 {cmd.psn_no} 不存在")
     if person.insutype != "310":
         return _invalid(["input", "psn_no"], f"{cmd.psn_no} is resident-insured (390) and has no personal account")
     return Decision(code=Code.OK, err_msg="success",
@@ -118,7 +116,7 @@ def set_status(state: State, cmd: SetStatus, now: datetime) -> Decision:
     """admin.set_status: suspending a holder closes the windows of the relatives; resuming restores pooling."""
     person = state.people.get(cmd.psn_no)
     if person is None:
-        return Decision(Code.PERSON_NOT_FOUND, err_msg=f"参保人 {cmd.psn_no} 不存在")
+        return refuse(Code.PERSON_NOT_FOUND, f"参保人 {cmd.psn_no} 不存在")
     updated = Person(person.psn_no, person.psn_name, person.insutype, person.admdvs, cmd.status, dict(person.certs))
     effects: list[Effect] = [PutPerson(updated)]
     events: list[Event] = []
@@ -135,10 +133,8 @@ def set_policy(state: State, raw: dict[str, Any]) -> Decision:
         policy = Policy.model_validate(raw)
     except Exception as exc:  # pydantic.ValidationError; the message lists each problem
         errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
-        return Decision(
-            code=Code.INVALID_REQUEST, err_msg=f"invalid policy: {exc}",
-            output={"errors": [{"loc": ["input", "set", *e["loc"]], "msg": e["msg"]} for e in errors]},
-        )
+        return refuse(Code.INVALID_REQUEST, f"invalid policy: {exc}",
+                      {"errors": [{"loc": ["input", "set", *e["loc"]], "msg": e["msg"]} for e in errors]})
     return Decision(code=Code.OK, err_msg="success", output={"policy": policy.to_wire()},
                     effects=(PutPolicy(policy),))
 
@@ -152,7 +148,7 @@ def _family(state: State, psn_no: str) -> set[str]:
 def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
     """admin.state: people, bindings and open windows, or one person's family."""
     if psn_no is not None and psn_no not in state.people:
-        return Decision(Code.PERSON_NOT_FOUND, err_msg=f"参保人 {psn_no} 不存在")
+        return refuse(Code.PERSON_NOT_FOUND, f"参保人 {psn_no} 不存在")
     members = _family(state, psn_no) if psn_no is not None else None
     people = [p for p in state.people.values() if members is None or p.psn_no in members]
     bindings = [b for b in state.binding_of.values()

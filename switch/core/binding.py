@@ -12,15 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from switch.core.codes import Code
-from switch.core.model import Binding, Person, State
+from switch.core.model import Binding, Decision, Person, State, refuse
 
-__all__ = ["BindRefused", "BindingView", "check_bind"]
-
-
-@dataclass(frozen=True, slots=True)
-class BindRefused:
-    code: Code
-    err_msg: str
+__all__ = ["BindingView", "check_bind"]
 
 
 @dataclass
@@ -56,46 +50,46 @@ _RELATION_NAMES = {"spouse": "配偶", "parent": "父母", "child": "子女", "s
                    "sibling": "兄弟姐妹", "grandparent": "祖父母外祖父母", "grandchild": "孙子女外孙子女"}
 
 
-def check_bind(view: BindingView, holder_no: str, relative_no: str, rltn: str) -> BindRefused | None:
-    """Whether ``holder_no`` may bind ``relative_no`` as ``rltn``; None means yes.
+def check_bind(view: BindingView, holder_no: str, relative_no: str, rltn: str) -> Decision | None:
+    """Whether ``holder_no`` may bind ``relative_no`` as ``rltn``: None means yes, else the refusal.
 
     Binding a relative the holder already has is allowed (it updates the relation and cap).
     """
     holder = view.person(holder_no)
     if holder is None:
-        return BindRefused(Code.PERSON_NOT_FOUND, f"共济人 {holder_no} 不存在")
+        return refuse(Code.PERSON_NOT_FOUND, f"共济人 {holder_no} 不存在")
     relative = view.person(relative_no)
     if relative is None:
-        return BindRefused(Code.PERSON_NOT_FOUND, f"近亲属 {relative_no} 不存在")
+        return refuse(Code.PERSON_NOT_FOUND, f"近亲属 {relative_no} 不存在")
     if holder_no == relative_no:
-        return BindRefused(Code.SELF_BINDING, "不能绑定本人为共济亲属")
+        return refuse(Code.SELF_BINDING, "不能绑定本人为共济亲属")
     if holder.insutype != "310":
-        return BindRefused(Code.HOLDER_NOT_EMPLOYEE, f"共济人 {holder_no} 不是职工医保参保人,没有个人账户")
+        return refuse(Code.HOLDER_NOT_EMPLOYEE, f"共济人 {holder_no} 不是职工医保参保人,没有个人账户")
     if holder.status != "active":
-        return BindRefused(Code.HOLDER_SUSPENDED, f"共济人 {holder_no} 参保状态为暂停,不能绑定")
+        return refuse(Code.HOLDER_SUSPENDED, f"共济人 {holder_no} 参保状态为暂停,不能绑定")
     if view.binding_of(holder_no) is not None:
-        return BindRefused(Code.HOLDER_IS_RELATIVE, f"{holder_no} 已被他人绑定为近亲属,不能再绑定他人")
+        return refuse(Code.HOLDER_IS_RELATIVE, f"{holder_no} 已被他人绑定为近亲属,不能再绑定他人")
     current = view.binding_of(relative_no)
     if current is not None and current.holder != holder_no:
-        return BindRefused(Code.RELATIVE_ALREADY_BOUND, f"{relative_no} 已被其他共济人绑定")
+        return refuse(Code.RELATIVE_ALREADY_BOUND, f"{relative_no} 已被其他共济人绑定")
     if view.relatives_of(relative_no):
-        return BindRefused(Code.RELATIVE_IS_HOLDER, f"{relative_no} 已绑定了自己的近亲属,不能被绑定")
+        return refuse(Code.RELATIVE_IS_HOLDER, f"{relative_no} 已绑定了自己的近亲属,不能被绑定")
     if relative.status != "active":
-        return BindRefused(Code.INSURANCE_SUSPENDED, f"近亲属 {relative_no} 参保状态为暂停")
+        return refuse(Code.INSURANCE_SUSPENDED, f"近亲属 {relative_no} 参保状态为暂停")
     policy = view.state.policies.for_region(holder.admdvs)
     if rltn not in policy.relations:
-        return BindRefused(
+        return refuse(
             Code.RELATION_NOT_ALLOWED,
             f"{policy.name} 不允许绑定关系 {rltn}({_RELATION_NAMES.get(rltn, rltn)}),"
             f"允许:{', '.join(policy.relations)}",
         )
     if holder.admdvs[:2] != relative.admdvs[:2]:
-        return BindRefused(Code.REGION_NOT_ALLOWED, f"近亲属须在同一省份参保({relative.admdvs} 与 {holder.admdvs})")
+        return refuse(Code.REGION_NOT_ALLOWED, f"近亲属须在同一省份参保({relative.admdvs} 与 {holder.admdvs})")
     if policy.refuses_pooling_to(holder.admdvs, relative.admdvs, relative.insutype):
-        return BindRefused(
+        return refuse(
             Code.REGION_NOT_ALLOWED,
             f"{policy.name} 政策下 {holder.admdvs} 的职工不能向 {relative.admdvs} 的{relative.insutype}参保人共济",
         )
     if current is None and len(view.relatives_of(holder_no)) >= policy.max_relatives:
-        return BindRefused(Code.MAX_RELATIVES, f"共济人最多绑定 {policy.max_relatives} 名近亲属({policy.name})")
+        return refuse(Code.MAX_RELATIVES, f"共济人最多绑定 {policy.max_relatives} 名近亲属({policy.name})")
     return None

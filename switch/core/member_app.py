@@ -30,6 +30,7 @@ from switch.core.model import (
     PutPremium,
     State,
     iso,
+    refuse,
 )
 from switch.core.money import format_fen
 from switch.wire.inputs import Bind, Empty, PayPremium, Records, SetCap, Unbind
@@ -37,14 +38,10 @@ from switch.wire.inputs import Bind, Empty, PayPremium, Records, SetCap, Unbind
 __all__ = ["bind", "bindings", "pay_premium", "records", "set_cap", "unbind"]
 
 
-def _refuse(code: Code, err_msg: str, output: dict[str, Any] | None = None) -> Decision:
-    return Decision(code=code, err_msg=err_msg, output=output)
-
-
 def _caller(state: State, psn_no: str) -> Person | Decision:
     person = state.people.get(psn_no)
     if person is None:
-        return _refuse(Code.PERSON_NOT_FOUND, f"参保人 {psn_no} 不存在")
+        return refuse(Code.PERSON_NOT_FOUND, f"参保人 {psn_no} 不存在")
     return person
 
 
@@ -63,12 +60,12 @@ def _held_binding(state: State, caller: str, relative: str) -> Binding | Decisio
     """The caller's binding of ``relative``, or the refusal: BINDING_NOT_FOUND / NOT_HOLDER."""
     binding = state.binding_of.get(relative)
     if binding is None:
-        return _refuse(Code.BINDING_NOT_FOUND, f"{relative} 没有被任何共济人绑定")
+        return refuse(Code.BINDING_NOT_FOUND, f"{relative} 没有被任何共济人绑定")
     if binding.holder != caller:
         if caller == relative:  # a relative reaching for their own binding
-            return _refuse(Code.NOT_HOLDER,
+            return refuse(Code.NOT_HOLDER,
                            f"{caller} 是被绑定的近亲属,只能查看,不能更改绑定关系(共济人是 {binding.holder})")
-        return _refuse(Code.NOT_HOLDER, f"{caller} 不是 {relative} 的共济人,不能更改此绑定关系")
+        return refuse(Code.NOT_HOLDER, f"{caller} 不是 {relative} 的共济人,不能更改此绑定关系")
     return binding
 
 
@@ -82,7 +79,7 @@ def _binding_out(b: Binding) -> dict[str, Any]:
 
 
 def _face_refused() -> Decision:
-    return _refuse(Code.FACE_VERIFICATION_REQUIRED, "绑定和解绑需要共济人本人刷脸验证(face_verified: true)")
+    return refuse(Code.FACE_VERIFICATION_REQUIRED, "绑定和解绑需要共济人本人刷脸验证(face_verified: true)")
 
 
 def bind(state: State, caller: str, cmd: Bind, now: datetime) -> Decision:
@@ -91,7 +88,7 @@ def bind(state: State, caller: str, cmd: Bind, now: datetime) -> Decision:
         return _face_refused()
     refused = check_bind(BindingView(state), caller, cmd.relative_psn_no, cmd.rltn)
     if refused is not None:
-        return _refuse(refused.code, refused.err_msg)
+        return refused
     existing = state.binding_of.get(cmd.relative_psn_no)
     if existing is not None:
         # The same holder again: keep cap, usage and creation time; only the relation can change.
@@ -199,20 +196,20 @@ def pay_premium(state: State, caller: str, cmd: PayPremium, now: datetime) -> De
     if relative.insutype != "390":
         # DOMAIN: the pooled account pays *resident-insurance* premiums; an employee's is paid by payroll.
         msg = f"{relative.psn_no} is employee-insured (310); only resident (390) premiums can be paid"
-        return _refuse(Code.INVALID_REQUEST, f"{relative.psn_no} 参加职工医保,不能用共济账户缴纳居民医保费",
+        return refuse(Code.INVALID_REQUEST, f"{relative.psn_no} 参加职工医保,不能用共济账户缴纳居民医保费",
                        {"errors": [{"loc": ["input", "relative_psn_no"], "msg": msg}]})
     if person.status != "active":
-        return _refuse(Code.HOLDER_SUSPENDED, f"共济人 {caller} 参保状态为暂停,个人账户不能共济")
+        return refuse(Code.HOLDER_SUSPENDED, f"共济人 {caller} 参保状态为暂停,个人账户不能共济")
     policy = state.policy_for(person)
     if policy.refuses_pooling_to(person.admdvs, relative.admdvs, relative.insutype):
-        return _refuse(Code.REGION_NOT_ALLOWED,
+        return refuse(Code.REGION_NOT_ALLOWED,
                        f"{policy.name} 政策不允许 {caller} 的个人账户为 {relative.psn_no} 共济")
     paid = state.premiums.get((relative.psn_no, cmd.year))
     if paid is not None:
-        return _refuse(Code.PREMIUM_ALREADY_PAID,
+        return refuse(Code.PREMIUM_ALREADY_PAID,
                        f"{relative.psn_no} 的 {cmd.year} 年度居民医保费已缴纳({format_fen(paid)} 元)")
     if person.balc < cmd.amount:
-        return _refuse(Code.INSUFFICIENT_BALANCE,
+        return refuse(Code.INSUFFICIENT_BALANCE,
                        f"个人账户余额 {format_fen(person.balc)} 元不足以缴纳全部保费 "
                        f"{format_fen(cmd.amount)} 元")
     ref = f"premium:{relative.psn_no}:{cmd.year}"

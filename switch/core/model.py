@@ -132,8 +132,10 @@ class Record:
 # --- effects ---------------------------------------------------------------------------------
 # Effects, events and decisions are values: nothing changes one once it is made. They are not
 # frozen dataclasses only because a frozen dataclass costs four times as much to construct
-# (object.__setattr__ per field) and every settlement makes half a dozen; unsafe_hash keeps
-# them hashable as frozen ones were.
+# (object.__setattr__ per field) and every settlement makes half a dozen. unsafe_hash gives them
+# the hash a frozen dataclass would have, by value: an effect of scalars (Move, CloseWindow...)
+# hashes; one carrying a dict or a mutable record (an Event's data, a Decision's output, PutPerson)
+# raises TypeError when hashed, as a frozen one would. Nothing in the switch hashes them.
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -290,11 +292,6 @@ class State:
 
     def policy_for(self, person: Person) -> Policy:
         return self.policies.for_region(person.admdvs)
-
-    def balance(self, account: str) -> int:
-        if account.startswith("@"):
-            return self.externals[account]
-        return self.people[account].balc
 
 
 def _move(state: State, account: str, fen: int) -> None:

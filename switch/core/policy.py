@@ -124,9 +124,6 @@ class PolicyBook:
             raise LookupError(f"no policy covers region {admdvs} and there is no default policy")
         return policy
 
-    def copy(self) -> PolicyBook:
-        return PolicyBook(self._by_name.values())
-
 
 def _parse(data: object, source: str) -> list[Policy]:
     return parse_items(data, "policies", Policy, source, "policy", PolicyFileError, plural="policies")

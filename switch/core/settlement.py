@@ -35,6 +35,7 @@ from switch.core.model import (
     UseCap,
     Window,
     iso,
+    refuse,
 )
 from switch.core.money import format_fen, round_half_up
 from switch.core.policy import Policy
@@ -73,10 +74,6 @@ class _Pooling:
     holder: Person
     policy: Policy
     available: int  # min(holder balance, cap remaining)
-
-
-def refuse(code: Code, err_msg: str, output: dict[str, Any] | None = None) -> Decision:
-    return Decision(code=code, err_msg=err_msg, output=output)
 
 
 def person_info(state: State, query: PersonQuery) -> Decision:

@@ -21,7 +21,6 @@ from switch.core.policy import packaged_policies
 from switch.service.clock import CST, VirtualClock
 from switch.service.handling import SettlementSwitch
 from switch.store.sqlite import SqliteStore
-from switch.wire.envelope import encode
 
 __all__ = ["FIXMEDINS", "ROOT", "START", "TOUR", "WORKED", "Exchange", "Step", "record", "recorded"]
 
@@ -233,11 +232,3 @@ def recorded(script: str) -> tuple[Exchange, ...]:
     """The exchanges of ``"worked"`` or ``"tour"``, recorded once per process (needs no running loop)."""
     steps = {"worked": WORKED, "tour": TOUR}[script]
     return tuple(asyncio.run(record(steps)))
-
-
-def pretty(payload: bytes) -> str:
-    """A payload as one JSON line, for documents (the switch's own bytes are compact already)."""
-    try:
-        return encode(json.loads(payload)).decode()
-    except ValueError:
-        return payload.decode(errors="replace")

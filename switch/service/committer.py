@@ -26,8 +26,6 @@ class Committer:
         self._queue: asyncio.Queue[tuple[Commit, asyncio.Future[None]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._on_failure = on_failure
-        self.batches = 0
-        self.commits = 0
         self.failure: BaseException | None = None
 
     def start(self) -> None:
@@ -65,8 +63,6 @@ class Committer:
                 if result is not None:
                     await result
                 return
-            self.batches += 1
-            self.commits += len(batch)
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)

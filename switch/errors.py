@@ -1,12 +1,25 @@
-"""The switch's exceptions: a protocol violation carries the code and details to answer with."""
+"""The switch's exceptions, one tree: every error it raises on purpose is a ``GongjiError``.
+
+Each keeps the builtin base its callers catch (``ValueError`` for a bad file or amount,
+``RuntimeError`` for the store), so ``except ValueError`` and ``except GongjiError`` both work.
+A protocol violation (``RequestRejected``) carries the response code to answer with.
+
+    GongjiError
+    ├── ConfigError                     start-up settings (bad broker URL, unusable --access dir...)
+    ├── DataFileError (ValueError)      a policy or fault-rule file: PolicyFileError, FaultFileError
+    ├── AmountError (ValueError)        switch/core/money.py: not an amount in fen
+    ├── StoreError (RuntimeError)       switch/store/base.py: the ledger cannot be read or written
+    └── RequestRejected                 answered without reaching the core: code, err_msg, errors
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from switch.core.codes import Code
+if TYPE_CHECKING:  # the core imports this module: importing the core here would be a cycle
+    from switch.core.codes import Code
 
-__all__ = ["ConfigError", "GongjiError", "RequestRejected"]
+__all__ = ["ConfigError", "DataFileError", "GongjiError", "RequestRejected"]
 
 
 class GongjiError(Exception):
@@ -15,6 +28,10 @@ class GongjiError(Exception):
 
 class ConfigError(GongjiError):
     """A start-up setting that cannot work (bad broker URL, unreadable policy file...)."""
+
+
+class DataFileError(GongjiError, ValueError):
+    """A data file written by people (policies, fault rules) that cannot be used; the message names it."""
 
 
 class RequestRejected(GongjiError):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from switch.errors import GongjiError
+
 __all__ = ["MAX_AMOUNT_FEN", "AmountError", "format_fen", "parse_amount", "round_half_up"]
 
 MAX_AMOUNT_FEN = 100_000_000  # 1,000,000.00 yuan
 _AMOUNT_TEXT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
 
 
-class AmountError(ValueError):
+class AmountError(GongjiError, ValueError):
     """An input amount the protocol does not accept; the message says why."""
 
 

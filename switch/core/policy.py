@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator, model_validator
 
 from switch.datafile import parse_items, read_data_file
+from switch.errors import DataFileError
 from switch.wire.inputs import Relation
 
 __all__ = ["NoPoolTo", "Policy", "PolicyBook", "PolicyFileError", "load_policy_file", "packaged_policies"]
@@ -21,7 +22,7 @@ _DEFAULT_RELATIONS: tuple[Relation, ...] = ("spouse", "parent", "child")
 _ADMDVS_KEY = re.compile(r"^([0-9]{6}|[0-9]{2}xxxx|default)$")
 
 
-class PolicyFileError(ValueError):
+class PolicyFileError(DataFileError):
     """A policy file that cannot be used; the message names the file and the problem."""
 
 

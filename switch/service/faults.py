@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from switch.datafile import parse_items, read_data_file
+from switch.errors import DataFileError
 from switch.wire.inputs import FaultRule
 
 __all__ = ["Fault", "FaultBook", "FaultFileError", "load_fault_file", "parse_fault_rules"]
@@ -22,7 +23,7 @@ __all__ = ["Fault", "FaultBook", "FaultFileError", "load_fault_file", "parse_fau
 FAULTED_CHANNELS = ("pos", "app")
 
 
-class FaultFileError(ValueError):
+class FaultFileError(DataFileError):
     """A ``--faults`` file that cannot be used; the message names the file and the problem."""
 
 

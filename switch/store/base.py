@@ -8,11 +8,12 @@ from typing import Protocol
 
 from switch.core.model import Effect, State
 from switch.core.policy import Policy
+from switch.errors import GongjiError
 
 __all__ = ["Commit", "ReplyRow", "Store", "StoreError"]
 
 
-class StoreError(RuntimeError):
+class StoreError(GongjiError, RuntimeError):
     """The store could not do what was asked; the switch must not answer as if it had."""
 
 

@@ -16,15 +16,16 @@ from typing import Any, Self
 import aiomqtt
 
 from switch.doors.mqtt import NODELAY, BrokerAddress, parse_broker_url
+from terminal.errors import TerminalError
 
 __all__ = ["NoAnswer", "Refused", "SwitchClient"]
 
 
-class NoAnswer(TimeoutError):
+class NoAnswer(TerminalError, TimeoutError):
     """No answer arrived in time; the message says what was waited for."""
 
 
-class Refused(Exception):
+class Refused(TerminalError):
     """The switch answered with a failure code; ``answer`` is the whole response."""
 
     def __init__(self, answer: dict[str, Any]) -> None:

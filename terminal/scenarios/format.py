@@ -18,6 +18,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from switch.service.clock import CST
+from terminal.errors import TerminalError
 from terminal.scenarios.parts import (
     PHARMACY,
     Actor,
@@ -55,7 +56,7 @@ DEFAULT_START = datetime(2026, 11, 25, 10, 0, tzinfo=CST)
 REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([^}]+)\}")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(TerminalError, ValueError):
     """A scenario file that cannot be used; the message names the file, the scenario and the field."""
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from terminal.errors import TerminalError
+
 __all__ = ["ABSENT", "ANY", "MISSING", "Mismatch", "ReferenceError_", "lookup", "match", "project",
            "render_diff", "substitute"]
 
@@ -33,7 +35,7 @@ _WHOLE_REF = re.compile(r"^\$\{([A-Za-z0-9_-]+)\.([^}]+)\}$")
 _REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([^}]+)\}")
 
 
-class ReferenceError_(LookupError):  # the builtin ReferenceError means something else
+class ReferenceError_(TerminalError, LookupError):  # the builtin ReferenceError means something else
     """A ``${step.path}`` that names nothing the run has seen."""
 
 

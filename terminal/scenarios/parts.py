@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from switch.core.codes import Code
-from switch.wire.inputs import Relation, parse_duration
+from switch.core.money import format_fen
+from switch.wire.inputs import LoadBinding, Relation, parse_duration
 
 __all__ = [
     "CLINIC",
@@ -133,14 +134,14 @@ class PersonSpec(Model):
         return person
 
 
-class BindingSpec(Model):
-    holder_psn_no: Text
-    relative_psn_no: Text
-    rltn: Relation
-    cap: Amount | None = None
+class BindingSpec(LoadBinding):
+    """A binding of the scenario's family: admin.load's own wire model, so the two cannot disagree."""
 
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        binding = self.model_dump(exclude_none=True)
+        if self.cap is not None:
+            binding["cap"] = format_fen(self.cap)
+        return binding
 
 
 class PolicySpec(Model):

@@ -138,7 +138,7 @@ class LedgerMachine(RuleBasedStateMachine):
         people = [person(p, *CAST[p][:1], balc=format_fen(balances[p]) if p in balances else None,
                          insutype=CAST[p][1]) for p in EVERYONE]
         bindings = [{"holder_psn_no": "H1" if p in ("P1", "P2", "P5") else "H2", "relative_psn_no": p, "rltn": "child",
-                     **({"cap": format_fen(caps[p])} if caps[p] is not None else {})}
+                     **({"cap": format_fen(cap)} if (cap := caps[p]) is not None else {})}
                     for p in PATIENTS if bound[p]]
         assert self.send("admin", "admin", "admin.load", {"people": people, "bindings": bindings})["code"] == "OK"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from freezegun import freeze_time
@@ -31,7 +32,7 @@ async def _story(driver: Driver, move: object, after: timedelta, expected: str) 
 
 @pytest.mark.parametrize(("policy", "after", "expected"), [
     *((None, a, e) for a, e in EDGES), *((SHORT_WINDOW, a, e) for a, e in SHORT_EDGES)])
-async def test_edges_on_system_clock_with_freezegun(tmp_path: Path, policy: dict | None, after: timedelta,
+async def test_edges_on_system_clock_with_freezegun(tmp_path: Path, policy: dict[str, Any] | None, after: timedelta,
                                                     expected: str) -> None:
     """System clock, frozen by freezegun (real_asyncio): the window is half-open at its exact end."""
     with freeze_time(T0, real_asyncio=True) as frozen:
@@ -49,7 +50,8 @@ async def test_edges_on_system_clock_with_freezegun(tmp_path: Path, policy: dict
 
 @pytest.mark.parametrize(("policy", "after", "expected"), [
     *((None, a, e) for a, e in EDGES), *((SHORT_WINDOW, a, e) for a, e in SHORT_EDGES)])
-async def test_edges_on_virtual_clock(tmp_path: Path, policy: dict | None, after: timedelta, expected: str) -> None:
+async def test_edges_on_virtual_clock(tmp_path: Path, policy: dict[str, Any] | None, after: timedelta,
+                                      expected: str) -> None:
     """Virtual clock moved by admin.clock: the same edges, with the advance given as a duration string."""
     switch = make_switch(tmp_path / "v.db", VirtualClock(T0))
     await switch.start()
@@ -58,7 +60,7 @@ async def test_edges_on_virtual_clock(tmp_path: Path, policy: dict | None, after
         if policy is not None:
             await driver.admin("admin.policy", {"set": policy})
         await driver.admin("admin.load", DONGYING)
-        moves: list[dict] = []
+        moves: list[dict[str, Any]] = []
 
         def advance(delta: timedelta) -> None:
             moves.append({"advance": f"{delta.total_seconds():.3f}"})

@@ -60,11 +60,12 @@ class MosquittoProcess:
     """Debian's mosquitto on a free port; missing mosquitto is a failure, never a skip."""
 
     def __init__(self, extra_config: str = "", port: int | None = None) -> None:
-        self.binary = shutil.which("mosquitto") or next(
+        binary = shutil.which("mosquitto") or next(
             (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None)
-        if self.binary is None:
+        if binary is None:
             raise RuntimeError("mosquitto is not installed: install Debian's 'mosquitto' package "
                                "(.ci/run does this); broker tests need a real mosquitto")
+        self.binary: str = binary
         self.port = port or free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.dir = Path(tempfile.mkdtemp(prefix="gongji-mosquitto-"))

@@ -36,6 +36,6 @@ ZIBO: dict[str, Any] = {
 }
 
 
-def pharmacy_input(psn_no: str, amount: str, flag: str = "1", **extra: Any) -> dict[str, Any]:
+def pharmacy_input(psn_no: str, amount: str | int, flag: str = "1", **extra: Any) -> dict[str, Any]:
     return {"druginfo": {"psn_no": psn_no, "mdtrt_cert_type": "01", "mdtrt_cert_no": cert(psn_no),
                          "medfee_sumamt": amount, "acct_used_flag": flag, **extra}}

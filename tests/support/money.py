@@ -60,7 +60,7 @@ class MoneyModel:
         short = personal - acct
         pool = self.pool_available(patient)
         mulaid = min(short, pool[1]) if pool is not None and short > 0 else 0
-        return Paid(fund, acct, mulaid, personal - acct - mulaid, pool[0] if mulaid else None)
+        return Paid(fund, acct, mulaid, personal - acct - mulaid, pool[0] if pool is not None and mulaid else None)
 
     def needs_pooling(self, patient: str, fee: int, fund_ratio: str = "0") -> bool:
         return self.quote(patient, fee, fund_ratio).mulaid > 0

@@ -324,5 +324,5 @@ def test_people_are_upserted_and_balance_set_through_the_ledger() -> None:
     assert state.people["ZH"].balc == 35000
     assert state.externals["@load"] == -35000
     replaced = PutPerson(Person("ZH", "x", "310", "370300", "active", {}))
-    commit(state, type("D", (), {"effects": (replaced,)})())  # type: ignore[arg-type]
+    commit(state, type("D", (), {"effects": (replaced,)})())
     assert state.cert_owner.get(("01", "QRZH")) is None and state.people["ZH"].balc == 35000

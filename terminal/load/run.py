@@ -50,7 +50,7 @@ class LoadPlan:
     embedded: bool = False  # the broker started is amqtt (the embedded one) instead of mosquitto
     spawn_switch: bool | None = None  # None: start one exactly when the broker was started here
     echo: bool = False  # the echo responder instead of the switch
-    root: str | None = None  # None: gongji/v1 on a running switch, a fresh root otherwise
+    root: str | None = None  # None: DEFAULT_ROOT on a running switch, a fresh root otherwise
     admin_token: str | None = None
     switch_log_level: str = "INFO"
     # The traffic journal's {root}/# watcher receives every message a second time; load tests measure

@@ -1,43 +1,59 @@
-"""The composition root: clock, store, policies, broker and MQTT adapter wired together, run, stopped."""
+"""The composition root: clock, store, policies, broker, doors and loops wired together, run, stopped.
+
+``running(settings)`` is the one way a switch runs: ``gongji-switch serve``, the demo, the scenario
+runner and the test fixtures all enter it and get a ``Running`` handle (the service, the broker's
+URL, the clock, the doors); leaving it stops everything in order (doors first, so what is in
+flight is answered, then the loops, the store and an embedded broker).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Protocol
 
 from switch.core.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
 from switch.doors.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.doors.broker import EmbeddedBroker
-from switch.doors.mqtt import MqttSwitch, parse_broker_url
+from switch.doors.link import BrokerAddress, parse_broker_url
+from switch.doors.mqtt import MqttDoor
 from switch.errors import ConfigError
-from switch.journal.hints import DEFAULT_MAX_ROWS, Journal
+from switch.journal.hints import DEFAULT_MAX_ROWS, Journal, JournalWriter
+from switch.journal.recording import flush_journal, journaled
+from switch.journal.watch import StrayWatcher
 from switch.service.clock import Clock, SystemClock, VirtualClock
+from switch.service.delivery import Serve, serving, sweep_windows
 from switch.service.faults import FaultFileError, load_fault_file
 from switch.service.handling import SettlementSwitch
 from switch.service.heap import freeze_state, keep_young
 from switch.store.sqlite import SqliteStore
+from switch.wire.topics import DEFAULT_ROOT
 
-__all__ = ["Settings", "build_switch", "make_clock", "policies_from", "serve"]
+__all__ = ["Door", "Running", "Settings", "build_switch", "make_clock", "policies_from", "running", "serve"]
 
 log = logging.getLogger("gongji")
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything a switch is started with; ``gongji-switch serve``'s options and their defaults."""
+
     broker: str | None = None  # None: start the embedded broker on ``listen``
     listen: str = "127.0.0.1:1883"
     db: Path = Path("gongji.db")
     clock: str = "system"
     clock_start: datetime | None = None
     clock_speed: Decimal = Decimal(0)
-    topic_root: str = "gongji/v1"
+    topic_root: str = DEFAULT_ROOT
     admin_token: str | None = None
     policy: Path | None = None
     client_id: str | None = None
@@ -86,22 +102,94 @@ def _listen_address(listen: str) -> tuple[str, int]:
         raise ConfigError(f"--listen {listen!r}: expected HOST:PORT") from None
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None,
-                on_ready: Callable[[str], None] | None = None) -> int:
-    """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status."""
-    stop = stop or asyncio.Event()
-    fatal: list[BaseException] = []
+class Door(Protocol):
+    """A transport into the service: it turns what it hears into ``Serve`` calls and sends what it is given."""
 
-    def on_fatal(exc: BaseException) -> None:
-        fatal.append(exc)
-        stop.set()
+    name: str
+    connected: asyncio.Event  # set while the door can hear requests
 
-    switch = build_switch(settings, on_fatal)
+    def describe(self) -> str: ...  # for the ready line, e.g. "topics gongji/v1/"
+
+    def publish_events(self, events: list[bytes]) -> None: ...
+
+    async def run(self, stop: asyncio.Event) -> None: ...  # until ``stop``, answering what is in flight
+
+
+@dataclass
+class Running:
+    """A switch that runs: what its users need to talk to it, watch it and wait for it."""
+
+    settings: Settings
+    service: SettlementSwitch
+    broker: BrokerAddress
+    embedded: bool
+    stop: asyncio.Event
+    fatal: list[BaseException]
+    doors: list[Door] = field(default_factory=list)
+    watcher: StrayWatcher | None = None
+    door_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _watched: bool = False
+
+    @property
+    def clock(self) -> Clock:
+        return self.service.clock
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker.url
+
+    @property
+    def mqtt(self) -> MqttDoor:
+        return next(door for door in self.doors if isinstance(door, MqttDoor))
+
+    def ready_line(self) -> str:
+        doors = ", ".join(door.describe() for door in self.doors)
+        return (f"gongji-switch ready: broker {self.broker.url}{' (embedded)' if self.embedded else ''}, "
+                f"{doors}, db {self.settings.db}, clock {self.settings.clock}")
+
+    async def ready(self, timeout: float | None = None) -> bool:
+        """Wait until every door hears requests (True), or the switch stops first (False).
+
+        Raises TimeoutError after ``timeout`` seconds. At the first call it also waits briefly for
+        the journal's stray watcher: "ready" then means misdirected messages get journaled.
+        """
+        async with asyncio.timeout(timeout):
+            connected: asyncio.Future[Any] = asyncio.gather(*(door.connected.wait() for door in self.doors))
+            stopped: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
+            try:
+                await asyncio.wait({connected, stopped, *self.door_tasks}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                connected.cancel()
+                stopped.cancel()
+            if not all(door.connected.is_set() for door in self.doors):
+                return False
+            await self._watching()
+        return True
+
+    async def _watching(self) -> None:
+        if self.watcher is None or self._watched:
+            return
+        self._watched = True
+        try:
+            await asyncio.wait_for(self.watcher.ready.wait(), 5)
+        except TimeoutError:
+            log.warning("stray watcher not subscribed yet; misdirected messages are journaled once it is")
+
+    async def finished(self) -> None:
+        """Wait until the switch is told to stop, or a door gave up."""
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({stopped, *self.door_tasks}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+
+
+async def _broker(settings: Settings, stack: AsyncExitStack) -> tuple[BrokerAddress, bool]:
+    """The broker the doors use, started here (and stopped with ``stack``) when it is the embedded one."""
     access = read_access(settings.access) if settings.access is not None else None
     if access is not None and access.topic_root != settings.topic_root.rstrip("/"):
         raise ConfigError(f"the access files in {settings.access} are for topic root {access.topic_root!r}; "
                           f"start with --topic-root {access.topic_root}")
-    embedded: EmbeddedBroker | None = None
     if settings.broker is None:
         host, port = _listen_address(settings.listen)
         embedded = EmbeddedBroker(host, port, amqtt_plugins(access) if access is not None else None)
@@ -109,47 +197,110 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
             await embedded.start()
         except Exception as exc:
             raise ConfigError(f"cannot start the embedded broker on {host}:{port}: {exc}") from exc
+        stack.push_async_callback(embedded.stop)
         address = parse_broker_url(embedded.url)
     else:
         address = parse_broker_url(settings.broker)
     if access is not None and address.username is None:
         address = replace(address, username=SWITCH_USER, password=access.switch.password)
+    return address, settings.broker is None
+
+
+def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None) -> list[Door]:
+    """Every door the settings ask for, all serving the same service (an HTTP door joins this list)."""
+    return [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
+
+
+async def _stopped(tasks: list[asyncio.Task[None]], timeout: float = 15) -> None:
+    """Wait for tasks that end by themselves once ``stop`` is set; a failure of theirs is raised here."""
+    if tasks:
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+
+
+async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@asynccontextmanager
+async def running(settings: Settings, stop: asyncio.Event | None = None, *,
+                  tune_heap: bool = False) -> AsyncIterator[Running]:
+    """Start a switch from ``settings``; leaving the block (or setting ``stop``) stops it cleanly.
+
+    ``tune_heap`` applies the process-wide garbage-collection policy of ``switch.service.heap``:
+    for a process that is the switch, not for one that also runs tests or a demo.
+    """
+    stop = stop or asyncio.Event()
+    fatal: list[BaseException] = []
+
+    def on_fatal(exc: BaseException) -> None:
+        fatal.append(exc)
+        stop.set()
+
+    service = build_switch(settings, on_fatal)
+    async with AsyncExitStack() as stack:
+        broker, embedded = await _broker(settings, stack)
+        stack.push_async_callback(service.stop)
+        await service.start()
+        run = Running(settings, service, broker, embedded, stop, fatal)
+        loops: list[asyncio.Task[None]] = []
+        stack.push_async_callback(_cancelled, loops)
+
+        def spawn(coro: Coroutine[Any, Any, None], name: str, into: list[asyncio.Task[None]] = loops) -> None:
+            into.append(asyncio.create_task(coro, name=name))
+
+        if tune_heap:
+            freeze_state()  # the loaded ledger stays out of garbage collections (switch/service/heap.py)
+            spawn(keep_young(stop), "gongji-heap")
+        spawn(sweep_windows(service, stop), "gongji-sweeper")
+        serve = serving(service)
+        store = service.store
+        if isinstance(store, JournalWriter) and store.journal is not None:
+            serve = journaled(serve, store.journal, service.clock)
+            client_id = settings.client_id or f"gongji-switch-{settings.topic_root.rstrip('/').replace('/', '-')}"
+            run.watcher = StrayWatcher(broker, settings.topic_root.rstrip("/"), store.journal, service.clock,
+                                       f"{client_id}-watch")
+            spawn(flush_journal(store, stop), "gongji-journal")
+            spawn(run.watcher.run(stop), "gongji-watch")
+        run.doors = _doors(settings, serve, broker, run.watcher)
+        stack.push_async_callback(_stopped, run.door_tasks)
+        stack.callback(stop.set)  # first thing on the way out: the doors answer what is in flight and stop
+        for door in run.doors:
+            service.subscribe(door.publish_events)
+            spawn(door.run(stop), f"gongji-door-{door.name}", run.door_tasks)
+        yield run
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` while the block runs."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
-            pass
-    collector: asyncio.Task[None] | None = None
     try:
-        await switch.start()
-        freeze_state()  # the loaded ledger stays out of garbage collections (switch/service/heap.py)
-        collector = asyncio.create_task(keep_young(stop), name="gongji-heap")
-        adapter = MqttSwitch(switch, address, settings.topic_root, settings.client_id)
-        runner = asyncio.create_task(adapter.run(stop))
-        connected = asyncio.create_task(adapter.connected.wait())
-        await asyncio.wait({runner, connected}, return_when=asyncio.FIRST_COMPLETED)
-        if adapter.connected.is_set():
-            line = (f"gongji-switch ready: broker {address.url}{' (embedded)' if embedded else ''}, "
-                    f"topics {adapter.root}/, db {settings.db}, clock {settings.clock}")
-            log.info(line)
-            if on_ready is not None:
-                on_ready(line)
-        connected.cancel()
-        await runner
+        yield
     finally:
-        if collector is not None:
-            collector.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover
-                pass
-        await switch.stop()
-        if embedded is not None:
-            await embedded.stop()
-    if fatal:
-        print(f"gongji-switch: stopped after a storage failure: {fatal[0]}", file=sys.stderr)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None,
+                on_ready: Callable[[str], None] | None = None) -> int:
+    """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status."""
+    stop = stop or asyncio.Event()
+    with _signals(stop):
+        async with running(settings, stop, tune_heap=True) as run:
+            if await run.ready():
+                line = run.ready_line()
+                log.info(line)
+                if on_ready is not None:
+                    on_ready(line)
+            await run.finished()
+    if run.fatal:
+        print(f"gongji-switch: stopped after a storage failure: {run.fatal[0]}", file=sys.stderr)
         return 3
     log.info("gongji-switch stopped cleanly")
     return 0

@@ -6,16 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from switch.bootstrap import Settings, serve
 from switch.errors import ConfigError
-from switch.journal.hints import DEFAULT_MAX_ROWS
 from switch.kit.commands import TOOLS, add_tools, run_tool
 
 __all__ = ["main"]
+
+DEFAULTS = Settings()  # the options' defaults are the settings' own
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,16 +27,16 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run the switch. Without --broker it starts an embedded MQTT broker.")
     s.add_argument("--broker", metavar="URL", help="external broker mqtt://[user:pass@]host:port "
                    "(default: start an embedded amqtt broker on --listen)")
-    s.add_argument("--listen", default="127.0.0.1:1883", metavar="HOST:PORT",
-                   help="where the embedded broker listens (default 127.0.0.1:1883)")
-    s.add_argument("--db", type=Path, default=Path("gongji.db"), help="SQLite ledger file (default ./gongji.db)")
-    s.add_argument("--clock", choices=("system", "virtual"), default="system",
+    s.add_argument("--listen", default=DEFAULTS.listen, metavar="HOST:PORT",
+                   help=f"where the embedded broker listens (default {DEFAULTS.listen})")
+    s.add_argument("--db", type=Path, default=DEFAULTS.db, help=f"SQLite ledger file (default ./{DEFAULTS.db})")
+    s.add_argument("--clock", choices=("system", "virtual"), default=DEFAULTS.clock,
                    help="virtual: time moves only by admin.clock (or --clock-speed)")
     s.add_argument("--clock-start", type=datetime.fromisoformat, metavar="ISO8601",
                    help="where a virtual clock starts (default: now)")
-    s.add_argument("--clock-speed", type=Decimal, default=Decimal(0),
+    s.add_argument("--clock-speed", type=Decimal, default=DEFAULTS.clock_speed,
                    help="virtual clock speed: 0 frozen (default), 1 real time, 60 a minute per second")
-    s.add_argument("--topic-root", default="gongji/v1", help="topic root (default gongji/v1)")
+    s.add_argument("--topic-root", default=DEFAULTS.topic_root, help=f"topic root (default {DEFAULTS.topic_root})")
     s.add_argument("--admin-token", help="require this token on every admin request")
     s.add_argument("--policy", type=Path, metavar="FILE", help="YAML/TOML policies added to (or replacing by "
                    "name) the packaged set")
@@ -44,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--access", type=Path, metavar="DIR", help="users and ACLs written by mosquitto-config: the "
                    "embedded broker enforces them, and the switch logs in as their switch user")
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    s.add_argument("--journal-max", type=int, default=DEFAULT_MAX_ROWS, metavar="N",
-                   help=f"messages kept in the traffic journal (default {DEFAULT_MAX_ROWS}; 0: none)")
+    s.add_argument("--journal-max", type=int, default=DEFAULTS.journal_max, metavar="N",
+                   help=f"messages kept in the traffic journal (default {DEFAULTS.journal_max}; 0: none)")
     # --- mosquitto-config: broker accounts and ACLs (switch/doors/access.py) ---
     m = sub.add_parser("mosquitto-config", help="write mosquitto config, password file and ACL",
                        description="Write a mosquitto configuration, password file and ACL in DIR in which each "
@@ -59,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a member-app account (repeat)")
     m.add_argument("--admin-password", help="password of the admin user (generated when not given)")
     m.add_argument("--switch-password", help="password of the switch's own user (generated when not given)")
-    m.add_argument("--topic-root", default="gongji/v1", help="topic root (default gongji/v1)")
-    m.add_argument("--listen", default="127.0.0.1:1883", metavar="HOST:PORT", help="where mosquitto listens")
+    m.add_argument("--topic-root", default=DEFAULTS.topic_root, help=f"topic root (default {DEFAULTS.topic_root})")
+    m.add_argument("--listen", default=DEFAULTS.listen, metavar="HOST:PORT", help="where mosquitto listens")
     add_tools(sub)
     return parser
 
@@ -96,11 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     if args.command == "serve":
-        settings = Settings(broker=args.broker, listen=args.listen, db=args.db, clock=args.clock,
-                            clock_start=args.clock_start, clock_speed=args.clock_speed,
-                            topic_root=args.topic_root, admin_token=args.admin_token, policy=args.policy,
-                            client_id=args.client_id, journal_max=args.journal_max, faults=args.faults,
-                            access=args.access)
+        # Every option of serve is a field of Settings, under the same name.
+        settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
         try:
             return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
         except ConfigError as exc:

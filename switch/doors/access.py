@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 from switch.errors import ConfigError
+from switch.wire.topics import CHANNELS, ID_RULE, events_topic, request_filters, request_topic, response_topic, valid_id
 
 __all__ = [
     "ADMIN_USER",
@@ -41,7 +41,6 @@ __all__ = [
 SWITCH_USER = "gongji-switch"
 ADMIN_USER = "admin"
 ROLES = ("switch", "admin", "pos", "app")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # mosquitto 2.0's own choice (mosquitto_passwd): PBKDF2-HMAC-SHA512, 101 rounds, 12-byte salt.
 PBKDF2_ROUNDS = 101
 
@@ -82,13 +81,10 @@ class AccessConfig:
 
 def topics(user: User, root: str) -> tuple[list[str], list[str]]:
     """(may publish, may subscribe) for one user; ``+`` stands for any one id."""
-    events = f"{root}/events"
+    events = events_topic(root)
     if user.role == "switch":
-        return ([f"{root}/pos/+/resp", f"{root}/app/+/resp", f"{root}/admin/resp", events],
-                [f"{root}/pos/+/req", f"{root}/app/+/req", f"{root}/admin/req"])
-    if user.role == "admin":
-        return [f"{root}/admin/req"], [f"{root}/admin/resp", events]
-    return [f"{root}/{user.role}/{user.name}/req"], [f"{root}/{user.role}/{user.name}/resp", events]
+        return ([response_topic(root, channel, "+") for channel in CHANNELS] + [events], request_filters(root))
+    return [request_topic(root, user.role, user.name)], [response_topic(root, user.role, user.name), events]
 
 
 def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[str, str] | None = None) -> list[User]:
@@ -99,8 +95,8 @@ def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[s
     users: list[User] = []
     seen: dict[str, str] = {}
     for name, role in wanted:
-        if not _ID.match(name):
-            raise ConfigError(f"{role} id {name!r} must be 1-64 characters of A-Za-z0-9_-")
+        if not valid_id(name):
+            raise ConfigError(f"{role} id {name!r} must be {ID_RULE}")
         if name in seen:
             raise ConfigError(f"{name!r} is both a {seen[name]} and a {role} user; one account has one role")
         seen[name] = role

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+from switch.wire.topics import CHANNELS, ID_RULE, events_topic, parse_request_topic, request_topic, valid_id
 
 __all__ = ["DEFAULT_MAX_ROWS", "PAYLOAD_LIMIT", "Heard", "Journal", "JournalWriter", "looks_like_request",
            "row_of", "stray_hint"]
 
 DEFAULT_MAX_ROWS = 100_000
 PAYLOAD_LIMIT = 4096  # bytes of each payload kept; enough for any settlement, not for a 64 KiB admin.load
-CHANNELS = ("pos", "app", "admin")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +94,7 @@ def looks_like_request(payload: bytes) -> bool:
 
 
 def _req_topic(root: str, channel: str, sender: str | None) -> str:
-    if channel == "admin":
-        return f"{root}/admin/req"
-    return f"{root}/{channel}/{sender or '{id}'}/req"
+    return request_topic(root, channel, sender or "{id}")
 
 
 def _guess(root: str, parts: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -111,7 +108,7 @@ def _guess(root: str, parts: list[str]) -> tuple[str | None, str | None, str | N
     channel = match[0]
     if channel == "admin":
         return channel, "admin", _req_topic(root, channel, None)
-    named = len(words) > 1 and _ID.match(words[1]) and words[1].lower() not in ("req", "resp")
+    named = len(words) > 1 and valid_id(words[1]) and words[1].lower() not in ("req", "resp")
     sender = words[1] if named else None
     return channel, sender, _req_topic(root, channel, sender)
 
@@ -125,9 +122,7 @@ def stray_hint(root: str, topic: str, payload: bytes) -> tuple[str, str | None, 
     if not topic.startswith(root + "/"):
         return None
     parts = topic[len(root) + 1:].split("/")
-    if parts == ["events"] or parts == ["admin", "req"]:
-        return None
-    if len(parts) == 3 and parts[0] in ("pos", "app") and parts[2] == "req":
+    if topic == events_topic(root) or parse_request_topic(root, topic) is not None:
         return None
     resp = parts == ["admin", "resp"] or (
         len(parts) == 3 and parts[0] in ("pos", "app") and parts[2] == "resp")
@@ -158,7 +153,10 @@ def _answer_hint(heard: Heard, answer: dict[str, Any] | None) -> str | None:
     if answer is None:
         return None
     hint = None
-    if answer.get("inf_refmsgid") is None:
+    if _topic_refused(answer):
+        hint = (f"the topic id {heard.sender!r} in {heard.topic} is not {ID_RULE}, so the request was refused "
+                "without being read; publish under an id of that form")
+    elif answer.get("inf_refmsgid") is None:
         hint = (f"{_why_no_msgid(heard.payload)}, so the answer carries inf_refmsgid null: a client waiting "
                 "for its msgid never matches it")
     elif answer.get("code") not in ("OK", None):
@@ -166,6 +164,14 @@ def _answer_hint(heard: Heard, answer: dict[str, Any] | None) -> str | None:
     if len(heard.answers) > 1:
         hint = f"answered {len(heard.answers)} times" + (f"; {hint}" if hint else "")
     return hint
+
+
+def _topic_refused(answer: dict[str, Any]) -> bool:
+    """The answer refuses the topic's id (``errors[0].loc == ["topic"]``), not the payload."""
+    output = answer.get("output")
+    errors = output.get("errors") if isinstance(output, dict) else None
+    return (answer.get("code") == "INVALID_REQUEST" and isinstance(errors, list) and bool(errors)
+            and isinstance(errors[0], dict) and errors[0].get("loc") == ["topic"])
 
 
 def _why_no_msgid(payload: bytes) -> str:

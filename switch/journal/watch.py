@@ -10,14 +10,14 @@ a topic, a request published on a ``resp`` topic) and costs a prefix test for th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
+from collections.abc import Callable
 
 import aiomqtt
 
 from switch.core.model import iso
+from switch.doors.link import NODELAY, BrokerAddress, keep_connected, read_until
 from switch.journal.hints import Heard, Journal, stray_hint
 from switch.service.clock import Clock
 
@@ -27,12 +27,12 @@ log = logging.getLogger("gongji.watch")
 
 
 class StrayWatcher:
-    def __init__(self, host: str, port: int, username: str | None, password: str | None, root: str,
-                 journal: Journal, clock: Clock, client_id: str,
-                 socket_options: tuple[tuple[int, int, int], ...]) -> None:
-        self._connect = dict(hostname=host, port=port, username=username, password=password,
-                             identifier=client_id, clean_session=True, keepalive=30,
-                             socket_options=socket_options)
+    """``ready`` is set while it is subscribed: from then on, misdirected messages are journaled."""
+
+    def __init__(self, broker: BrokerAddress, root: str, journal: Journal, clock: Clock, client_id: str) -> None:
+        self._connect = dict(hostname=broker.host, port=broker.port, username=broker.username,
+                             password=broker.password, identifier=client_id, clean_session=True, keepalive=30,
+                             socket_options=NODELAY)
         self.root = root
         self.journal = journal
         self.clock = clock
@@ -48,28 +48,18 @@ class StrayWatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until ``stop`` is set, reconnecting with backoff; never raises on broker trouble."""
-        backoff = 0.2
-        while not stop.is_set():
-            try:
-                async with aiomqtt.Client(**self._connect) as client:  # type: ignore[arg-type]
-                    await client.subscribe(f"{self.root}/#", qos=0)
-                    self.ready.set()
-                    backoff = 0.2
-                    reader = asyncio.create_task(self._read(client))
-                    stopper = asyncio.create_task(stop.wait())
-                    try:
-                        await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        stopper.cancel()
-                        reader.cancel()
-                    if reader.done() and not reader.cancelled() and reader.exception() is not None:
-                        raise reader.exception()  # type: ignore[misc]
-            except aiomqtt.MqttError as exc:
-                self.ready.clear()
-                log.info("stray watcher lost the broker (%s); retrying in %.1f s", exc, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 5.0) * random.uniform(0.9, 1.1)
+        await keep_connected(lambda up: self._session(stop, up), stop, self._lost)
+
+    def _lost(self, exc: aiomqtt.MqttError, retry_in: float) -> None:
+        self.ready.clear()
+        log.info("stray watcher lost the broker (%s); retrying in %.1f s", exc, retry_in)
+
+    async def _session(self, stop: asyncio.Event, up: Callable[[], None]) -> None:
+        async with aiomqtt.Client(**self._connect) as client:  # type: ignore[arg-type]
+            await client.subscribe(f"{self.root}/#", qos=0)
+            self.ready.set()
+            up()
+            await read_until(stop, self._read(client))
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

@@ -21,10 +21,11 @@ from switch.core.policy import packaged_policies
 from switch.service.clock import CST, VirtualClock
 from switch.service.handling import SettlementSwitch
 from switch.store.sqlite import SqliteStore
+from switch.wire.topics import DEFAULT_ROOT, request_topic, response_topic
 
 __all__ = ["FIXMEDINS", "ROOT", "START", "TOUR", "WORKED", "Exchange", "Step", "record", "recorded"]
 
-ROOT = "gongji/v1"
+ROOT = DEFAULT_ROOT
 START = datetime(2026, 11, 25, 10, 0, tzinfo=CST)
 FIXMEDINS = "P37050000001"  # a pharmacy in Dongying
 
@@ -81,9 +82,7 @@ class Exchange:
 
 
 def topic(channel: str, sender: str, direction: str, root: str = ROOT) -> str:
-    if channel == "admin":
-        return f"{root}/admin/{direction}"
-    return f"{root}/{channel}/{sender}/{direction}"
+    return (request_topic if direction == "req" else response_topic)(root, channel, sender)
 
 
 def _person(psn_no: str, name: str, admdvs: str, insutype: str, balc: str | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from switch.kit.asyncapi import build, envelope_schemas, message_key, operations
 from switch.kit.examples import FIXMEDINS, ROOT, START, Exchange, recorded
 from switch.wire.glossary import describe
 from switch.wire.outputs import CODE_WHEN
+from switch.wire.topics import ID_PATTERN
 
 __all__ = ["SERVE_DEMO", "SUB_DEMO", "pub_command", "render"]
 
@@ -80,7 +81,7 @@ def _string(schema: dict[str, Any]) -> str:
     pattern = schema.get("pattern")
     if pattern == _OUTPUT_AMOUNT:
         return 'amount `"80.00"`'
-    if pattern == "^[A-Za-z0-9_-]{1,64}$":
+    if pattern == ID_PATTERN:
         return "id (1–64 of `A-Za-z0-9_-`)"
     if pattern == "^[0-9]{6}$":
         return "6 digits"

@@ -15,14 +15,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from switch.core.codes import Code
-from switch.core.model import Decision, Event, Reset, State, apply, iso
+from switch.core.model import Event, Reset, State, apply, iso
 from switch.core.policy import Policy
 from switch.core.settlement import Original
 from switch.core.windows import expire_windows
@@ -30,30 +30,19 @@ from switch.errors import RequestRejected
 from switch.service.clock import Clock, VirtualClock
 from switch.service.committer import Committer
 from switch.service.context import Context
+from switch.service.delivery import Reply
 from switch.service.faults import FaultBook
+from switch.service.trail import log_answer
 from switch.service.transactions import TABLE, Transaction
 from switch.store.base import Commit, ReplyRow, Store
-from switch.wire.envelope import Request, encode, fingerprint, parse_request, unknown_infno, validate_input
+from switch.wire.envelope import Request, encode, fingerprint, parse_request, unknown_infno, usable_ids, validate_input
 from switch.wire.inputs import FaultRule
+from switch.wire.topics import ID_RULE, valid_id
 
 __all__ = ["Reply", "SettlementSwitch"]
 
 log = logging.getLogger("gongji.switch")
 RECENT_REPLIES_IN_MEMORY = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What to publish: the answer on the sender's resp topic, then the events.
-
-    ``sends`` says when to publish the answer, in seconds after it is durable: once at once
-    normally; never, later or twice when a fault rule says so.
-    """
-
-    payload: bytes
-    events: list[bytes] = field(default_factory=list)
-    code: str = "OK"
-    sends: tuple[float, ...] = (0.0,)
 
 
 @dataclass(slots=True)
@@ -80,7 +69,7 @@ class SettlementSwitch:
         self._recent: deque[tuple[str, str, str]] = deque()
         self._on_fatal = on_fatal
         self.committer = Committer(store, self._fatal)
-        self.on_events: Callable[[list[bytes]], None] = lambda events: None
+        self._listeners: list[Callable[[list[bytes]], None]] = []
         self.faults = FaultBook(faults)
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -102,9 +91,50 @@ class SettlementSwitch:
         if self._on_fatal is not None:
             self._on_fatal(exc)
 
+    # --- events --------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[list[bytes]], None]) -> None:
+        """Have ``listener`` announce every event from now on (each door that carries events subscribes)."""
+        self._listeners.append(listener)
+
+    def announce(self, events: list[bytes]) -> None:
+        """Hand events to every subscribed door; they are sent whichever door the request came through."""
+        if events:
+            for listener in self._listeners:
+                listener(events)
+
     # --- requests ------------------------------------------------------------------------------
 
     async def handle(self, channel: str, sender: str, payload: bytes) -> Reply:
+        """The answer to a request heard from ``sender`` on ``channel``: any payload, any sender, never raises.
+
+        ``sender`` is the id the door read (a topic's terminal_id or psn_no; ``admin`` on the admin
+        channel). Every answer, refusals and internal errors included, is built here, so each one
+        has the shape the published models promise.
+        """
+        if channel != "admin" and not valid_id(sender):
+            return self._refuse_sender(channel, sender, payload)
+        try:
+            return await self._handle(channel, sender, payload)
+        except Exception:  # the switch never crashes on input: answer, log, go on
+            log.exception("internal error on %s/%s", channel, sender)
+            try:
+                msgid, infno = usable_ids(channel, sender, payload)
+            except Exception:  # the envelope parser itself failed: answer without ids
+                msgid, infno = None, None
+            body = self._answer(infno, msgid, Code.INTERNAL_ERROR,
+                                "internal error; nothing was committed for this request", {})
+            return Reply(body, code=Code.INTERNAL_ERROR.value)
+
+    def _refuse_sender(self, channel: str, sender: str, payload: bytes) -> Reply:
+        started = time.perf_counter()
+        msgid, infno = usable_ids(channel, sender, payload)
+        body = self._answer(infno, msgid, Code.INVALID_REQUEST, f"topic id {sender!r} must be {ID_RULE}",
+                            {"errors": [{"loc": ["topic"], "msg": "bad id"}]})
+        self._log(channel, sender, infno, msgid, Code.INVALID_REQUEST, None, started)
+        return Reply(body, code=Code.INVALID_REQUEST.value)
+
+    async def _handle(self, channel: str, sender: str, payload: bytes) -> Reply:
         started = time.perf_counter()
         try:
             request = parse_request(channel, sender, payload)
@@ -269,19 +299,5 @@ class SettlementSwitch:
     def _event(event: Event) -> bytes:
         return encode({"type": event.type, "at": iso(event.at), "data": event.data})
 
-    @staticmethod
-    def _log(channel: str, sender: str, infno: str | None, msgid: str | None, code: Code,
-             decision: Decision | None, started: float) -> None:
-        # One line per transaction is the switch's audit trail for people; at thousands a second
-        # it must cost little: nothing is formatted unless INFO is on, and then lazily, once.
-        if not log.isEnabledFor(logging.INFO):
-            return
-        elapsed = (time.perf_counter() - started) * 1000
-        info = decision.output.get("setlinfo") if decision is not None and decision.output else None
-        if info is None:
-            log.info("%s/%s %s %s %s %.1f ms", channel, sender, infno, msgid, code.value, elapsed)
-            return
-        log.info("%s/%s %s %s %s fee=%s fund=%s acct=%s mulaid=%s cash=%s %.1f ms", channel, sender, infno, msgid,
-                 code.value, info["medfee_sumamt"], info["fund_pay_sumamt"], info["acct_pay"],
-                 info["acct_mulaid_pay"], info["psn_cash_pay"], elapsed)
+    _log = staticmethod(log_answer)
 

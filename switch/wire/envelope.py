@@ -14,7 +14,8 @@ from switch.core.codes import Code
 from switch.errors import RequestRejected
 from switch.wire.inputs import MAX_PAYLOAD_BYTES, Envelope
 
-__all__ = ["Request", "encode", "errors_of", "fingerprint", "parse_request", "unknown_infno", "validate_input"]
+__all__ = ["Request", "encode", "errors_of", "fingerprint", "parse_request", "unknown_infno", "usable_ids",
+           "validate_input"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -124,3 +125,12 @@ def validate_input(request: Request, model: type[M]) -> M:
     except ValidationError as exc:
         errors = errors_of(exc, ("input",))
         raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), request.msgid, request.infno, errors) from None
+
+
+def usable_ids(channel: str, sender: str, payload: bytes) -> tuple[str | None, str | None]:
+    """(msgid, infno) of any payload, each None unless the envelope rules let an answer name it."""
+    try:
+        request = parse_request(channel, sender, payload)
+    except RequestRejected as rejected:
+        return rejected.msgid, rejected.infno
+    return request.msgid, request.infno

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from switch.core.money import parse_amount
+from switch.wire.topics import ID_PATTERN
 
 __all__ = [
     "CHANNELS",
@@ -61,7 +62,7 @@ __all__ = [
 MAX_PAYLOAD_BYTES = 65_536
 CHANNELS = ("pos", "app", "admin")
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Msgid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Admdvs = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]

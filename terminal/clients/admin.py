@@ -11,13 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from switch.doors.mqtt import BrokerAddress
+from switch.wire.topics import DEFAULT_ROOT
 from terminal.clients.mqtt import SwitchClient
 
 __all__ = ["Admin"]
 
 
 class Admin(SwitchClient):
-    def __init__(self, broker: BrokerAddress | str, *, root: str = "gongji/v1", token: str | None = None,
+    def __init__(self, broker: BrokerAddress | str, *, root: str = DEFAULT_ROOT, token: str | None = None,
                  events: bool = False, timeout: float = 5.0) -> None:
         super().__init__(broker, "admin", "admin", root=root, token=token, events=events, timeout=timeout)
 

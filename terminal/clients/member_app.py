@@ -10,13 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from switch.doors.mqtt import BrokerAddress
+from switch.wire.topics import DEFAULT_ROOT
 from terminal.clients.mqtt import SwitchClient
 
 __all__ = ["MemberApp"]
 
 
 class MemberApp(SwitchClient):
-    def __init__(self, broker: BrokerAddress | str, psn_no: str, *, root: str = "gongji/v1",
+    def __init__(self, broker: BrokerAddress | str, psn_no: str, *, root: str = DEFAULT_ROOT,
                  timeout: float = 5.0) -> None:
         super().__init__(broker, "app", psn_no, root=root, timeout=timeout)
 

@@ -16,6 +16,7 @@ from typing import Any, Self
 import aiomqtt
 
 from switch.doors.mqtt import NODELAY, BrokerAddress, parse_broker_url
+from switch.wire.topics import DEFAULT_ROOT, events_topic, request_topic, response_topic
 from terminal.errors import TerminalError
 
 __all__ = ["NoAnswer", "Refused", "SwitchClient"]
@@ -37,7 +38,7 @@ class Refused(TerminalError):
 
 class SwitchClient:
     def __init__(self, broker: BrokerAddress | str, channel: str, sender: str = "admin", *,
-                 root: str = "gongji/v1", fixmedins_code: str | None = None, token: str | None = None,
+                 root: str = DEFAULT_ROOT, fixmedins_code: str | None = None, token: str | None = None,
                  events: bool = False, timeout: float = 5.0) -> None:
         self.broker = parse_broker_url(broker) if isinstance(broker, str) else broker
         self.channel = channel
@@ -57,15 +58,11 @@ class SwitchClient:
 
     @property
     def req_topic(self) -> str:
-        if self.channel == "admin":
-            return f"{self.root}/admin/req"
-        return f"{self.root}/{self.channel}/{self.sender}/req"
+        return request_topic(self.root, self.channel, self.sender)
 
     @property
     def resp_topic(self) -> str:
-        if self.channel == "admin":
-            return f"{self.root}/admin/resp"
-        return f"{self.root}/{self.channel}/{self.sender}/resp"
+        return response_topic(self.root, self.channel, self.sender)
 
     async def __aenter__(self) -> Self:
         self._client = aiomqtt.Client(self.broker.host, self.broker.port, username=self.broker.username,
@@ -73,7 +70,7 @@ class SwitchClient:
         await self._client.__aenter__()
         await self._client.subscribe(self.resp_topic, qos=1)
         if self.want_events:
-            await self._client.subscribe(f"{self.root}/events", qos=1)
+            await self._client.subscribe(events_topic(self.root), qos=1)
         self._reader = asyncio.create_task(self._read())
         return self
 
@@ -90,7 +87,7 @@ class SwitchClient:
                 body = json.loads(bytes(message.payload), parse_float=Decimal)
             except ValueError:
                 continue
-            if str(message.topic) == f"{self.root}/events":
+            if str(message.topic) == events_topic(self.root):
                 await self.events.put(body)
                 continue
             ref = body.get("inf_refmsgid") if isinstance(body, dict) else None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from switch.doors.mqtt import BrokerAddress
+from switch.wire.topics import DEFAULT_ROOT
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from terminal.clients.pace import Pace, RealPace, SwitchTime, parse_switch_time
 from terminal.clients.state import PendingReversal, TerminalState, default_state_dir
@@ -131,7 +132,7 @@ class Terminal:
     """One POS terminal (``terminal_id`` on the pos channel) of institution ``fixmedins_code``."""
 
     def __init__(self, broker: BrokerAddress | str, terminal_id: str, fixmedins_code: str, *,
-                 kind: Kind = "pharmacy", root: str = "gongji/v1", state_dir: Path | None = None,
+                 kind: Kind = "pharmacy", root: str = DEFAULT_ROOT, state_dir: Path | None = None,
                  timeout: float = 5.0, pace: Pace | None = None, auto_retry: Sequence[timedelta] = (),
                  reversal_backoff: tuple[float, float] = (0.5, 8.0), reversal_attempts: int | None = None,
                  on_step: Callable[[Step], None] | None = None, name: str | None = None) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from switch.wire.topics import valid_id
+
 __all__ = ["PendingReversal", "TerminalState", "default_state_dir"]
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MSGID_MAX = 64
 
 
@@ -52,7 +52,7 @@ class TerminalState:
     """``{state_dir}/{terminal_id}.json``: ``{"epoch", "next", "pending": [...]}``."""
 
     def __init__(self, state_dir: Path, terminal_id: str) -> None:
-        if not _ID.match(terminal_id):
+        if not valid_id(terminal_id):
             raise ValueError(f"terminal id {terminal_id!r} must be 1-64 characters of A-Za-z0-9_-")
         self.terminal_id = terminal_id
         self.dir = Path(state_dir)

@@ -12,6 +12,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+from switch.wire.topics import DEFAULT_ROOT
+
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
 NAME = "swipe"
@@ -30,7 +32,7 @@ def _amount(text: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL",
                    help="broker of the switch (default mqtt://127.0.0.1:1883)")
-    p.add_argument("--root", default="gongji/v1", help="topic root (default gongji/v1)")
+    p.add_argument("--root", default=DEFAULT_ROOT, help=f"topic root (default {DEFAULT_ROOT})")
     p.add_argument("--terminal", default="POS-01", help="terminal id (default POS-01)")
     p.add_argument("--fixmedins", default="P37050000001", metavar="CODE",
                    help="institution code of the pharmacy or clinic (default P37050000001)")

@@ -14,8 +14,17 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from switch.wire.topics import DEFAULT_ROOT
+
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from switch.service.handling import SettlementSwitch
+    from terminal.clients.admin import Admin
+    from terminal.clients.pace import Pace
+    from terminal.clients.pos import Terminal
+    from terminal.demo.stories import Stage
+    from terminal.demo.view import View
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
@@ -33,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen", metavar="HOST:PORT",
                    help="where the embedded broker listens (default: a free port)")
     p.add_argument("--broker", metavar="URL", help="use this broker instead of starting one")
-    p.add_argument("--root", default="gongji/v1", help="topic root (default gongji/v1)")
+    p.add_argument("--root", default=DEFAULT_ROOT, help=f"topic root (default {DEFAULT_ROOT})")
     p.add_argument("--db", type=Path, help="SQLite ledger (default: a temporary file; it is reset first)")
     p.add_argument("--stay", action="store_true",
                    help="afterwards keep the broker and switch running (clock at real time) for your own "
@@ -58,47 +67,35 @@ def _free_port(host: str) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     import tempfile
 
-    from switch.bootstrap import Settings, build_switch
-    from switch.doors.broker import EmbeddedBroker
-    from switch.doors.mqtt import MqttSwitch, parse_broker_url
+    from switch.bootstrap import Running, Settings, running
     from switch.errors import ConfigError
 
     with tempfile.TemporaryDirectory(prefix="gongji-demo-") as tmp:
-        embedded: EmbeddedBroker | None = None
-        try:
-            if args.broker:
-                url = parse_broker_url(args.broker).url
-            else:
-                host, _, port = (args.listen or "127.0.0.1:0").rpartition(":")
-                host = host or "127.0.0.1"
-                embedded = EmbeddedBroker(host, int(port) or _free_port(host))
-                await embedded.start()
-                url = embedded.url
-        except (ConfigError, ValueError, OSError) as exc:
-            print(f"gongji-terminal demo: cannot start the broker: {exc}")
-            return 2
-        switch = build_switch(Settings(broker=url, db=args.db or Path(tmp) / "demo.db", clock="virtual",
-                                       topic_root=args.root))
-        await switch.start()
-        adapter = MqttSwitch(switch, parse_broker_url(url), args.root, f"gongji-demo-{Path(tmp).name}")
-        stop = asyncio.Event()
-        runner = asyncio.create_task(adapter.run(stop))
-        try:
-            await asyncio.wait_for(adapter.connected.wait(), 10)
-            async with AsyncExitStack() as stack:
-                status = await _play(args, url, switch, Path(tmp), stack)
+        async with AsyncExitStack() as stack:
+            try:
+                if args.broker:
+                    where: dict[str, str] = {"broker": args.broker}
+                else:
+                    host, _, port = (args.listen or "127.0.0.1:0").rpartition(":")
+                    host = host or "127.0.0.1"
+                    where = {"listen": f"{host}:{int(port) or _free_port(host)}"}
+                settings = Settings(**where, db=args.db or Path(tmp) / "demo.db",  # type: ignore[arg-type]
+                                    clock="virtual", topic_root=args.root,
+                                    client_id=f"gongji-demo-{Path(tmp).name}")
+                switch: Running = await stack.enter_async_context(running(settings))
+            except (ConfigError, ValueError, OSError) as exc:
+                print(f"gongji-terminal demo: cannot start the broker: {exc}")
+                return 2
+            try:
+                await switch.ready(10)
+            except TimeoutError:
+                print(f"gongji-terminal demo: the switch could not connect to {switch.broker_url}")
+                return 2
+            async with AsyncExitStack() as clients:
+                status = await _play(args, switch.broker_url, switch.service, Path(tmp), clients)
             if args.stay:
-                await _stay(args, url)
+                await _stay(args, switch.broker_url)
             return status
-        except TimeoutError:
-            print(f"gongji-terminal demo: the switch could not connect to {url}")
-            return 2
-        finally:
-            stop.set()
-            await asyncio.wait_for(runner, 15)
-            await switch.stop()
-            if embedded is not None:
-                await embedded.stop()
 
 
 async def _stay(args: argparse.Namespace, url: str) -> None:
@@ -127,10 +124,8 @@ async def _play(args: argparse.Namespace, url: str, switch: SettlementSwitch, tm
 
     from switch.service.clock import CST
     from terminal.clients.admin import Admin
-    from terminal.clients.pace import JumpPace, Pace, RealPace
-    from terminal.clients.pos import Terminal
-    from terminal.clients.receipt import balances_table
-    from terminal.demo.stories import BINDINGS, EXPECTED_BALANCES, PEOPLE, STORIES, TILLS, Stage
+    from terminal.clients.pace import JumpPace, RealPace
+    from terminal.demo.stories import BINDINGS, PEOPLE, Stage
     from terminal.demo.view import LiveView, View
 
     console = Console(highlight=False)
@@ -151,25 +146,42 @@ async def _play(args: argparse.Namespace, url: str, switch: SettlementSwitch, tm
     view = LiveView(console, 1.2, header, switch.clock.now) if live else View(console, 0.0 if fast else 0.5)
     if not live:
         console.print(header())
+    tills = await _tills(args, url, tmp, stack, pace, view, clock["now"])
+    view.start_balances = await admin.balances()
+    stage = Stage(admin, tills, view)
+    await _tell(args, admin, view, stage)
+    return await _verdict(console, admin, view, stage)
+
+
+async def _tills(args: argparse.Namespace, url: str, tmp: Path, stack: AsyncExitStack, pace: Pace, view: View,
+                 now: str) -> dict[str, Terminal]:
+    """The demo's pharmacy and clinic terminals, connected, their clocks set to the switch's."""
+    from terminal.clients.pos import Terminal
+    from terminal.demo.stories import TILLS
+
     tills = {}
     for terminal_id, (code, kind, name) in TILLS.items():
         till = Terminal(url, terminal_id, code, kind=kind, root=args.root,  # type: ignore[arg-type]
                         state_dir=tmp / "terminals", pace=pace, on_step=view.on_step, name=name)
         tills[terminal_id] = await stack.enter_async_context(till)
-        till.time.observe(clock["now"])
+        till.time.observe(now)
     view.terminals = list(tills.values())
-    view.start_balances = await admin.balances()
+    return tills
+
+
+async def _tell(args: argparse.Namespace, admin: Admin, view: View, stage: Stage) -> None:
+    """Play every story on the view, events shown as they come."""
+    from terminal.demo.stories import STORIES
 
     async def feed() -> None:
         while True:
             view.on_event(await admin.events.get())
 
     feeder = asyncio.create_task(feed())
-    stage = Stage(admin, tills, view)
     try:
         with view:
             await stage.refresh()
-            if not fast:
+            if not args.fast:
                 await admin.clock(speed=args.speed)
             for number, story in enumerate(STORIES, 1):
                 view.story(number, story.title)
@@ -179,6 +191,13 @@ async def _play(args: argparse.Namespace, url: str, switch: SettlementSwitch, tm
                 await view.beat(2.0)
     finally:
         feeder.cancel()
+
+
+async def _verdict(console: Console, admin: Admin, view: View, stage: Stage) -> int:
+    """Final balances and the audit; 0 only if every amount came out as expected."""
+    from terminal.clients.receipt import balances_table
+    from terminal.demo.stories import EXPECTED_BALANCES
+
     state = await admin.state()
     console.print(balances_table(state["people"], view.start_balances, title="final balances 最终余额"))
     final = {p["psn_no"]: p["balc"] for p in state["people"]}

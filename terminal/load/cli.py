@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from switch.wire.topics import DEFAULT_ROOT
+
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
 NAME = "load"
@@ -60,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedded", action="store_true",
                    help="start the embedded amqtt broker instead of mosquitto")
     p.add_argument("--root",
-                   help="topic root of the switch (default gongji/v1 with --broker; fresh otherwise)")
+                   help=f"topic root of the switch (default {DEFAULT_ROOT} with --broker; fresh otherwise)")
     p.add_argument("--spawn-switch", action="store_true", help="with --broker: start a switch there anyway")
     p.add_argument("--echo", action="store_true", help="run against the echo responder: the transport floor")
     p.add_argument("--admin-token", help="admin token of the running switch")

@@ -20,6 +20,7 @@ import aiomqtt
 
 from switch.doors.mqtt import NODELAY, parse_broker_url
 from switch.doors.publish import MAX_INFLIGHT, publish_nowait
+from switch.wire.topics import DEFAULT_ROOT, request_filters
 
 __all__ = ["FIXED_OUTPUT", "answer_to", "serve_echo"]
 
@@ -52,7 +53,7 @@ async def serve_echo(broker_url: str, root: str, stop: asyncio.Event,
     root = root.rstrip("/")
     async with aiomqtt.Client(broker.host, broker.port, username=broker.username, password=broker.password,
                               socket_options=NODELAY, max_inflight_messages=MAX_INFLIGHT) as client:
-        await client.subscribe([(f"{root}/pos/+/req", 1), (f"{root}/app/+/req", 1), (f"{root}/admin/req", 1)])
+        await client.subscribe([(topic, 1) for topic in request_filters(root)])
         if on_ready is not None:
             on_ready()
         reader = asyncio.create_task(_answer_all(client))
@@ -69,7 +70,7 @@ async def _answer_all(client: aiomqtt.Client) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m terminal.load.echo", description=__doc__)
     parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL")
-    parser.add_argument("--root", default="gongji/v1", help="topic root (default gongji/v1)")
+    parser.add_argument("--root", default=DEFAULT_ROOT, help=f"topic root (default {DEFAULT_ROOT})")
     args = parser.parse_args(argv)
 
     async def run() -> None:

@@ -25,6 +25,7 @@ import aiomqtt
 from switch.core.money import format_fen
 from switch.doors.mqtt import NODELAY, BrokerAddress
 from switch.doors.publish import MAX_INFLIGHT, publish_nowait
+from switch.wire.topics import request_topic, response_topic
 from terminal.load.population import Population, cert_of
 from terminal.load.stats import Stats
 
@@ -88,7 +89,7 @@ class Line:
 
     async def open(self) -> None:
         await self.client.__aenter__()
-        topics = [(f"{self.root}/pos/{t}/resp", 1) for t in self.tills]
+        topics = [(response_topic(self.root, "pos", t), 1) for t in self.tills]
         for i in range(0, len(topics), 200):
             await self.client.subscribe(topics[i:i + 200])
         self._reader = asyncio.create_task(self._read(), name="load-line-reader")
@@ -114,7 +115,7 @@ class Line:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[msgid] = future
         sent = time.perf_counter()
-        publish_nowait(self.client, f"{self.root}/pos/{till}/req", payload)
+        publish_nowait(self.client, request_topic(self.root, "pos", till), payload)
         try:
             async with asyncio.timeout(self.timeout):
                 answer = await future

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switch.doors.mqtt import parse_broker_url
+from switch.doors.link import parse_broker_url
+from switch.wire.topics import DEFAULT_ROOT
 from terminal.clients.admin import Admin
 from terminal.load.fleet import Fleet, FleetConfig
 from terminal.load.population import Population, build_population
@@ -49,7 +50,7 @@ class LoadPlan:
     embedded: bool = False  # the broker started is amqtt (the embedded one) instead of mosquitto
     spawn_switch: bool | None = None  # None: start one exactly when the broker was started here
     echo: bool = False  # the echo responder instead of the switch
-    root: str | None = None  # None: gongji/v1 on a running switch, a fresh root otherwise
+    root: str | None = None  # None: DEFAULT_ROOT on a running switch, a fresh root otherwise
     admin_token: str | None = None
     switch_log_level: str = "INFO"
     # The traffic journal's {root}/# watcher receives every message a second time; load tests measure
@@ -101,70 +102,89 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
     population = build_population(plan.people, plan.families, plan.prefix)
     result: dict[str, Any] = {"responder": "echo" if plan.echo else "switch", "run_id": run_id}
     with ExitStack() as stack:
-        tmp = Path(stack.enter_context(temp_dir()))
         children: dict[str, Child] = {}
-
-        def start(child: Child) -> Child:
-            phase(f"starting {child.name}")
-            child.start()
-            stack.callback(child.stop)
-            children[child.name] = child
-            return child
-
-        if plan.broker is None:
-            broker = start(amqtt_process(tmp) if plan.embedded else mosquitto_process(tmp))
-            url = broker.url
-            result["broker"] = "amqtt (embedded broker, own process)" if plan.embedded else "mosquitto"
-        else:
-            url = parse_broker_url(plan.broker).url
-            result["broker"] = url
-        spawned = plan.echo or plan.spawns_switch
-        root = plan.root or (f"gongji-load/{run_id}" if spawned else "gongji/v1")
-        if plan.echo:
-            responder = start(echo_process(tmp, url, root))
-        elif plan.spawns_switch:
-            db = plan.db or tmp / "ledger.db"
-            responder = start(switch_process(tmp, url, root, db, plan.switch_log_level,
-                                             () if plan.switch_journal else ("--journal-max", "0")))
+        url, root = _start(plan, Path(stack.enter_context(temp_dir())), stack, children, phase, run_id, result)
         result.update(root=root, people=population.people, families=len(population.families),
                       terminals=plan.fleet.terminals,
                       connections=-(-plan.fleet.terminals // plan.fleet.per_connection),
                       rate=plan.fleet.rate, full_checkout=plan.fleet.full_checkout)
+        responder = children.get("switch")
         async with Admin(url, root=root, token=plan.admin_token, timeout=30) as admin:
             before: dict[str, int] = {}
             if not plan.echo:
                 phase(f"loading {population.people:,} people, {len(population.families):,} families")
                 result["load"] = await load_population(admin, population)
-                if plan.spawns_switch:
+                if responder is not None:
                     result["rss_after_load_mb"] = round((rss_mb(responder.pid) or (0.0, 0.0))[0], 1)
                 if plan.verify:
                     before = await _counts(admin, population)
             fleet = Fleet(parse_broker_url(url), root, population, plan.fleet, run_id)
             phase("running the fleet")
-            pids = {name: child.pid for name, child in children.items()}
-            if plan.broker_pid is not None:
-                pids["broker"] = plan.broker_pid
-            cpu_before = _cpu(pids)
-            started = time.perf_counter()
-            stats = await fleet.run(on_tick)
-            elapsed = time.perf_counter() - started
-            cpu_after = _cpu(pids)
-            result["stats"] = stats.summary()
-            used = {name: cpu_after[name] - cpu_before[name] for name in cpu_after  # type: ignore[operator]
-                    if cpu_after[name] is not None and cpu_before[name] is not None}
-            result["cpu_percent"] = {name: round(cpu / elapsed * 100, 1) for name, cpu in used.items()}
-            # CPU time per round trip: steadier than rates on a machine shared with other work.
-            result["cpu_us_per_request"] = {name: round(cpu / max(stats.requests, 1) * 1e6)
-                                            for name, cpu in used.items()}
-            if plan.spawns_switch:
+            stats = await _measure(plan, fleet, children, on_tick, result)
+            if responder is not None:
                 rss, peak = rss_mb(responder.pid) or (0.0, 0.0)
                 result["rss_mb"], result["rss_peak_mb"] = round(rss, 1), round(peak, 1)
             if not plan.echo and plan.verify:
                 phase("checking the books")
-                result["audit"] = await admin.audit()
-                after = await _counts(admin, population)
-                result["counts"] = {"settled": after["settlements"] - before["settlements"],
-                                    "undone": after["undone"] - before["undone"]}
-                result["counts_match"] = result["counts"] == {"settled": stats.settled - stats.undone,
-                                                              "undone": stats.undone}
+                await _check_books(admin, population, before, stats, result)
     return result
+
+
+def _start(plan: LoadPlan, tmp: Path, stack: ExitStack, children: dict[str, Child], phase: Callable[[str], None],
+           run_id: str, result: dict[str, Any]) -> tuple[str, str]:
+    """The broker and the responder the plan needs, started (and stopped with ``stack``); (url, root)."""
+
+    def start(child: Child) -> Child:
+        phase(f"starting {child.name}")
+        child.start()
+        stack.callback(child.stop)
+        children[child.name] = child
+        return child
+
+    if plan.broker is None:
+        url = start(amqtt_process(tmp) if plan.embedded else mosquitto_process(tmp)).url
+        result["broker"] = "amqtt (embedded broker, own process)" if plan.embedded else "mosquitto"
+    else:
+        url = parse_broker_url(plan.broker).url
+        result["broker"] = url
+    spawned = plan.echo or plan.spawns_switch
+    root = plan.root or (f"gongji-load/{run_id}" if spawned else DEFAULT_ROOT)
+    if plan.echo:
+        start(echo_process(tmp, url, root))
+    elif plan.spawns_switch:
+        db = plan.db or tmp / "ledger.db"
+        start(switch_process(tmp, url, root, db, plan.switch_log_level,
+                             () if plan.switch_journal else ("--journal-max", "0")))
+    return url, root
+
+
+async def _measure(plan: LoadPlan, fleet: Fleet, children: dict[str, Child],
+                   on_tick: Callable[[Stats], None] | None, result: dict[str, Any]) -> Stats:
+    """Run the fleet; its figures and every process's CPU share go into ``result``."""
+    pids = {name: child.pid for name, child in children.items()}
+    if plan.broker_pid is not None:
+        pids["broker"] = plan.broker_pid
+    cpu_before = _cpu(pids)
+    started = time.perf_counter()
+    stats = await fleet.run(on_tick)
+    elapsed = time.perf_counter() - started
+    cpu_after = _cpu(pids)
+    result["stats"] = stats.summary()
+    used = {name: cpu_after[name] - cpu_before[name] for name in cpu_after  # type: ignore[operator]
+            if cpu_after[name] is not None and cpu_before[name] is not None}
+    result["cpu_percent"] = {name: round(cpu / elapsed * 100, 1) for name, cpu in used.items()}
+    # CPU time per round trip: steadier than rates on a machine shared with other work.
+    result["cpu_us_per_request"] = {name: round(cpu / max(stats.requests, 1) * 1e6)
+                                    for name, cpu in used.items()}
+    return stats
+
+
+async def _check_books(admin: Admin, population: Population, before: dict[str, int], stats: Stats,
+                       result: dict[str, Any]) -> None:
+    """The audit, and whether the switch counted what the fleet saw settled and undone."""
+    result["audit"] = await admin.audit()
+    after = await _counts(admin, population)
+    result["counts"] = {"settled": after["settlements"] - before["settlements"],
+                        "undone": after["undone"] - before["undone"]}
+    result["counts_match"] = result["counts"] == {"settled": stats.settled - stats.undone,
+                                                  "undone": stats.undone}

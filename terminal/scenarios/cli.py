@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from switch.wire.topics import DEFAULT_ROOT
+
 if TYPE_CHECKING:
     from terminal.scenarios.report import ScenarioResult
     from terminal.scenarios.targets import Targets
@@ -73,7 +75,7 @@ def add_run_parser(subparsers: Any) -> None:
                     "on a switch already running there (it is reset before every scenario).")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or directories")
     p.add_argument("--broker", metavar="URL", help="run on the switch at this broker, mqtt://host:port")
-    p.add_argument("--root", default="gongji/v1", help="that switch's topic root (default gongji/v1)")
+    p.add_argument("--root", default=DEFAULT_ROOT, help=f"that switch's topic root (default {DEFAULT_ROOT})")
     p.add_argument("--token", help="that switch's admin token (--admin-token)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer (default 5)")
     p.add_argument("--junitxml", type=Path, metavar="FILE", help="also write JUnit XML for CI")

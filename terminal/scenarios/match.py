@@ -16,12 +16,15 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.errors import TerminalError
 
-__all__ = ["ABSENT", "ANY", "MISSING", "Mismatch", "ReferenceError_", "lookup", "match", "project",
-           "render_diff", "substitute"]
+if TYPE_CHECKING:
+    from terminal.scenarios.format import EventSpec
+
+__all__ = ["ABSENT", "ANY", "MISSING", "Mismatch", "ReferenceError_", "in_order", "lookup", "match", "project",
+           "render_diff", "same_set", "substitute"]
 
 
 class _Missing:
@@ -164,3 +167,27 @@ def substitute(obj: Any, context: dict[str, dict[str, Any]]) -> Any:
     if isinstance(obj, list):
         return [substitute(v, context) for v in obj]
     return obj
+
+
+def in_order(wanted: list[EventSpec], seen: list[dict[str, Any]]) -> bool:
+    """Whether the wanted events occur in ``seen`` in this order (other events may come between)."""
+    position = 0
+    for event in seen:
+        if position < len(wanted) and event.get("type") == wanted[position].type and not match(
+                wanted[position].data, event.get("data")):
+            position += 1
+    return position == len(wanted)
+
+
+def same_set(wanted: list[dict[str, Any]], windows: list[dict[str, Any]]) -> bool:
+    """Whether each wanted pattern matches its own one of ``windows``, with none left over."""
+    if len(wanted) != len(windows):
+        return False
+    left = list(windows)
+    for w in wanted:
+        hit = next((j for j, a in enumerate(left) if not match(w, a)), None)
+        if hit is None:
+            return False
+        left.pop(hit)
+    return True
+

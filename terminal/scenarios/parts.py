@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from switch.core.codes import Code
 from switch.core.money import format_fen
 from switch.wire.inputs import LoadBinding, Relation, parse_duration
+from switch.wire.topics import ID_PATTERN
 
 __all__ = [
     "CLINIC",
@@ -251,7 +252,7 @@ Actor = tuple[str, str, str | None]  # channel, sender, fixmedins_code
 
 
 class Step(Model):
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str | None = Field(default=None, pattern=ID_PATTERN)
     note: str | None = None
     pos: PosSpec | Text | None = Field(
         default=None, description="a POS terminal: {terminal, fixmedins_code}, or a terminal id using the "

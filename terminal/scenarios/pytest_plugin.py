@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from switch.wire.topics import DEFAULT_ROOT
+
 __all__ = ["ScenarioFailed", "ScenarioFile", "ScenarioItem"]
 
 _HOST = pytest.StashKey["_Host"]()
@@ -24,7 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gongji", "gongji scenarios")
     group.addoption("--gongji-broker", metavar="URL",
                     help="run scenarios on the switch at this broker, not an embedded one (it gets reset)")
-    group.addoption("--gongji-root", default="gongji/v1", help="that switch's topic root (default gongji/v1)")
+    group.addoption("--gongji-root", default=DEFAULT_ROOT, help=f"that switch's topic root (default {DEFAULT_ROOT})")
     group.addoption("--gongji-token", help="that switch's admin token")
     group.addoption("--gongji-timeout", type=float, default=5.0, help="seconds to wait for each answer")
     parser.addini("gongji_scenario_dirs", type="args", default=["scenarios"],

@@ -23,7 +23,16 @@ import aiomqtt
 from switch.service.clock import CST
 from terminal.clients.mqtt import NoAnswer
 from terminal.scenarios.format import EventSpec, Expect, SameAs, Scenario, ScenarioError, load_scenarios, offset_text
-from terminal.scenarios.match import MISSING, ReferenceError_, lookup, match, render_diff, substitute
+from terminal.scenarios.match import (
+    MISSING,
+    ReferenceError_,
+    in_order,
+    lookup,
+    match,
+    render_diff,
+    same_set,
+    substitute,
+)
 from terminal.scenarios.report import Failure, ScenarioResult, diagnose_no_answer
 from terminal.scenarios.targets import Seen, Session, Targets
 
@@ -326,7 +335,7 @@ class _Run:
             return [b for m in seen if m.topic == "events" and isinstance(b := m.body, dict)]
 
         def found(seen: list[Seen]) -> bool:
-            return _in_order(wanted, events(seen))
+            return in_order(wanted, events(seen))
 
         problems: list[str] = []
         ok = await self.observer.wait(found, mark, patience)
@@ -371,7 +380,7 @@ class _Run:
             keys = sorted({k for w in wanted for k in w} or {"psn_no", "fixmedins_code"})
             expected["windows"] = wanted
             actual["windows"] = [{k: w.get(k) for k in keys} for w in windows]
-            if not _same_set(wanted, windows):
+            if not same_set(wanted, windows):
                 problems.append(f"windows: expected exactly {json.dumps(wanted, ensure_ascii=False)} open, "
                                 f"found {json.dumps(actual['windows'], ensure_ascii=False)}")
         if expect.state is not None:
@@ -380,26 +389,3 @@ class _Run:
             actual["state"] = state
             problems += [m.line() for m in match(wanted_state, state, "state")]
         return problems
-
-
-def _in_order(wanted: list[EventSpec], seen: list[dict[str, Any]]) -> bool:
-    """Whether the wanted events occur in ``seen`` in this order (other events may come between)."""
-    position = 0
-    for event in seen:
-        if position < len(wanted) and event.get("type") == wanted[position].type and not match(
-                wanted[position].data, event.get("data")):
-            position += 1
-    return position == len(wanted)
-
-
-def _same_set(wanted: list[dict[str, Any]], windows: list[dict[str, Any]]) -> bool:
-    if len(wanted) != len(windows):
-        return False
-    left = list(windows)
-    for w in wanted:
-        hit = next((j for j, a in enumerate(left) if not match(w, a)), None)
-        if hit is None:
-            return False
-        left.pop(hit)
-    return True
-

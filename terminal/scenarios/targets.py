@@ -22,10 +22,10 @@ from typing import Any, Protocol
 
 import aiomqtt
 
-from switch.bootstrap import Settings, build_switch
+from switch.bootstrap import Running, Settings, running
 from switch.doors.broker import EmbeddedBroker
-from switch.doors.mqtt import NODELAY, MqttSwitch, parse_broker_url
-from switch.service.handling import SettlementSwitch
+from switch.doors.link import NODELAY, parse_broker_url
+from switch.wire.topics import DEFAULT_ROOT, request_topic, response_topic
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from terminal.scenarios.format import Scenario
 
@@ -164,8 +164,8 @@ class Session:
 
     def topics(self, channel: str, sender: str) -> tuple[str, str]:
         """(request, response) topic of a sender, relative to the root."""
-        base = "admin" if channel == "admin" else f"{channel}/{sender}"
-        return f"{base}/req", f"{base}/resp"
+        under = len(self.root) + 1
+        return request_topic(self.root, channel, sender)[under:], response_topic(self.root, channel, sender)[under:]
 
     async def close(self) -> None:
         for client in self._clients.values():
@@ -190,13 +190,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class _Running:
-    switch: SettlementSwitch
-    stop: asyncio.Event
-    task: asyncio.Task[None]
-
-
 class EmbeddedTargets:
     """An amqtt broker and switches in this process: one on a virtual clock, one on the system clock.
 
@@ -210,7 +203,7 @@ class EmbeddedTargets:
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.token = secrets.token_hex(8)
         self.broker: EmbeddedBroker | None = None
-        self._running: list[_Running] = []
+        self._switches = contextlib.AsyncExitStack()
         self._sessions: dict[str, Session] = {}
         self._lock = asyncio.Lock()
 
@@ -230,13 +223,8 @@ class EmbeddedTargets:
         client_id = f"gongji-scenarios-{clock}-{secrets.token_hex(4)}"
         settings = Settings(broker=self.url, db=self.workdir / f"{clock}.db", clock=clock, topic_root=root,
                             admin_token=self.token, client_id=client_id)
-        switch = build_switch(settings)
-        await switch.start()
-        adapter = MqttSwitch(switch, parse_broker_url(self.url), root, settings.client_id)
-        stop = asyncio.Event()
-        task = asyncio.create_task(adapter.run(stop))
-        self._running.append(_Running(switch, stop, task))
-        await asyncio.wait_for(adapter.connected.wait(), 10)
+        switch: Running = await self._switches.enter_async_context(running(settings))
+        await switch.ready(10)
         session = Session(self.url, root, self.token, self.timeout)
         await session.open()
         return session
@@ -251,10 +239,7 @@ class EmbeddedTargets:
     async def close(self) -> None:
         for session in self._sessions.values():
             await session.close()
-        for running in self._running:
-            running.stop.set()
-            await asyncio.wait_for(running.task, 15)
-            await running.switch.stop()
+        await self._switches.aclose()
         if self.broker is not None:
             await self.broker.stop()
         if self._tmp is not None:
@@ -264,7 +249,7 @@ class EmbeddedTargets:
 class RemoteTargets:
     """A switch someone else started (``--broker URL --root R``): every scenario runs on it, if it can."""
 
-    def __init__(self, broker: str, root: str = "gongji/v1", token: str | None = None,
+    def __init__(self, broker: str, root: str = DEFAULT_ROOT, token: str | None = None,
                  timeout: float = 5.0) -> None:
         self.session = Session(broker, root, token, timeout)
         self._opened = False

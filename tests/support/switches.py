@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -13,8 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from switch.bootstrap import Settings, build_switch
-from switch.doors.mqtt import MqttSwitch, parse_broker_url
+from switch.bootstrap import Settings, running
+from switch.doors.mqtt import MqttDoor
 from switch.service.clock import VirtualClock
 from switch.service.handling import SettlementSwitch
 from terminal.clients.mqtt import SwitchClient
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @dataclass
 class InProcessSwitch:
     switch: SettlementSwitch
-    adapter: MqttSwitch
+    adapter: MqttDoor
     url: str
     root: str
 
@@ -47,18 +46,9 @@ class InProcessSwitch:
 async def in_process_switch(url: str, root: str, db: Path, clock: str = "virtual",
                             **settings: object) -> AsyncIterator[InProcessSwitch]:
     config = Settings(broker=url, db=db, clock=clock, topic_root=root, **settings)  # type: ignore[arg-type]
-    switch = build_switch(config)
-    await switch.start()
-    adapter = MqttSwitch(switch, parse_broker_url(url), root)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(adapter.run(stop))
-    await asyncio.wait_for(adapter.connected.wait(), 10)
-    try:
-        yield InProcessSwitch(switch, adapter, url, root)
-    finally:
-        stop.set()
-        await asyncio.wait_for(runner, 15)
-        await switch.stop()
+    async with running(config) as run:
+        await run.ready(10)
+        yield InProcessSwitch(run.service, run.mqtt, url, root)
 
 
 class SwitchProcess:

@@ -124,3 +124,14 @@ def test_journal_buffer_prunes_after_a_tenth_of_its_bound() -> None:
     assert not journal.prune_due() and journal.pending == 0
     with pytest.raises(ValueError, match="at least one row"):
         Journal(max_rows=0)
+
+
+@pytest.mark.parametrize("payload", [REQUEST, b'{"infno": "2102"}', b"not json"])
+def test_a_refused_topic_id_is_blamed_on_the_topic_not_the_msgid(payload: bytes) -> None:
+    """An answer refusing the topic's id gets a hint about that id, whatever the msgid was."""
+    refusal = json.dumps({"infno": None, "inf_refmsgid": None, "infcode": -1, "code": "INVALID_REQUEST",
+                          "err_msg": "topic id 'T 1' must be 1-64 characters of A-Za-z0-9_-",
+                          "output": {"errors": [{"loc": ["topic"], "msg": "bad id"}]}}).encode()
+    row = row_of(Heard(1.0, None, f"{R}/pos/T 1/req", "pos", "T 1", payload, (refusal,), 2.5))
+    assert row[10] == (f"the topic id 'T 1' in {R}/pos/T 1/req is not 1-64 characters of A-Za-z0-9_-, so the "
+                       "request was refused without being read; publish under an id of that form")

@@ -1,0 +1,65 @@
+"""The topic names of the protocol, the id pattern they carry, and the default root: written here once.
+
+Requests arrive on ``{root}/pos/{terminal_id}/req``, ``{root}/app/{psn_no}/req`` and
+``{root}/admin/req``; each is answered on the same topic ending in ``resp``; events go to
+``{root}/events``. Every door, tool and client builds and reads topics with these functions.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["CHANNELS", "DEFAULT_ROOT", "ID_PATTERN", "ID_RULE", "ROUTED", "events_topic", "parse_request_topic",
+           "request_filters", "request_topic", "response_topic", "valid_id"]
+
+DEFAULT_ROOT = "gongji/v1"
+CHANNELS = ("pos", "app", "admin")
+ROUTED = ("pos", "app")  # the channels whose topics name their sender
+# Terminal ids, psn_no in topics, msgids of scenario steps, broker user names: one pattern for all.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ID_RULE = "1-64 characters of A-Za-z0-9_-"
+_ID = re.compile(ID_PATTERN)
+
+
+def valid_id(value: str) -> bool:
+    return _ID.match(value) is not None
+
+
+def _topic(root: str, channel: str, sender: str | None, direction: str) -> str:
+    if channel == "admin":
+        return f"{root}/admin/{direction}"
+    return f"{root}/{channel}/{sender}/{direction}"
+
+
+def request_topic(root: str, channel: str, sender: str | None = None) -> str:
+    """Where ``sender`` publishes its requests (``sender`` is ignored on the admin channel)."""
+    return _topic(root, channel, sender, "req")
+
+
+def response_topic(root: str, channel: str, sender: str | None = None) -> str:
+    """Where the answers to ``sender``'s requests are published."""
+    return _topic(root, channel, sender, "resp")
+
+
+def events_topic(root: str) -> str:
+    return f"{root}/events"
+
+
+def request_filters(root: str) -> list[str]:
+    """The subscriptions that hear every request under ``root``."""
+    return [f"{root}/{channel}/+/req" for channel in ROUTED] + [f"{root}/admin/req"]
+
+
+def parse_request_topic(root: str, topic: str) -> tuple[str, str] | None:
+    """(channel, sender) of a request topic under ``root``, the sender not yet checked; None for any other.
+
+    The admin channel's sender is ``admin``.
+    """
+    if not topic.startswith(root + "/"):
+        return None
+    rest = topic[len(root) + 1:].split("/")
+    if rest == ["admin", "req"]:
+        return "admin", "admin"
+    if len(rest) == 3 and rest[0] in ROUTED and rest[2] == "req":
+        return rest[0], rest[1]
+    return None

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from switch.core.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
 from switch.doors.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.doors.broker import EmbeddedBroker
+from switch.doors.http import HttpDoor, parse_http_address
 from switch.doors.link import BrokerAddress, parse_broker_url
 from switch.doors.mqtt import MqttDoor
 from switch.errors import ConfigError
@@ -60,6 +61,7 @@ class Settings:
     journal_max: int = DEFAULT_MAX_ROWS  # rows of traffic journal kept; 0 keeps none
     faults: Path | None = None  # fault rules in force from the start (admin.faults can change them)
     access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
+    http: str = "127.0.0.1:8080"  # the HTTP door's HOST:PORT (port 0: any free one), or "off"
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -142,6 +144,11 @@ class Running:
     def mqtt(self) -> MqttDoor:
         return next(door for door in self.doors if isinstance(door, MqttDoor))
 
+    @property
+    def http(self) -> HttpDoor | None:
+        """The HTTP door, None with ``--http off``; its ``url`` has the port it really listens on."""
+        return next((door for door in self.doors if isinstance(door, HttpDoor)), None)
+
     def ready_line(self) -> str:
         doors = ", ".join(door.describe() for door in self.doors)
         return (f"gongji-switch ready: broker {self.broker.url}{' (embedded)' if self.embedded else ''}, "
@@ -207,8 +214,12 @@ async def _broker(settings: Settings, stack: AsyncExitStack) -> tuple[BrokerAddr
 
 
 def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None) -> list[Door]:
-    """Every door the settings ask for, all serving the same service (an HTTP door joins this list)."""
-    return [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
+    """Every door the settings ask for, all serving the same service."""
+    doors: list[Door] = [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
+    http = parse_http_address(settings.http)
+    if http is not None:
+        doors.append(HttpDoor(serve, *http))
+    return doors
 
 
 async def _stopped(tasks: list[asyncio.Task[None]], timeout: float = 15) -> None:
@@ -264,6 +275,9 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
             spawn(flush_journal(store, stop), "gongji-journal")
             spawn(run.watcher.run(stop), "gongji-watch")
         run.doors = _doors(settings, serve, broker, run.watcher)
+        for door in run.doors:
+            if isinstance(door, HttpDoor):
+                await door.open()  # a taken port is a ConfigError now, not a door that never gets ready
         stack.push_async_callback(_stopped, run.door_tasks)
         stack.callback(stop.set)  # first thing on the way out: the doors answer what is in flight and stop
         for door in run.doors:

@@ -6,14 +6,12 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import yaml
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from switch.journal.show import Filters, print_journal
 from switch.journal.table import JournalRow, read_journal
 from switch.kit.examples import ROOT
 from switch.store.base import StoreError
@@ -104,7 +102,6 @@ def _reference(path: Path, check: bool) -> int:
 
 
 def _journal(args: argparse.Namespace) -> int:
-    console = Console()
     since = None
     if args.since:
         try:
@@ -122,19 +119,9 @@ def _journal(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(_as_json(row), ensure_ascii=False))
         return 0
-    console.print(journal_table(rows, args.db))
-    if args.payloads:
-        for row in rows:
-            console.print(Text(f"#{row.id} {row.topic}", style="bold"))
-            console.print(_payload(row.request, row.request_size), markup=False, highlight=False)
-            if row.response is not None:
-                console.print(_payload(row.response, row.response_size or 0), markup=False, highlight=False)
+    print_journal(Console(highlight=False), rows, args.db, Filters(args.terminal, args.msgid, args.since, since),
+                  payloads=args.payloads)
     return 0
-
-
-def _payload(data: bytes, size: int) -> str:
-    text = data.decode(errors="replace")
-    return f"  {text}" + (f" … ({size} bytes, {len(data)} kept)" if size > len(data) else "")
 
 
 def _as_json(row: JournalRow) -> dict[str, object]:
@@ -142,20 +129,3 @@ def _as_json(row: JournalRow) -> dict[str, object]:
     out["request"] = row.request.decode(errors="replace")
     out["response"] = None if row.response is None else row.response.decode(errors="replace")
     return out
-
-
-def journal_table(rows: list[JournalRow], db: Path) -> Table:
-    table = Table(title=f"traffic journal of {db} ({len(rows)} rows)", title_justify="left")
-    for name, style in (("#", "dim"), ("time", ""), ("topic", ""), ("infno", ""), ("msgid", ""), ("code", ""),
-                        ("ms", ""), ("what went wrong", "")):
-        table.add_column(name, style=style or None, justify="right" if name in ("#", "ms") else "left",
-                         overflow="fold")
-    for row in rows:
-        code_style = "green" if row.code == "OK" else "magenta" if row.code is None else "yellow"
-        at = datetime.fromtimestamp(row.received)
-        shape = "%H:%M:%S.%f" if at.date() == datetime.now().date() else "%Y-%m-%d %H:%M:%S.%f"
-        when = at.strftime(shape)[:-3]
-        table.add_row(str(row.id), when, row.topic, row.infno or "", row.msgid or "",
-                      Text(row.code or ("no answer" if row.answers == 0 else "?"), style=code_style),
-                      "" if row.took_ms is None else f"{row.took_ms:.1f}", Text(row.hint or "", style="red"))
-    return table

@@ -46,6 +46,9 @@ class View:
 
     def __init__(self, console: Console, beat: float = 0.0) -> None:
         self.console = console
+        if not console.is_terminal:
+            # Into a pipe or a log, every line goes whole: a prompt stays beside its code, for grep too.
+            console.soft_wrap = True
         self.beat_seconds = beat
         self.terminals: list[Terminal] = []
         self.people: list[dict[str, Any]] = []

@@ -20,7 +20,8 @@ from switch.wire.inputs import parse_duration
 __all__ = ["TOOLS", "add_tools", "run_tool"]
 
 TOOLS = ("asyncapi", "schemas", "reference", "journal")
-REFERENCE = Path("docs/reference.md")
+# The checkout's docs, wherever the command runs from (an editable install lives in the checkout).
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
 
 
 def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +35,8 @@ def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("dir", type=Path, metavar="DIR")
     r = sub.add_parser("reference", help="regenerate docs/reference.md from the wire models",
                        description="Write the protocol reference generated from the models ('-' prints it).")
-    r.add_argument("path", nargs="?", type=Path, default=REFERENCE, help=f"output file (default {REFERENCE})")
+    r.add_argument("path", nargs="?", type=Path, help="output file (default: docs/reference.md of the checkout "
+                   "gongji runs from)")
     r.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file is stale")
     j = sub.add_parser("journal", help="show the traffic journal: what arrived, what was answered, what not",
                        description="Show the newest messages the switch heard under its topic root, with the "
@@ -82,21 +84,31 @@ def _schemas(directory: Path) -> int:
     return 0
 
 
-def _reference(path: Path, check: bool) -> int:
+def _reference(path: Path | None, check: bool) -> int:
     from switch.kit.reference import render
 
+    if path is None:
+        if not REFERENCE.parent.is_dir():
+            print("gongji-switch reference: gongji is not running from a checkout with docs/: give a file to "
+                  "write (gongji-switch reference FILE), or '-' to print it", file=sys.stderr)
+            return 2
+        path = REFERENCE
     text = render()
     if str(path) == "-":
         sys.stdout.write(text)
         return 0
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    if check:
-        if current == text:
-            return 0
-        print(f"{path} is stale: run 'gongji-switch reference {path}'", file=sys.stderr)
-        return 1
-    if current != text:
-        path.write_text(text, encoding="utf-8")
+    try:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if check:
+            if current == text:
+                return 0
+            print(f"{path} is stale: run 'gongji-switch reference {path}'", file=sys.stderr)
+            return 1
+        if current != text:
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"gongji-switch reference: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"{path}: {'unchanged' if current == text else 'written'}")
     return 0
 

@@ -20,7 +20,8 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gongji-switch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gongji-switch", description="Run the settlement switch, and the vendor "
+                                     "kit's tools: the contract (asyncapi, schemas), the reference, the journal.")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the settlement switch",
                        description="Run the switch. Without --broker it starts an embedded MQTT broker.")

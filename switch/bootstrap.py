@@ -213,13 +213,30 @@ async def _broker(settings: Settings, stack: AsyncExitStack) -> tuple[BrokerAddr
     return address, settings.broker is None
 
 
-def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None) -> list[Door]:
+def _served(service: SettlementSwitch) -> Serve:
+    """The ``Serve`` every door calls: the service's, journaled when the store keeps a journal."""
+    store = service.store
+    if isinstance(store, JournalWriter) and store.journal is not None:
+        return journaled(serving(service), store.journal, service.clock)
+    return serving(service)
+
+
+async def _http_door(settings: Settings, serve: Serve, stack: AsyncExitStack) -> HttpDoor | None:
+    """The HTTP door, listening already (it serves once it runs), or None with ``--http off``."""
+    address = parse_http_address(settings.http)
+    if address is None:
+        return None
+    door = HttpDoor(serve, *address)
+    await door.open()
+    stack.push_async_callback(door.close)
+    return door
+
+
+def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None,
+           http: HttpDoor | None) -> list[Door]:
     """Every door the settings ask for, all serving the same service."""
     doors: list[Door] = [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
-    http = parse_http_address(settings.http)
-    if http is not None:
-        doors.append(HttpDoor(serve, *http))
-    return doors
+    return doors if http is None else [*doors, http]
 
 
 async def _stopped(tasks: list[asyncio.Task[None]], timeout: float = 15) -> None:
@@ -250,8 +267,11 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
         stop.set()
 
     service = build_switch(settings, on_fatal)
+    serve = _served(service)
     async with AsyncExitStack() as stack:
         broker, embedded = await _broker(settings, stack)
+        # Every address is taken before the ledger loads, so a taken port is the only thing said.
+        http = await _http_door(settings, serve, stack)
         stack.push_async_callback(service.stop)
         await service.start()
         run = Running(settings, service, broker, embedded, stop, fatal)
@@ -265,19 +285,14 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
             freeze_state()  # the loaded ledger stays out of garbage collections (switch/service/heap.py)
             spawn(keep_young(stop), "gongji-heap")
         spawn(sweep_windows(service, stop), "gongji-sweeper")
-        serve = serving(service)
         store = service.store
         if isinstance(store, JournalWriter) and store.journal is not None:
-            serve = journaled(serve, store.journal, service.clock)
             client_id = settings.client_id or f"gongji-switch-{settings.topic_root.rstrip('/').replace('/', '-')}"
             run.watcher = StrayWatcher(broker, settings.topic_root.rstrip("/"), store.journal, service.clock,
                                        f"{client_id}-watch")
             spawn(flush_journal(store, stop), "gongji-journal")
             spawn(run.watcher.run(stop), "gongji-watch")
-        run.doors = _doors(settings, serve, broker, run.watcher)
-        for door in run.doors:
-            if isinstance(door, HttpDoor):
-                await door.open()  # a taken port is a ConfigError now, not a door that never gets ready
+        run.doors = _doors(settings, serve, broker, run.watcher, http)
         stack.push_async_callback(_stopped, run.door_tasks)
         stack.callback(stop.set)  # first thing on the way out: the doors answer what is in flight and stop
         for door in run.doors:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from switch.doors.broker import PortTaken, free_port_after
 from switch.errors import ConfigError
 from switch.service.delivery import Serve
 from switch.wire.envelope import NATIONAL
@@ -75,12 +77,14 @@ class HttpDoor:
         self.heartbeat = heartbeat
         self.body_seconds = body_seconds
         self.connected = asyncio.Event()
+        self._serving = asyncio.Event()  # listening starts before the ledger is loaded; serving after
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
         app.router.add_route("*", "/{path:.*}", self._route)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=idle_seconds,
                                      shutdown_timeout=10)
         self._subscribers: dict[asyncio.Queue[bytes | None], web.Request] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -98,8 +102,13 @@ class HttpDoor:
             await site.start()
         except OSError as exc:
             await self._runner.cleanup()
-            raise ConfigError(f"cannot listen for HTTP on {self.host}:{self.port} ({exc.strerror or exc}); "
-                              f"pass --http HOST:PORT with a free port, or --http off") from None
+            where = f"{self.host}:{self.port}"
+            if exc.errno == errno.EADDRINUSE:
+                raise PortTaken(f"{where} is taken (another switch, or another web server?): pass --http "
+                                f"{self.host}:{free_port_after(self.host, self.port)} for another port, or "
+                                f"--http off for no HTTP door") from None
+            raise ConfigError(f"cannot listen for HTTP on {where}: {exc.strerror or exc}; "
+                              f"pass another --http HOST:PORT, or --http off") from None
         bound = self._runner.addresses[0]
         self.port = int(bound[1])  # port 0 asks for a free one
         self.connected.set()
@@ -109,15 +118,23 @@ class HttpDoor:
         if not self.connected.is_set():
             await self.open()
         log.info("HTTP door listening on %s/", self.url)
+        self._serving.set()
         await stop.wait()
         self.connected.clear()
         if self._tasks:  # answers still being committed or sent late (fault rules) finish first
             await asyncio.wait(set(self._tasks), timeout=10)
         for queue, request in list(self._subscribers.items()):
             self._drop(queue, request)
-        await self._runner.cleanup()
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop listening and close every connection (again: nothing)."""
+        if not self._closed:
+            self._closed = True
+            await self._runner.cleanup()
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
+        await self._serving.wait()
         route = route_of(request.method, request.path)
         if isinstance(route, int):
             return web.Response(status=route, text=f"{route} {_REASONS[route]}: {request.method} {request.path}\n")

@@ -80,8 +80,9 @@ class HttpDoor:
         self._serving = asyncio.Event()  # listening starts before the ledger is loaded; serving after
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
         app.router.add_route("*", "/{path:.*}", self._route)
+        # lingering_time: after an early answer (413, 408) the rest of a body is read for this long, no longer.
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=idle_seconds,
-                                     shutdown_timeout=10)
+                                     lingering_time=body_seconds, shutdown_timeout=10)
         self._subscribers: dict[asyncio.Queue[bytes | None], web.Request] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         self._closed = False

@@ -81,7 +81,8 @@ class SettlementSwitch:
     """The switch without its transport: ``handle`` turns a payload into a durable reply."""
 
     def __init__(self, store: Store, clock: Clock, policies: Sequence[Policy], admin_token: str | None = None,
-                 on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = ()) -> None:
+                 on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = (),
+                 national_form: NationalForm | None = None) -> None:
         self.store = store
         self.clock = clock
         self.base_policies = tuple(policies)
@@ -93,7 +94,7 @@ class SettlementSwitch:
         self.committer = Committer(store, self._fatal)
         self._listeners: list[Callable[[list[bytes]], None]] = []
         self.faults = FaultBook(faults)
-        self._national_form = NationalForm()
+        self._national_form = national_form or NationalForm()
         self._national = _ChannelReplies(self, NATIONAL)  # a 2601 on the national door reverses its own msgids
 
     # --- life cycle ----------------------------------------------------------------------------

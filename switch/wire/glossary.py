@@ -43,6 +43,18 @@ GLOSSARY: dict[str, str] = {
     "fixmedins_code": "institution code (定点医药机构编号); required on the pos channel; "
                       "windows are per institution",
     "token": "the admin token, when the switch was started with --admin-token",
+    "mdtrtarea_admvs": "the national envelope's treatment region (就医地医保区划); accepted and journaled",
+    "recer_sys_code": "the national envelope's receiving system code (接收方系统代码); accepted and journaled",
+    "dev_no": "the national envelope's device number (设备编号); accepted and journaled",
+    "dev_safe_info": "the national envelope's device security info (设备安全信息); accepted and journaled",
+    "cainfo": "the national envelope's digital signature (数字签名信息); accepted and journaled, not checked",
+    "signtype": "the national envelope's signature type (签名类型, e.g. SM2); accepted and journaled",
+    "infver": "the national envelope's interface version (接口版本号); accepted and journaled",
+    "opter_type": "the national envelope's operator type (经办人类别: 1 staff, 2 self-service); journaled",
+    "opter": "the national envelope's operator id (经办人); accepted and journaled",
+    "opter_name": "the national envelope's operator name (经办人姓名); accepted and journaled",
+    "fixmedins_name": "the national envelope's institution name (定点医药机构名称); accepted and journaled",
+    "sign_no": "the national envelope's sign-in number (签到编号); accepted and journaled",
     "input": "the transaction's input",
     "inf_refmsgid": "the msgid this answers; null when the request had no usable msgid",
     "infcode": "0 success, -1 failure",
@@ -60,6 +72,10 @@ GLOSSARY: dict[str, str] = {
                        "03 social security card",
     "mdtrt_cert_no": "certificate number (就诊凭证编号)",
     "certs": "the person's certificate numbers by type (\"01\", \"02\", \"03\")",
+    "gend": "gender (性别): \"1\" male, \"2\" female; from admin.load, else from an 18-digit ID number "
+            "(its 17th digit odd = male), else null",
+    "brdy": "birth date (出生日期), yyyy-MM-dd; from admin.load, else from an 18-digit ID number "
+            "(digits 7-14), else null",
     "insutype": "insurance type (险种): 310 employee (has a personal account), 390 resident (has none)",
     "insuplc_admdvs": "insured region (参保地), a 6-digit division code",
     "status": "insurance status: active or suspended",
@@ -71,7 +87,9 @@ GLOSSARY: dict[str, str] = {
     # settlement
     "druginfo": "the pharmacy settlement (2101/2102)",
     "drugdetail": "optional line items; their det_item_fee_sumamt must add up to medfee_sumamt",
-    "data": "the outpatient settlement (2206/2207); in events, the event's details",
+    "data": "the outpatient settlement (2206/2207); the platform's wrapper of 1101, 2103/2208 and 2601 "
+            "inputs; in events, the event's details",
+    "mdtrt_id": "visit id (就诊ID): the visit the platform creates for every settlement, MDTRT and ten digits",
     "med_list_codg": "drug or item code (医疗目录编码)",
     "cnt": "quantity",
     "pric": "unit price",

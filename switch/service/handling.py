@@ -232,7 +232,7 @@ class SettlementSwitch:
                 return settle_core.settle(state, settle_core.SettleCommand(
                     infno, request.sender, request.msgid, code, model.data), now)
             if isinstance(model, PersonQuery):
-                return settle_core.person_info(state, model)
+                return settle_core.person_info(state, model, now)
             if isinstance(model, Cancel):
                 return settle_core.cancel(state, model, infno, now)
             if isinstance(model, Reverse):

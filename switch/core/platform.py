@@ -8,6 +8,7 @@ zero and the whole fee is in scope; everything else is derived from what the swi
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -22,8 +23,8 @@ __all__ = [
     "identity",
     "insuinfo",
     "mdtrt_id_of",
-    "national_setlinfo",
     "setldetail",
+    "who",
 ]
 
 CHINA = timezone(timedelta(hours=8))
@@ -49,23 +50,47 @@ def _from_id_number(number: str | None) -> tuple[str | None, date | None]:
     return ("1" if int(number[16]) % 2 else "2"), born
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _who(certno: str | None, gend: str | None, brdy: str | None) -> tuple[str | None, date | None, str | None]:
+    """(gend, birth date, its text): loaded values first, else read from the ID number. Cached: every
+    settlement asks, and parsing the number costs as much as deciding the settlement."""
+    from_id, born = _from_id_number(certno)
+    if brdy is not None:
+        born = date.fromisoformat(brdy)
+    return gend if gend is not None else from_id, born, None if born is None else born.isoformat()
+
+
+_day: tuple[datetime, datetime, date] | None = None
+
+
+def _today(now: datetime) -> date:
+    """The switch clock's date in China. Every settlement asks; converting time zones each time
+    costs more than the rest of the identity, so the last day's bounds are kept and compared."""
+    global _day
+    if _day is not None and _day[0] <= now < _day[1]:
+        return _day[2]
+    day = now.astimezone(CHINA).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
+    _day = (start, start + timedelta(days=1), day)
+    return day
+
+
 def _age(born: date | None, today: date) -> int | None:
     if born is None or born > today:
         return None
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def identity(person: Person, now: datetime) -> dict[str, Any]:
-    """psn_cert_type, certno, gend, brdy, age: loaded values first, else read from the ID number."""
+def who(person: Person, now: datetime) -> tuple[str | None, str | None, str | None, str | None, int | None]:
+    """(psn_cert_type, certno, gend, brdy, age): loaded values first, else read from the ID number."""
     certno = person.certs.get("02")
-    gend, born = _from_id_number(certno)
-    if person.gend is not None:
-        gend = person.gend
-    if person.brdy is not None:
-        born = date.fromisoformat(person.brdy)
-    return {"psn_cert_type": "01" if certno is not None else None, "certno": certno, "gend": gend,
-            "brdy": None if born is None else born.isoformat(),
-            "age": _age(born, now.astimezone(CHINA).date())}
+    gend, born, brdy = _who(certno, person.gend, person.brdy)
+    return "01" if certno is not None else None, certno, gend, brdy, _age(born, _today(now))
+
+
+def identity(person: Person, now: datetime) -> dict[str, Any]:
+    """``who`` as the fields of an answer."""
+    return dict(zip(("psn_cert_type", "certno", "gend", "brdy", "age"), who(person, now), strict=True))
 
 
 def baseinfo(person: Person, now: datetime) -> dict[str, Any]:
@@ -95,28 +120,6 @@ def insuinfo(person: Person) -> dict[str, Any]:
 def mdtrt_id_of(setl_id: str) -> str:
     """The visit the platform creates for a settlement: derived from its setl_id, so never stored."""
     return "MDTRT" + setl_id[4:]
-
-
-def national_setlinfo(info: dict[str, Any], patient: Person, now: datetime, *, setl_id: str | None, infno: str,
-                      msgid: str, med_type: str | None, mdtrt_cert_type: str | None, personal: int) -> None:
-    """Add the platform's setlinfo fields to v1's ``info``; ``personal`` is acct + mulaid + cash, signed."""
-    if setl_id is not None:
-        info["mdtrt_id"] = mdtrt_id_of(setl_id)
-    info.update(identity(patient, now))
-    info["psn_type"] = PSN_TYPE[patient.insutype]
-    info["mdtrt_cert_type"] = mdtrt_cert_type
-    info["med_type"] = med_type
-    info["hifp_pay"] = info["fund_pay_sumamt"]
-    info["psn_part_amt"] = format_fen(personal)
-    info["fulamt_ownpay_amt"] = ZERO
-    info["overlmt_selfpay"] = ZERO
-    info["preselfpay_amt"] = ZERO
-    info["inscp_scp_amt"] = info["medfee_sumamt"]
-    info["hosp_part_amt"] = ZERO
-    info["medins_setl_id"] = msgid
-    info["clr_optins"] = patient.admdvs
-    info["clr_way"] = CLR_WAY
-    info["clr_type"] = CLR_TYPE[infno]
 
 
 def setldetail(insutype: str, fund: int, medfee: int, sign: int = 1) -> list[dict[str, Any]]:

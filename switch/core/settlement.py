@@ -46,6 +46,7 @@ __all__ = ["Original", "SettleCommand", "cancel", "person_info", "reverse", "set
 SETTLING_INFNOS = ("2102", "2207")
 PRE_INFNOS = ("2101", "2206")
 DEFAULT_MED_TYPE = {"2101": "41", "2102": "41", "2206": "11", "2207": "11"}
+ZERO = platform.ZERO
 
 
 @dataclass(slots=True, unsafe_hash=True)  # a value, not frozen for speed (see model.py's effects)
@@ -158,20 +159,26 @@ class _Parts:
 
 def _setlinfo(patient: Person, p: _Parts, at: datetime, setl_id: str | None, infno: str, msgid: str,
               med_type: str | None, cert_type: str | None, sign: int = 1) -> dict[str, Any]:
-    info: dict[str, Any] = {} if setl_id is None else {"setl_id": setl_id}
-    info["psn_no"] = patient.psn_no
-    info["psn_name"] = patient.psn_name
-    info["insutype"] = patient.insutype
-    info["setl_time"] = iso(at)
-    info["medfee_sumamt"] = format_fen(sign * p.medfee)
-    info["fund_pay_sumamt"] = format_fen(sign * p.fund)
-    info["acct_pay"] = format_fen(sign * p.acct)
-    info["acct_mulaid_pay"] = format_fen(sign * p.mulaid)
-    info["psn_cash_pay"] = format_fen(sign * p.cash)
-    info["balc"] = format_fen(p.balc)
-    info["mulaid_psn_no"] = p.holder
-    platform.national_setlinfo(info, patient, at, setl_id=setl_id, infno=infno, msgid=msgid, med_type=med_type,
-                               mdtrt_cert_type=cert_type, personal=sign * (p.acct + p.mulaid + p.cash))
+    """v1's setlinfo, then the platform's fields (docs/national.md), built as one literal: it is on
+    every settlement's path, and a literal costs a fraction of the same keys stored one by one."""
+    psn_cert_type, certno, gend, brdy, age = platform.who(patient, at)
+    fund = format_fen(sign * p.fund)
+    medfee = format_fen(sign * p.medfee)
+    info: dict[str, Any] = {
+        "setl_id": setl_id, "psn_no": patient.psn_no, "psn_name": patient.psn_name, "insutype": patient.insutype,
+        "setl_time": iso(at), "medfee_sumamt": medfee, "fund_pay_sumamt": fund,
+        "acct_pay": format_fen(sign * p.acct), "acct_mulaid_pay": format_fen(sign * p.mulaid),
+        "psn_cash_pay": format_fen(sign * p.cash), "balc": format_fen(p.balc), "mulaid_psn_no": p.holder,
+        "mdtrt_id": setl_id and platform.mdtrt_id_of(setl_id), "psn_cert_type": psn_cert_type, "certno": certno,
+        "gend": gend, "brdy": brdy, "age": age, "psn_type": platform.PSN_TYPE[patient.insutype],
+        "mdtrt_cert_type": cert_type, "med_type": med_type, "hifp_pay": fund,
+        "psn_part_amt": format_fen(sign * (p.acct + p.mulaid + p.cash)), "fulamt_ownpay_amt": ZERO,
+        "overlmt_selfpay": ZERO, "preselfpay_amt": ZERO, "inscp_scp_amt": medfee, "hosp_part_amt": ZERO,
+        "medins_setl_id": msgid, "clr_optins": patient.admdvs, "clr_way": platform.CLR_WAY,
+        "clr_type": platform.CLR_TYPE[infno],
+    }
+    if setl_id is None:  # a pre-settlement settles nothing: no settlement, no visit
+        del info["setl_id"], info["mdtrt_id"]
     return info
 
 

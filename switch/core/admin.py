@@ -58,7 +58,8 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
                                 f"certificate {cert[1]} already belongs to {owner}")
             seen_certs[cert] = p.psn_no
         certs: dict[str, str] = dict(p.certs.items())
-        person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, certs)
+        person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, certs, 0, p.gend,
+                        None if p.brdy is None else p.brdy.isoformat())
         old = view.person(p.psn_no)
         if old is not None and old.insutype == "310" and p.insutype == "390" and old.balc:
             return _invalid(["input", "people", i, "insutype"],
@@ -117,7 +118,8 @@ def set_status(state: State, cmd: SetStatus, now: datetime) -> Decision:
     person = state.people.get(cmd.psn_no)
     if person is None:
         return refuse(Code.PERSON_NOT_FOUND, f"参保人 {cmd.psn_no} 不存在")
-    updated = Person(person.psn_no, person.psn_name, person.insutype, person.admdvs, cmd.status, dict(person.certs))
+    updated = Person(person.psn_no, person.psn_name, person.insutype, person.admdvs, cmd.status, dict(person.certs),
+                     0, person.gend, person.brdy)
     effects: list[Effect] = [PutPerson(updated)]
     events: list[Event] = []
     if cmd.status == "suspended" and person.status != "suspended":

@@ -72,6 +72,8 @@ class Person:
     status: str  # "active" / "suspended"
     certs: dict[str, str] = field(default_factory=dict)
     balc: int = 0  # fen; changed only by Move
+    gend: str | None = None  # "1" / "2" when loaded; else read from the ID number when asked
+    brdy: str | None = None  # yyyy-MM-dd when loaded
 
 
 @dataclass(slots=True)
@@ -114,6 +116,8 @@ class Settlement:
     balc: int  # the patient's own balance right after
     holder: str | None
     status: str = "settled"  # settled / cancelled / reversed
+    med_type: str | None = None  # as settled (None: a settlement from before these were kept)
+    mdtrt_cert_type: str | None = None
 
 
 @dataclass(slots=True)

@@ -90,7 +90,7 @@ def _outpatient(*, pre: bool, med_type: str) -> Callable[[Context, OutpatientSet
 
 
 def _person_info(ctx: Context, cmd: PersonQuery) -> Decision:
-    return settle_core.person_info(ctx.state, cmd)
+    return settle_core.person_info(ctx.state, cmd, ctx.now)
 
 
 def _cancel(ctx: Context, cmd: Cancel) -> Decision:

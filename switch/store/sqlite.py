@@ -56,7 +56,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS people (
     psn_no TEXT PRIMARY KEY, psn_name TEXT NOT NULL, insutype TEXT NOT NULL, admdvs TEXT NOT NULL,
-    status TEXT NOT NULL, certs TEXT NOT NULL, balc INTEGER NOT NULL DEFAULT 0);
+    status TEXT NOT NULL, certs TEXT NOT NULL, balc INTEGER NOT NULL DEFAULT 0, gend TEXT, brdy TEXT);
 CREATE TABLE IF NOT EXISTS externals (account TEXT PRIMARY KEY, balc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, debit TEXT NOT NULL, credit TEXT NOT NULL,
@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS settlements (
     fixmedins_code TEXT NOT NULL, psn_no TEXT NOT NULL, psn_name TEXT NOT NULL, insutype TEXT NOT NULL,
     setl_time TEXT NOT NULL, medfee INTEGER NOT NULL, fund INTEGER NOT NULL, acct INTEGER NOT NULL,
     mulaid INTEGER NOT NULL, cash INTEGER NOT NULL, balc INTEGER NOT NULL, holder TEXT,
-    status TEXT NOT NULL);
+    status TEXT NOT NULL, med_type TEXT, mdtrt_cert_type TEXT);
 CREATE TABLE IF NOT EXISTS records (
     rec_id INTEGER PRIMARY KEY, holder TEXT NOT NULL, setl_id TEXT NOT NULL, psn_no TEXT NOT NULL,
     amount INTEGER NOT NULL, at TEXT NOT NULL, fixmedins_code TEXT NOT NULL);
@@ -90,6 +90,10 @@ CREATE TABLE IF NOT EXISTS replies (
     PRIMARY KEY (channel, sender, msgid)) WITHOUT ROWID;
 """
 
+# Nullable columns added since the first schema: a ledger written before them gains them on open.
+_ADDED_COLUMNS = (("people", "gend", "TEXT"), ("people", "brdy", "TEXT"), ("settlements", "med_type", "TEXT"),
+                  ("settlements", "mdtrt_cert_type", "TEXT"))
+
 _TABLES = ("people", "externals", "ledger", "bindings", "windows", "settlements", "records", "tombstones",
            "premiums", "policies", "replies")
 
@@ -104,6 +108,9 @@ def _dt(text: str | None) -> datetime | None:
 
 _ADD_EXTERNAL = "UPDATE externals SET balc = balc + ? WHERE account = ?"
 _ADD_PERSON = "UPDATE people SET balc = balc + ? WHERE psn_no = ?"
+_SETTLEMENT_COLUMNS = ("setl_id, infno, terminal_id, msgid, fixmedins_code, psn_no, psn_name, insutype, setl_time, "
+                       "medfee, fund, acct, mulaid, cash, balc, holder, status, med_type, mdtrt_cert_type")
+_PUT_SETTLEMENT = f"INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({', '.join('?' * 19)})"
 _PUT_REPLY = "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _TABLE = re.compile(r"\b(?:INTO|UPDATE|FROM)\s+(\w+)")
 
@@ -174,10 +181,12 @@ def _write(db: _Db, effect: Effect) -> None:
             _add(db, credit, fen)
         case PutPerson(person=p):
             db.execute(
-                "INSERT INTO people (psn_no, psn_name, insutype, admdvs, status, certs) VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO people (psn_no, psn_name, insutype, admdvs, status, certs, gend, brdy) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (psn_no) DO UPDATE SET psn_name = excluded.psn_name, insutype = excluded.insutype, "
-                "admdvs = excluded.admdvs, status = excluded.status, certs = excluded.certs",
-                (p.psn_no, p.psn_name, p.insutype, p.admdvs, p.status, json.dumps(p.certs)))
+                "admdvs = excluded.admdvs, status = excluded.status, certs = excluded.certs, "
+                "gend = excluded.gend, brdy = excluded.brdy",
+                (p.psn_no, p.psn_name, p.insutype, p.admdvs, p.status, json.dumps(p.certs), p.gend, p.brdy))
         case PutBinding(binding=b):
             db.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?)",
                        (b.relative, b.holder, b.rltn, b.cap, b.used, _ts(b.created_at)))
@@ -192,10 +201,10 @@ def _write(db: _Db, effect: Effect) -> None:
         case CloseWindow(psn_no=psn_no, fixmedins_code=code):
             db.execute("DELETE FROM windows WHERE psn_no = ? AND fixmedins_code = ?", (psn_no, code))
         case PutSettlement(settlement=s):
-            db.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute(_PUT_SETTLEMENT,
                        (s.setl_id, s.infno, s.terminal_id, s.msgid, s.fixmedins_code, s.psn_no, s.psn_name,
                         s.insutype, _ts(s.setl_time), s.medfee, s.fund, s.acct, s.mulaid, s.cash, s.balc,
-                        s.holder, s.status))
+                        s.holder, s.status, s.med_type, s.mdtrt_cert_type))
         case UndoSettlement(setl_id=setl_id, status=status):
             db.execute("UPDATE settlements SET status = ? WHERE setl_id = ?", (status, setl_id))
         case PutRecord(record=r):
@@ -257,6 +266,10 @@ class SqliteStore:
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._db.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                present = {row[1] for row in await self._db.execute_fetchall(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    await self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             await self._db.executescript(journal_sql.JOURNAL_SCHEMA)
             await self._db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)",
                                        [(a,) for a in EXTERNAL_ACCOUNTS])
@@ -303,8 +316,9 @@ class SqliteStore:
             for (body,) in db.execute("SELECT body FROM policies"):
                 book.put(Policy.model_validate_json(body))
             state = State(policies=book, base_policies=tuple(base_policies))
-            for psn_no, name, insutype, admdvs, status, certs, balc in db.execute("SELECT * FROM people"):
-                person = Person(psn_no, name, insutype, admdvs, status, json.loads(certs), balc)
+            for psn_no, name, insutype, admdvs, status, certs, balc, gend, brdy in db.execute(
+                    "SELECT psn_no, psn_name, insutype, admdvs, status, certs, balc, gend, brdy FROM people"):
+                person = Person(psn_no, name, insutype, admdvs, status, json.loads(certs), balc, gend, brdy)
                 state.people[psn_no] = person
                 for key in person.certs.items():
                     state.cert_owner[key] = psn_no
@@ -317,7 +331,7 @@ class SqliteStore:
             for psn_no, code, holder, opened, expires in db.execute("SELECT * FROM windows"):
                 state.windows[(psn_no, code)] = Window(psn_no, code, holder, datetime.fromisoformat(opened),
                                                        datetime.fromisoformat(expires))
-            for row in db.execute("SELECT * FROM settlements"):
+            for row in db.execute(f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements"):
                 s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
                 state.settlements[s.setl_id] = s
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)

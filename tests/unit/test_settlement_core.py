@@ -278,17 +278,25 @@ def test_reversal_before_original() -> None:
     assert other_terminal.code is Code.OK
 
 
+def v1_fields(output: Any) -> dict[str, Any]:
+    """A 1101 output as v1 had it: the platform's added fields left out (tests/unit/test_platform_fields.py)."""
+    return {"baseinfo": {k: output["baseinfo"][k] for k in ("psn_no", "psn_name")},
+            "insuinfo": [{k: v for k, v in insu.items() if k in ("insutype", "balc", "psn_insu_stas", "insuplc_admdvs")}
+                         for insu in output["insuinfo"]],
+            "mulaid": output["mulaid"]}
+
+
 def test_person_info() -> None:
     """1101 reads the card: identity, insurance with balance for 310 only, and who bound them."""
     state = loaded(DONGYING)
-    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDR"))
-    assert d.output == {"baseinfo": {"psn_no": "DR", "psn_name": "测试DR"},
+    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDR"), T0)
+    assert v1_fields(d.output) == {"baseinfo": {"psn_no": "DR", "psn_name": "测试DR"},
                         "insuinfo": [{"insutype": "390", "psn_insu_stas": "active", "insuplc_admdvs": "370500"}],
                         "mulaid": {"holder_psn_no": "DH", "holder_name": "测试DH", "rltn": "child"}}
-    d = person_info(state, PersonQuery(mdtrt_cert_type="03", mdtrt_cert_no="SSDH"))
+    d = person_info(state, PersonQuery(mdtrt_cert_type="03", mdtrt_cert_no="SSDH"), T0)
     assert d.output["insuinfo"][0]["balc"] == "500.00" and d.output["mulaid"] is None  # type: ignore[index]
-    assert person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="??")).code is Code.PERSON_NOT_FOUND
-    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDH", psn_no="DR"))
+    assert person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="??"), T0).code is Code.PERSON_NOT_FOUND
+    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDH", psn_no="DR"), T0)
     assert d.code is Code.CERT_MISMATCH
 
 

@@ -45,6 +45,9 @@ def close_windows_of_holder(state: State, holder: str, now: datetime, why: str,
 
 def load(state: State, cmd: Load, now: datetime) -> Decision:
     """admin.load: upsert people, then bindings checked by the binding rules; all or nothing."""
+    listed_twice = _listed_twice(cmd)
+    if listed_twice is not None:
+        return listed_twice
     view = BindingView(state)
     effects: list[Effect] = []
     events: list[Event] = []
@@ -96,6 +99,28 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
     return Decision(code=Code.OK, err_msg="success",
                     output={"people": len(cmd.people), "bindings": len(cmd.bindings)},
                     effects=tuple(effects), events=tuple(events))
+
+
+def _listed_twice(cmd: Load) -> Decision | None:
+    """INVALID_REQUEST naming both positions when a person or a relative's binding is listed twice.
+
+    Applied one after the other, the second entry would silently win (or, for balances, both would
+    move money); a careful operator would rather fix the file than guess which entry was meant.
+    """
+    # A relative listed under two holders is not a duplicate: the binding rules refuse it
+    # (RELATIVE_ALREADY_BOUND), as they would across two loads.
+    for section, key, entries in (("people", "psn_no", [(p.psn_no,) for p in cmd.people]),
+                                  ("bindings", "relative_psn_no",
+                                   [(b.relative_psn_no, b.holder_psn_no) for b in cmd.bindings])):
+        first: dict[tuple[str, ...], int] = {}
+        for i, value in enumerate(entries):
+            j = first.setdefault(value, i)
+            if j != i:
+                msg = f"{value[0]} is listed twice, at {section}[{j}] and {section}[{i}]; nothing was loaded"
+                return Decision(code=Code.INVALID_REQUEST, err_msg=msg, output={"errors": [
+                    {"loc": ["input", section, j, key], "msg": msg},
+                    {"loc": ["input", section, i, key], "msg": msg}]})
+    return None
 
 
 def _invalid(loc: list[Any], msg: str) -> Decision:

@@ -183,7 +183,7 @@ def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
     bindings = [b for b in state.binding_of.values()
                 if members is None or b.relative in members or b.holder in members]
     windows = [w for w in state.windows.values()
-               if now < w.expires_at and (members is None or w.psn_no in members)]
+               if w.opened_at <= now < w.expires_at and (members is None or w.psn_no in members)]
     settled = sum(1 for s in state.settlements.values() if s.status == "settled")
     output = {
         "now": iso(now),

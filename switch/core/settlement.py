@@ -197,6 +197,11 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
                 effects.append(CloseWindow(*key))
                 events.append(Event("window.expired", now, _window_data(window)))
                 window = None
+            elif window is not None and now < window.opened_at:  # a virtual clock moved back before it
+                effects.append(CloseWindow(*key))
+                events.append(Event("window.closed", now, {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code,
+                                                           "holder_psn_no": window.holder, "reason": "not_yet_open"}))
+                window = None
             if pooling.policy.flow == "retry_window":
                 if window is None:
                     return _prompt(cmd, patient, pooling, medfee, fund, self_pay, own, shortfall, now,

@@ -199,8 +199,9 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
                 window = None
             elif window is not None and now < window.opened_at:  # a virtual clock moved back before it
                 effects.append(CloseWindow(*key))
-                events.append(Event("window.closed", now, {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code,
-                                                           "holder_psn_no": window.holder, "reason": "not_yet_open"}))
+                events.append(Event("window.closed", now, {
+                    "psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code,
+                    "holder_psn_no": window.holder, "reason": "not_yet_open"}))
                 window = None
             if pooling.policy.flow == "retry_window":
                 if window is None:

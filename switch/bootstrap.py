@@ -18,7 +18,7 @@ from switch.doors.broker import EmbeddedBroker
 from switch.doors.mqtt import MqttSwitch, parse_broker_url
 from switch.errors import ConfigError
 from switch.journal.hints import DEFAULT_MAX_ROWS, Journal
-from switch.service.clock import Clock, SystemClock, VirtualClock
+from switch.service.clock import Clock, ClockRangeError, SystemClock, VirtualClock
 from switch.service.faults import FaultFileError, load_fault_file
 from switch.service.handling import SettlementSwitch
 from switch.service.heap import freeze_state, keep_young
@@ -60,7 +60,10 @@ def policies_from(path: Path | None) -> list[Policy]:
 
 def make_clock(settings: Settings) -> Clock:
     if settings.clock == "virtual":
-        return VirtualClock(settings.clock_start, settings.clock_speed)
+        try:
+            return VirtualClock(settings.clock_start, settings.clock_speed)
+        except ClockRangeError as exc:
+            raise ConfigError(f"--clock-start: {exc}") from None
     if settings.clock == "system":
         return SystemClock()
     raise ConfigError(f"--clock must be 'system' or 'virtual', not {settings.clock!r}")

@@ -27,7 +27,7 @@ from switch.core.model import Decision, Event, Reset, State, apply, iso
 from switch.core.policy import Policy
 from switch.core.windows import expire_windows
 from switch.errors import RequestRejected
-from switch.service.clock import Clock, VirtualClock
+from switch.service.clock import Clock, ClockRangeError, VirtualClock
 from switch.service.committer import Committer
 from switch.service.faults import FaultBook
 from switch.store.base import Commit, ReplyRow, Store
@@ -286,12 +286,11 @@ class SettlementSwitch:
             if not isinstance(self.clock, VirtualClock):
                 return Decision(Code.CLOCK_NOT_VIRTUAL,
                                 err_msg="the switch runs on the system clock; start it with --clock virtual")
-            if model.set is not None:
-                self.clock.set(model.set)
-            if model.advance is not None:
-                self.clock.advance(model.advance)
-            if model.speed is not None:
-                self.clock.set_speed(model.speed)
+            try:
+                self.clock.change(model.set, model.advance, model.speed)
+            except ClockRangeError as exc:
+                return Decision(Code.INVALID_REQUEST, {"errors": [{"loc": ["input", exc.field], "msg": str(exc)}]},
+                                str(exc))
         now = self.clock.now()
         output = {"now": iso(now), "virtual": self.clock.virtual}
         if isinstance(self.clock, VirtualClock):

@@ -77,6 +77,7 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
             closing, closed = close_windows_of_holder(state, p.psn_no, now, "holder_suspended")
             effects += closing
             events += closed
+    next_bid = state.next_binding
     for i, b in enumerate(cmd.bindings):
         refused = check_bind(view, b.holder_psn_no, b.relative_psn_no, b.rltn)
         if refused is not None:
@@ -87,9 +88,12 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
                                     "code": refused.code.value}]},
             )
         existing = view.binding_of(b.relative_psn_no)
-        binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap,
-                          existing.used if existing is not None else 0,
-                          existing.created_at if existing is not None else now)
+        if existing is None:
+            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, 0, now, next_bid)
+            next_bid += 1
+        else:
+            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, existing.used, existing.created_at,
+                              existing.bid)
         view.add(binding)
         effects.append(PutBinding(binding))
         if existing is None:

@@ -99,7 +99,7 @@ def bind(state: State, caller: str, cmd: Bind, now: datetime) -> Decision:
         binding = replace(existing, rltn=cmd.rltn)
         return Decision(Code.OK, {**_binding_out(binding), "created": False}, "绑定关系已更新",
                         effects=(PutBinding(binding),))
-    binding = Binding(caller, cmd.relative_psn_no, cmd.rltn, None, 0, now)
+    binding = Binding(caller, cmd.relative_psn_no, cmd.rltn, None, 0, now, state.next_binding)
     event = Event("binding.created", now, {"holder_psn_no": caller, "relative_psn_no": cmd.relative_psn_no,
                                            "rltn": cmd.rltn, "via": "app.bind"})
     return Decision(Code.OK, {**_binding_out(binding), "created": True}, "绑定成功",

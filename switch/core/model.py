@@ -81,6 +81,9 @@ class Binding:
     cap: int | None = None  # cumulative fen the relative may spend; None = no cap
     used: int = 0
     created_at: datetime | None = None
+    # Which binding this is, for the life of the database: unbinding and binding again makes a new
+    # one, and a refund gives cap back only to the binding its settlement spent under.
+    bid: int = 0
 
 
 @dataclass(slots=True)
@@ -113,6 +116,7 @@ class Settlement:
     balc: int  # the patient's own balance right after
     holder: str | None
     status: str = "settled"  # settled / cancelled / reversed
+    binding_id: int | None = None  # the Binding.bid that acct_mulaid_pay was spent under
 
 
 @dataclass(slots=True)
@@ -165,9 +169,12 @@ class DeleteBinding:
 
 @dataclass(slots=True, unsafe_hash=True)
 class UseCap:
+    """Cap usage of binding ``bid`` changes by ``delta``; a binding since replaced is left alone."""
+
     relative: str
     holder: str
     delta: int
+    bid: int = 0
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -280,6 +287,7 @@ class State:
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
     next_setl: int = 1
     next_record: int = 1
+    next_binding: int = 1  # the next Binding.bid; never reused, so an old refund cannot reach a new binding
     base_policies: tuple[Policy, ...] = ()
 
     def policy_for(self, person: Person) -> Policy:
@@ -312,9 +320,9 @@ def apply(state: State, effect: Effect) -> None:
             state.windows.pop((psn_no, code), None)
         case OpenWindow(window=window):
             state.windows[(window.psn_no, window.fixmedins_code)] = window
-        case UseCap(relative=relative, holder=holder, delta=delta):
+        case UseCap(relative=relative, holder=holder, delta=delta, bid=bid):
             binding = state.binding_of.get(relative)
-            if binding is not None and binding.holder == holder:
+            if binding is not None and binding.holder == holder and binding.bid == bid:
                 binding.used = max(0, binding.used + delta)
         case PutRecord(record=record):
             state.records.setdefault(record.holder, []).append(record)
@@ -333,6 +341,7 @@ def apply(state: State, effect: Effect) -> None:
             for key in person.certs.items():
                 state.cert_owner[key] = person.psn_no
         case PutBinding(binding=binding):
+            state.next_binding = max(state.next_binding, binding.bid + 1)
             state.binding_of[binding.relative] = binding
             state.relatives_of.setdefault(binding.holder, {})[binding.relative] = binding
         case DeleteBinding(holder=holder, relative=relative):

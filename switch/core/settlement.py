@@ -185,6 +185,7 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
     events: list[Event] = []
     acct = mulaid = 0
     holder_no: str | None = None
+    binding_id: int | None = None
     if data.acct_used_flag == "1":
         pooling = usable_pooling(state, patient)
         own_first = pooling is None or pooling.policy.own_first
@@ -210,7 +211,7 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
                 effects.append(CloseWindow(*key))
                 events.append(Event("window.used", now, _window_data(window)))
             mulaid = min(shortfall, pooling.available)
-            holder_no = pooling.holder.psn_no
+            holder_no, binding_id = pooling.holder.psn_no, pooling.binding.bid
             if not own_first:
                 acct = min(self_pay - mulaid, own)
     cash = self_pay - acct - mulaid
@@ -226,13 +227,14 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
         fixmedins_code=cmd.fixmedins_code, psn_no=patient.psn_no, psn_name=patient.psn_name,
         insutype=patient.insutype, setl_time=now, medfee=medfee, fund=fund, acct=acct, mulaid=mulaid,
         cash=cash, balc=balc_after, holder=holder_no,
+        binding_id=binding_id if holder_no is not None else None,
     )
     effects.append(PutSettlement(record))
     if acct:
         effects.append(Move(patient.psn_no, "@paid", acct, "acct_pay", setl_id, now))
     if mulaid and holder_no is not None:
         effects.append(Move(holder_no, "@paid", mulaid, "acct_mulaid_pay", setl_id, now))
-        effects.append(UseCap(patient.psn_no, holder_no, mulaid))
+        effects.append(UseCap(patient.psn_no, holder_no, mulaid, record.binding_id or 0))
         effects.append(PutRecord(Record(state.next_record, holder_no, setl_id, patient.psn_no, mulaid, now,
                                         cmd.fixmedins_code)))
     info = _setlinfo(patient, medfee, fund, acct, mulaid, cash, balc_after, holder_no, now, setl_id)
@@ -305,7 +307,8 @@ def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list
         effects.append(Move("@paid", s.psn_no, s.acct, f"{status}:acct_pay", s.setl_id, now))
     if s.mulaid and s.holder is not None:
         effects.append(Move("@paid", s.holder, s.mulaid, f"{status}:acct_mulaid_pay", s.setl_id, now))
-        effects.append(UseCap(s.psn_no, s.holder, -s.mulaid))
+        if s.binding_id is not None:  # only to the binding it was spent under (a rebinding starts afresh)
+            effects.append(UseCap(s.psn_no, s.holder, -s.mulaid, s.binding_id))
         effects.append(PutRecord(Record(state.next_record, s.holder, s.setl_id, s.psn_no, -s.mulaid, now,
                                         s.fixmedins_code)))
     patient = state.people[s.psn_no]

@@ -46,52 +46,11 @@ from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
 from switch.journal.hints import Journal
 from switch.store.base import Commit, ReplyRow, StoreError
+from switch.store.schema import SCHEMA_VERSION, TABLES, create_or_migrate, read_version
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-SCHEMA_VERSION = 1
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS people (
-    psn_no TEXT PRIMARY KEY, psn_name TEXT NOT NULL, insutype TEXT NOT NULL, admdvs TEXT NOT NULL,
-    status TEXT NOT NULL, certs TEXT NOT NULL, balc INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS externals (account TEXT PRIMARY KEY, balc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, debit TEXT NOT NULL, credit TEXT NOT NULL,
-    fen INTEGER NOT NULL CHECK (fen > 0), kind TEXT NOT NULL, ref TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ledger_ref ON ledger (ref);
-CREATE TABLE IF NOT EXISTS bindings (
-    relative TEXT PRIMARY KEY, holder TEXT NOT NULL, rltn TEXT NOT NULL, cap INTEGER,
-    used INTEGER NOT NULL, created_at TEXT);
-CREATE INDEX IF NOT EXISTS bindings_holder ON bindings (holder);
-CREATE TABLE IF NOT EXISTS windows (
-    psn_no TEXT NOT NULL, fixmedins_code TEXT NOT NULL, holder TEXT NOT NULL,
-    opened_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (psn_no, fixmedins_code));
-CREATE TABLE IF NOT EXISTS settlements (
-    setl_id TEXT PRIMARY KEY, infno TEXT NOT NULL, terminal_id TEXT NOT NULL, msgid TEXT NOT NULL,
-    fixmedins_code TEXT NOT NULL, psn_no TEXT NOT NULL, psn_name TEXT NOT NULL, insutype TEXT NOT NULL,
-    setl_time TEXT NOT NULL, medfee INTEGER NOT NULL, fund INTEGER NOT NULL, acct INTEGER NOT NULL,
-    mulaid INTEGER NOT NULL, cash INTEGER NOT NULL, balc INTEGER NOT NULL, holder TEXT,
-    status TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    rec_id INTEGER PRIMARY KEY, holder TEXT NOT NULL, setl_id TEXT NOT NULL, psn_no TEXT NOT NULL,
-    amount INTEGER NOT NULL, at TEXT NOT NULL, fixmedins_code TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tombstones (
-    terminal_id TEXT NOT NULL, omsgid TEXT NOT NULL, oinfno TEXT NOT NULL, PRIMARY KEY (terminal_id, omsgid));
-CREATE TABLE IF NOT EXISTS premiums (
-    relative TEXT NOT NULL, year INTEGER NOT NULL, holder TEXT NOT NULL, amount INTEGER NOT NULL,
-    at TEXT NOT NULL, PRIMARY KEY (relative, year));
-CREATE TABLE IF NOT EXISTS policies (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS replies (
-    channel TEXT NOT NULL, sender TEXT NOT NULL, msgid TEXT NOT NULL, infno TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, code TEXT NOT NULL, setl_id TEXT, response BLOB NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (channel, sender, msgid)) WITHOUT ROWID;
-"""
-
-_TABLES = ("people", "externals", "ledger", "bindings", "windows", "settlements", "records", "tombstones",
-           "premiums", "policies", "replies")
 
 
 def _ts(at: datetime | None) -> str | None:
@@ -179,23 +138,23 @@ def _write(db: _Db, effect: Effect) -> None:
                 "admdvs = excluded.admdvs, status = excluded.status, certs = excluded.certs",
                 (p.psn_no, p.psn_name, p.insutype, p.admdvs, p.status, json.dumps(p.certs)))
         case PutBinding(binding=b):
-            db.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?)",
-                       (b.relative, b.holder, b.rltn, b.cap, b.used, _ts(b.created_at)))
+            db.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (b.relative, b.holder, b.rltn, b.cap, b.used, _ts(b.created_at), b.bid))
         case DeleteBinding(relative=relative):
             db.execute("DELETE FROM bindings WHERE relative = ?", (relative,))
-        case UseCap(relative=relative, holder=holder, delta=delta):
-            db.execute("UPDATE bindings SET used = max(0, used + ?) WHERE relative = ? AND holder = ?",
-                       (delta, relative, holder))
+        case UseCap(relative=relative, holder=holder, delta=delta, bid=bid):
+            db.execute("UPDATE bindings SET used = max(0, used + ?) WHERE relative = ? AND holder = ? AND bid = ?",
+                       (delta, relative, holder, bid))
         case OpenWindow(window=w):
             db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?)",
                        (w.psn_no, w.fixmedins_code, w.holder, _ts(w.opened_at), _ts(w.expires_at)))
         case CloseWindow(psn_no=psn_no, fixmedins_code=code):
             db.execute("DELETE FROM windows WHERE psn_no = ? AND fixmedins_code = ?", (psn_no, code))
         case PutSettlement(settlement=s):
-            db.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (s.setl_id, s.infno, s.terminal_id, s.msgid, s.fixmedins_code, s.psn_no, s.psn_name,
                         s.insutype, _ts(s.setl_time), s.medfee, s.fund, s.acct, s.mulaid, s.cash, s.balc,
-                        s.holder, s.status))
+                        s.holder, s.status, s.binding_id))
         case UndoSettlement(setl_id=setl_id, status=status):
             db.execute("UPDATE settlements SET status = ? WHERE setl_id = ?", (status, setl_id))
         case PutRecord(record=r):
@@ -208,11 +167,16 @@ def _write(db: _Db, effect: Effect) -> None:
         case PutPolicy(policy=policy):
             db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?)", (policy.name, policy.model_dump_json()))
         case Reset():
-            for table in _TABLES:
+            for table in TABLES:
                 db.execute(f"DELETE FROM {table}")
             db.executemany("INSERT INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
         case _:  # pragma: no cover - a new effect without storage is a programming error
             raise StoreError(f"no storage for effect {effect!r}")
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    create_or_migrate(db, read_version(db))
+    db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
 
 
 def _in_transaction(body: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
@@ -256,11 +220,7 @@ class SqliteStore:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
-            await self._db.executescript(_SCHEMA)
-            await self._db.executescript(journal_sql.JOURNAL_SCHEMA)
-            await self._db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)",
-                                       [(a,) for a in EXTERNAL_ACCOUNTS])
-            await self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            await self._in_thread(_in_transaction(_prepare))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
@@ -310,8 +270,9 @@ class SqliteStore:
                     state.cert_owner[key] = psn_no
             for account, balc in db.execute("SELECT account, balc FROM externals"):
                 state.externals[account] = balc
-            for relative, holder, rltn, cap, used, created in db.execute("SELECT * FROM bindings"):
-                b = Binding(holder, relative, rltn, cap, used, _dt(created))
+            for relative, holder, rltn, cap, used, created, bid in db.execute("SELECT * FROM bindings"):
+                b = Binding(holder, relative, rltn, cap, used, _dt(created), bid)
+                state.next_binding = max(state.next_binding, bid + 1)
                 state.binding_of[relative] = b
                 state.relatives_of.setdefault(holder, {})[relative] = b
             for psn_no, code, holder, opened, expires in db.execute("SELECT * FROM windows"):
@@ -321,6 +282,8 @@ class SqliteStore:
                 s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
                 state.settlements[s.setl_id] = s
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)
+                if s.binding_id is not None:  # a removed binding's bid is never given again
+                    state.next_binding = max(state.next_binding, s.binding_id + 1)
             for rec_id, holder, setl_id, psn_no, amount, at, code in db.execute(
                     "SELECT * FROM records ORDER BY rec_id"):
                 state.records.setdefault(holder, []).append(

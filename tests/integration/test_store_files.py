@@ -1,0 +1,84 @@
+"""The ledger file itself: binding identity across restarts, migration of version-1 files, refusals."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from switch.core.policy import packaged_policies
+from switch.store.schema import SCHEMA_VERSION
+from switch.store.sqlite import SqliteStore
+from tests.integration.service_helpers import Driver, make_switch
+from tests.support.families import ZIBO, pharmacy_input
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+async def _app(driver: Driver, infno: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = await driver.send("app", infno, body, sender="ZH")
+    assert answer["code"] == "OK", answer
+    return answer
+
+
+async def test_a_refund_after_a_restart_returns_cap_only_to_its_binding(tmp_path: Path) -> None:
+    """Spent under a removed binding, refunded after a restart: the new binding's used stays 50.00."""
+    db = tmp_path / "ledger.db"
+    switch = make_switch(db)
+    await switch.start()
+    driver = Driver(switch)
+    await driver.admin("admin.load", ZIBO)
+    await _app(driver, "app.set_cap", {"relative_psn_no": "ZR", "cap": "100.00"})
+    first = await driver.pos("2102", pharmacy_input("ZR", "100.00"))
+    await _app(driver, "app.unbind", {"relative_psn_no": "ZR", "face_verified": True})
+    await _app(driver, "app.bind", {"relative_psn_no": "ZR", "rltn": "parent", "face_verified": True})
+    await _app(driver, "app.set_cap", {"relative_psn_no": "ZR", "cap": "100.00"})
+    await driver.pos("2102", pharmacy_input("ZR", "50.00"))
+    await switch.stop()
+    switch = make_switch(db)
+    await switch.start()
+    driver = Driver(switch)
+    setl_id = first["output"]["setlinfo"]["setl_id"]
+    cancelled = await driver.pos("2103", {"setl_id": setl_id, "psn_no": "ZR"})
+    assert cancelled["code"] == "OK"
+    state = (await driver.admin("admin.state"))["output"]
+    assert state["bindings"][0]["used"] == "50.00"
+    assert {p["psn_no"]: p["balc"] for p in state["people"]} == {"ZH": "150.00", "ZR": "0.00"}
+    assert (await driver.admin("admin.audit"))["output"]["ok"] is True
+    await switch.stop()
+
+
+def _version_1_file(path: Path) -> None:
+    """A ledger as version 1 wrote it: ZH binds ZR twice (unbound in between), one settlement under each."""
+    with sqlite3.connect(path) as db:
+        db.executescript((DATA / "ledger-v1.sql").read_text())
+        db.executemany("INSERT INTO externals VALUES (?, ?)",
+                       [("@load", -20_000), ("@credit", 0), ("@paid", 8_000), ("@premium", 0)])
+        db.executemany("INSERT INTO people VALUES (?, ?, ?, ?, 'active', '{}', ?)",
+                       [("ZH", "测试ZH", "310", "370300", 12_000), ("ZR", "测试ZR", "390", "370300", 0)])
+        db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        db.execute("INSERT INTO bindings VALUES ('ZR', 'ZH', 'parent', 10000, 3000, '2026-11-25T11:00:00+08:00')")
+        for setl_id, at, fen in (("SETL0000000001", "2026-11-25T10:30:00+08:00", 5_000),
+                                 ("SETL0000000002", "2026-11-25T11:30:00+08:00", 3_000)):
+            db.execute("INSERT INTO settlements VALUES (?, '2102', 'T1', ?, 'P1', 'ZR', '测试ZR', '390', ?, "
+                       "?, 0, 0, ?, 0, 0, 'ZH', 'settled')", (setl_id, setl_id, at, fen, fen))
+            db.execute("INSERT INTO ledger (at, debit, credit, fen, kind, ref) VALUES (?, 'ZH', '@paid', ?, "
+                       "'acct_mulaid_pay', ?)", (at, fen, setl_id))
+        db.execute("INSERT INTO ledger (at, debit, credit, fen, kind, ref) VALUES "
+                   "('2026-11-25T10:00:00+08:00', '@load', 'ZH', 20000, 'load', 'ZH')")
+
+
+async def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
+    """Version 1 gains binding ids: the settlement before the rebinding refunds no cap, the one after does."""
+    db = tmp_path / "ledger.db"
+    _version_1_file(db)
+    store = SqliteStore(db)
+    await store.open()
+    state, _ = await store.load(packaged_policies())
+    assert [(s.setl_id, s.binding_id) for s in state.settlements.values()] == [
+        ("SETL0000000001", None), ("SETL0000000002", state.binding_of["ZR"].bid)]
+    assert state.binding_of["ZR"].bid >= 1 and state.next_binding == state.binding_of["ZR"].bid + 1
+    assert await store.audit() == []
+    await store.close()
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)

@@ -14,6 +14,7 @@ from switch.bootstrap import Settings, serve
 from switch.errors import ConfigError
 from switch.journal.hints import DEFAULT_MAX_ROWS
 from switch.kit.commands import TOOLS, add_tools, run_tool
+from switch.store.base import StoreOpenError
 
 __all__ = ["main"]
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                             access=args.access)
         try:
             return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
-        except ConfigError as exc:
+        except (ConfigError, StoreOpenError) as exc:
             print(f"gongji-switch: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # pragma: no cover - signal handler normally catches it

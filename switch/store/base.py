@@ -9,11 +9,15 @@ from typing import Protocol
 from switch.core.model import Effect, State
 from switch.core.policy import Policy
 
-__all__ = ["Commit", "ReplyRow", "Store", "StoreError"]
+__all__ = ["Commit", "ReplyRow", "Store", "StoreError", "StoreOpenError"]
 
 
 class StoreError(RuntimeError):
     """The store could not do what was asked; the switch must not answer as if it had."""
+
+
+class StoreOpenError(StoreError):
+    """The ledger cannot be opened (in use, unreadable, foreign, newer); the message is one line for the operator."""
 
 
 @dataclass(frozen=True, slots=True)

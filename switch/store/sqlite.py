@@ -46,6 +46,7 @@ from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
 from switch.journal.hints import Journal
 from switch.store.base import Commit, ReplyRow, StoreError
+from switch.store.lock import LedgerLock
 from switch.store.schema import SCHEMA_VERSION, TABLES, create_or_migrate, read_version
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
@@ -201,6 +202,7 @@ class SqliteStore:
         self.path = Path(path)
         self.journal = journal
         self._db: aiosqlite.Connection | None = None
+        self._lock = LedgerLock(self.path)
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -216,6 +218,7 @@ class SqliteStore:
         return result
 
     async def open(self) -> None:
+        self._lock.acquire()  # before anything touches the file: a second switch must not even switch it to WAL
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
@@ -363,3 +366,4 @@ class SqliteStore:
                 await self.write_journal()
             await self._db.close()
             self._db = None
+        self._lock.release()

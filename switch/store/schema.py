@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from switch.journal import table as journal_sql
+from switch.store.base import StoreOpenError
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "create_or_migrate", "read_version"]
+__all__ = ["SCHEMA_VERSION", "TABLES", "check_file", "create_or_migrate", "describe", "read_version"]
 
 # 1: the first. 2: bindings.bid and settlements.binding_id (a refund returns cap only to the
 # binding it was spent under), invites (bindings waiting for the relative's consent).
@@ -74,6 +76,8 @@ _MIGRATIONS = {1: _TO_2}
 
 def create_or_migrate(db: sqlite3.Connection, version: int | None) -> None:
     """Bring a file at ``version`` (None: new) to SCHEMA_VERSION, in the caller's transaction."""
+    if version is not None and version > SCHEMA_VERSION:  # checked before, but the file may have changed since
+        raise sqlite3.DatabaseError(f"schema version {version} is newer than this switch's {SCHEMA_VERSION}")
     if version is not None:
         for step in range(version, SCHEMA_VERSION):
             for statement in _MIGRATIONS[step].split(";"):
@@ -91,3 +95,45 @@ def read_version(db: sqlite3.Connection) -> int | None:
         return None
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return None if row is None else int(row[0])
+
+
+def describe(exc: BaseException) -> str:
+    """An error as one line, with SQLite's own name for it (SQLITE_FULL...) when it has one."""
+    name = getattr(exc, "sqlite_errorname", None)
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"{text} ({name})" if name else text
+
+
+def check_file(path: Path) -> None:
+    """Refuse, before anything is written, a --db that is not a gongji ledger this switch can use.
+
+    Reading with a plain connection and SELECTs only leaves any file as it was (no WAL switch, no
+    journal file for a read): a foreign or newer file is refused untouched.
+    """
+    if not path.parent.is_dir():
+        raise StoreOpenError(f"cannot open ledger {path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise StoreOpenError(f"cannot open ledger {path}: it is a directory, not a file")
+    if not path.exists():
+        return  # a new ledger
+    try:
+        db = sqlite3.connect(path)  # not mode=ro: that cannot read a WAL ledger whose -shm file is gone
+    except sqlite3.Error as exc:
+        raise StoreOpenError(f"cannot open ledger {path}: {describe(exc)}") from None
+    try:
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        version = read_version(db) if "meta" in tables else None
+    except (sqlite3.Error, ValueError) as exc:
+        kind = "is not a SQLite database" if isinstance(exc, sqlite3.DatabaseError) and \
+            getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB" else "cannot be read"
+        raise StoreOpenError(f"ledger {path} {kind}: {describe(exc)}") from None
+    finally:
+        db.close()
+    if tables and version is None:
+        names = ", ".join(sorted(tables)[:8]) + (", ..." if len(tables) > 8 else "")
+        raise StoreOpenError(f"{path} is a SQLite database of another program (tables: {names}); "
+                             "it was left untouched: give --db a new file or a gongji ledger")
+    if version is not None and version > SCHEMA_VERSION:
+        raise StoreOpenError(f"ledger {path} has schema version {version}, newer than this switch's "
+                             f"{SCHEMA_VERSION}; it was left untouched: run a newer gongji-switch")

@@ -45,9 +45,9 @@ from switch.core.model import (
 from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
 from switch.journal.hints import Journal
-from switch.store.base import Commit, ReplyRow, StoreError
+from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
 from switch.store.lock import LedgerLock
-from switch.store.schema import SCHEMA_VERSION, TABLES, create_or_migrate, read_version
+from switch.store.schema import SCHEMA_VERSION, TABLES, check_file, create_or_migrate, describe, read_version
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
@@ -189,7 +189,10 @@ def _in_transaction(body: Callable[[sqlite3.Connection], None]) -> Callable[[sql
             body(db)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite ends the transaction itself on some errors (SQLITE_FULL, SQLITE_IOERR): a ROLLBACK
+            # then fails and its "no transaction is active" would hide the cause.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     return run
@@ -218,14 +221,15 @@ class SqliteStore:
         return result
 
     async def open(self) -> None:
-        self._lock.acquire()  # before anything touches the file: a second switch must not even switch it to WAL
+        check_file(self.path)  # a foreign, newer or unreadable file is refused before anything is written
+        self._lock.acquire()  # a second switch must not even switch the file to WAL
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._in_thread(_in_transaction(_prepare))
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreOpenError(f"cannot open ledger {self.path}: {describe(exc)}") from None
 
     async def commit(self, batch: Sequence[Commit]) -> None:
         # Journal rows ride along in the batch's transaction: no fsync of their own under load.
@@ -251,7 +255,7 @@ class SqliteStore:
         try:
             await self._in_thread(_in_transaction(run))
         except sqlite3.Error as exc:
-            raise StoreError(f"commit failed: {exc}") from exc
+            raise StoreError(f"commit failed: {describe(exc)}") from exc
 
     async def reply_bytes(self, channel: str, sender: str, msgid: str) -> bytes | None:
         rows = await self.db.execute_fetchall(
@@ -356,7 +360,7 @@ class SqliteStore:
         try:
             await self._in_thread(_in_transaction(run))
         except sqlite3.Error as exc:
-            raise StoreError(f"journal write failed: {exc}") from exc
+            raise StoreError(f"journal write failed: {describe(exc)}") from exc
         if prune:
             journal.pruned()
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from switch.core.model import Person, PutPerson
 from switch.core.policy import packaged_policies
+from switch.store.base import Commit, StoreError, StoreOpenError
 from switch.store.schema import SCHEMA_VERSION
 from switch.store.sqlite import SqliteStore
 from tests.integration.service_helpers import Driver, make_switch
@@ -82,3 +87,54 @@ async def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
     await store.close()
     with sqlite3.connect(db) as raw:
         assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def _people(first: int, n: int) -> Commit:
+    return Commit(tuple(PutPerson(Person(f"P{i:06d}", "测试" * 20, "310", "370500", "active", {"01": f"QR{i}" * 8}))
+                        for i in range(first, first + n)), None)
+
+
+async def test_a_full_disk_is_named_not_hidden_behind_the_rollback(tmp_path: Path) -> None:
+    """SQLITE_FULL mid-commit raises StoreError naming it (not "cannot rollback"); what was committed stays."""
+    store = SqliteStore(tmp_path / "ledger.db")
+    await store.open()
+    await store.commit([_people(0, 10)])
+    (pages,) = next(iter(await store.db.execute_fetchall("PRAGMA page_count")))
+    await store.db.execute(f"PRAGMA max_page_count = {pages + 2}")  # the file may grow by two pages: "disk full"
+    with pytest.raises(StoreError) as full:
+        await store.commit([_people(10, 2_000)])
+    assert "SQLITE_FULL" in str(full.value) and "disk is full" in str(full.value)
+    assert "rollback" not in str(full.value)
+    state, _ = await store.load(packaged_policies())
+    assert len(state.people) == 10
+    await store.close()
+
+
+def _foreign_file(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+        db.execute("INSERT INTO people (name) VALUES ('someone else''s data')")
+
+
+def _newer_file(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION + 1),))
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (_foreign_file, "SQLite database of another program (tables: orders, people)"),
+    (_newer_file, f"schema version {SCHEMA_VERSION + 1}, newer than this switch's {SCHEMA_VERSION}"),
+])
+async def test_a_foreign_or_newer_file_is_refused_untouched(tmp_path: Path, make: Any, says: str) -> None:
+    """Another program's SQLite file, or a newer ledger, is refused and left byte for byte as it was, no lock file."""
+    db = tmp_path / "other.db"
+    make(db)
+    before = db.read_bytes()
+    store = SqliteStore(db)
+    with pytest.raises(StoreOpenError, match=re.escape(says)):
+        await store.open()
+    await store.close()
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]

@@ -20,12 +20,15 @@ __all__ = [
     "CloseWindow",
     "Decision",
     "DeleteBinding",
+    "DeleteInvite",
     "Effect",
     "Event",
+    "Invite",
     "Move",
     "OpenWindow",
     "Person",
     "PutBinding",
+    "PutInvite",
     "PutPerson",
     "PutPolicy",
     "PutPremium",
@@ -84,6 +87,19 @@ class Binding:
     # Which binding this is, for the life of the database: unbinding and binding again makes a new
     # one, and a refund gives cap back only to the binding its settlement spent under.
     bid: int = 0
+
+
+@dataclass(slots=True)
+class Invite:
+    """A binding asked for by ``holder`` and waiting for ``relative``'s consent (policy ``binding_consent``).
+
+    It pools nothing and blocks no one: only ``app.accept`` turns it into a Binding.
+    """
+
+    holder: str
+    relative: str
+    rltn: str
+    at: datetime
 
 
 @dataclass(slots=True)
@@ -168,6 +184,17 @@ class DeleteBinding:
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class PutInvite:
+    invite: Invite
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class DeleteInvite:
+    relative: str
+    holder: str
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class UseCap:
     """Cap usage of binding ``bid`` changes by ``delta``; a binding since replaced is left alone."""
 
@@ -246,6 +273,8 @@ Effect = (
     | PutTombstone
     | PutPremium
     | PutPolicy
+    | PutInvite
+    | DeleteInvite
     | Reset
 )
 
@@ -284,6 +313,7 @@ class State:
     records: dict[str, list[Record]] = field(default_factory=dict)  # holder -> oldest first
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)  # (terminal, omsgid) -> oinfno
     premiums: dict[tuple[str, int], int] = field(default_factory=dict)  # (relative, year) -> fen
+    invites: dict[tuple[str, str], Invite] = field(default_factory=dict)  # (relative, holder) -> invite
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
     next_setl: int = 1
     next_record: int = 1
@@ -355,6 +385,10 @@ def apply(state: State, effect: Effect) -> None:
             state.premiums[(relative, year)] = amount
         case PutPolicy(policy=policy):
             state.policies.put(policy)
+        case PutInvite(invite=invite):
+            state.invites[(invite.relative, invite.holder)] = invite
+        case DeleteInvite(relative=relative, holder=holder):
+            state.invites.pop((relative, holder), None)
         case Reset():
             fresh = State(policies=PolicyBook(state.base_policies), base_policies=state.base_policies)
             for name in State.__dataclass_fields__:

@@ -23,11 +23,14 @@ from switch.core.model import (
     Binding,
     CloseWindow,
     DeleteBinding,
+    DeleteInvite,
     Effect,
+    Invite,
     Move,
     OpenWindow,
     Person,
     PutBinding,
+    PutInvite,
     PutPerson,
     PutPolicy,
     PutPremium,
@@ -167,6 +170,10 @@ def _write(db: _Db, effect: Effect) -> None:
             db.execute("INSERT INTO premiums VALUES (?, ?, ?, ?, ?)", (relative, year, holder, amount, _ts(at)))
         case PutPolicy(policy=policy):
             db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?)", (policy.name, policy.model_dump_json()))
+        case PutInvite(invite=i):
+            db.execute("INSERT OR REPLACE INTO invites VALUES (?, ?, ?, ?)", (i.relative, i.holder, i.rltn, _ts(i.at)))
+        case DeleteInvite(relative=relative, holder=holder):
+            db.execute("DELETE FROM invites WHERE relative = ? AND holder = ?", (relative, holder))
         case Reset():
             for table in TABLES:
                 db.execute(f"DELETE FROM {table}")
@@ -300,6 +307,8 @@ class SqliteStore:
                 state.tombstones[(terminal, omsgid)] = oinfno
             for relative, year, _holder, amount, _at in db.execute("SELECT * FROM premiums"):
                 state.premiums[(relative, year)] = amount
+            for relative, holder, rltn, at in db.execute("SELECT * FROM invites"):
+                state.invites[(relative, holder)] = Invite(holder, relative, rltn, datetime.fromisoformat(at))
             replies = [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", "")
                        for channel, sender, msgid, infno, fp, code, setl_id in db.execute(
                            "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]

@@ -23,6 +23,8 @@ TRANSACTIONS: dict[str, str] = {
     "app.bindings": "the caller's family: relatives with caps, or the holder and other relatives",
     "app.records": "the holder's pooled spending, newest first",
     "app.pay_premium": "pay a bound relative's resident premium from the holder's account",
+    "app.accept": "the relative consents to a holder's binding invitation (policy binding_consent)",
+    "app.decline": "the relative refuses a holder's binding invitation",
     "admin.load": "upsert people and bindings (all or nothing)",
     "admin.reset": "empty every table",
     "admin.credit": "add to a personal account (the monthly allocation)",
@@ -110,6 +112,9 @@ GLOSSARY: dict[str, str] = {
     # member app
     "created": "true: a new binding; false: the caller already held it and only rltn changed",
     "windows_closed": "how many of the relative's open retry windows closed with the binding",
+    "pending": "true: an invitation the relative must accept (app.accept) before anything pools",
+    "requested_at": "when the holder asked for the binding",
+    "declined": "true: the relative refused the invitation; nothing was bound",
     "remaining": "cap − used, at least 0.00; null without a cap",
     "role": "the caller's place in a family: holder, relative, or none",
     "read_only": "true when the caller may not change these bindings (a relative)",
@@ -151,6 +156,7 @@ GLOSSARY: dict[str, str] = {
     "relations": "relations a holder may bind",
     "fund_ratio": "fund share by insutype and med_type",
     "own_first": "spend the patient's own account before the holder's",
+    "binding_consent": "app.bind only invites; the relative confirms with app.accept (default false: 承诺制)",
     "no_pool_to": "regions (and insutypes) that may not receive pooling from holders insured elsewhere",
     # events
     "type": "event type",

@@ -29,11 +29,13 @@ __all__ = [
     "CHANNELS",
     "INPUT_MODELS",
     "MAX_PAYLOAD_BYTES",
+    "Accept",
     "Bind",
     "Cancel",
     "CertType",
     "Clock",
     "Credit",
+    "Decline",
     "Envelope",
     "FaultMatch",
     "FaultRule",
@@ -184,6 +186,15 @@ class Bind(_Strict):
 class Unbind(_Strict):
     relative_psn_no: Id
     face_verified: StrictBool = False
+
+
+class Accept(_Strict):
+    holder_psn_no: Id
+    face_verified: StrictBool = False
+
+
+class Decline(_Strict):
+    holder_psn_no: Id
 
 
 class SetCap(_Strict):
@@ -353,6 +364,8 @@ INPUT_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("app", "app.bindings"): Empty,
     ("app", "app.records"): Records,
     ("app", "app.pay_premium"): PayPremium,
+    ("app", "app.accept"): Accept,
+    ("app", "app.decline"): Decline,
     ("admin", "admin.load"): Load,
     ("admin", "admin.reset"): Empty,
     ("admin", "admin.credit"): Credit,

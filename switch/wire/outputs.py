@@ -276,7 +276,9 @@ OUTPUT_MODELS: dict[tuple[str, str], tuple[type[BaseModel], ...]] = {
     ("admin", "admin.audit"): (AuditOutput,),
     ("admin", "admin.policy"): (PolicyListOutput, PolicySetOutput),
     ("admin", "admin.faults"): (FaultsOutput,),
-    ("app", "app.bind"): (app.BindOutput,),
+    ("app", "app.bind"): (app.BindOutput, app.BindPendingOutput),
+    ("app", "app.accept"): (app.BindOutput,),
+    ("app", "app.decline"): (app.DeclineOutput,),
     ("app", "app.unbind"): (app.UnbindOutput,),
     ("app", "app.set_cap"): (app.SetCapOutput,),
     ("app", "app.bindings"): (app.BindingsHolder, app.BindingsRelative, app.BindingsNone),
@@ -360,7 +362,15 @@ class BindingCreatedData(_Out):
     holder_psn_no: str
     relative_psn_no: str
     rltn: Relation
-    via: Literal["admin.load", "app.bind"]
+    via: Literal["admin.load", "app.bind", "app.accept"]
+
+
+class BindingAskedData(_Out):
+    """binding.requested (policy binding_consent: the relative must accept) and binding.declined."""
+
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
 
 
 class BindingRemovedData(_Out):
@@ -391,6 +401,8 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "window.closed": WindowClosedData,
     "binding.created": BindingCreatedData,
     "binding.removed": BindingRemovedData,
+    "binding.requested": BindingAskedData,
+    "binding.declined": BindingAskedData,
 }
 """The ``data`` of each event type."""
 

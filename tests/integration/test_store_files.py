@@ -138,3 +138,25 @@ async def test_a_foreign_or_newer_file_is_refused_untouched(tmp_path: Path, make
     await store.close()
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+async def test_an_invitation_survives_a_restart(tmp_path: Path) -> None:
+    """Under binding_consent an invitation is on disk: after a restart the relative accepts it and is bound."""
+    db = tmp_path / "ledger.db"
+    switch = make_switch(db)
+    await switch.start()
+    driver = Driver(switch)
+    await driver.admin("admin.load", {"people": ZIBO["people"]})
+    await driver.admin("admin.policy", {"set": {"name": "zibo-consent", "admdvs": ["370300"], "flow": "automatic",
+                                                "binding_consent": True}})
+    pending = await _app(driver, "app.bind", {"relative_psn_no": "ZR", "rltn": "parent", "face_verified": True})
+    assert pending["output"]["pending"] is True
+    await switch.stop()
+    switch = make_switch(db)
+    await switch.start()
+    driver = Driver(switch)
+    accepted = await driver.send("app", "app.accept", {"holder_psn_no": "ZH", "face_verified": True}, sender="ZR")
+    assert (accepted["code"], accepted["output"]["created"]) == ("OK", True)
+    state = (await driver.admin("admin.state"))["output"]
+    assert [(b["holder_psn_no"], b["relative_psn_no"]) for b in state["bindings"]] == [("ZH", "ZR")]
+    await switch.stop()

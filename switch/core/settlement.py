@@ -193,17 +193,7 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
         shortfall = self_pay - acct
         if shortfall > 0 and pooling is not None:
             key = (patient.psn_no, cmd.fixmedins_code)
-            window = state.windows.get(key)
-            if window is not None and now >= window.expires_at:
-                effects.append(CloseWindow(*key))
-                events.append(Event("window.expired", now, _window_data(window)))
-                window = None
-            elif window is not None and now < window.opened_at:  # a virtual clock moved back before it
-                effects.append(CloseWindow(*key))
-                events.append(Event("window.closed", now, {
-                    "psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code,
-                    "holder_psn_no": window.holder, "reason": "not_yet_open"}))
-                window = None
+            window = _open_window(state, key, now, effects, events)
             if pooling.policy.flow == "retry_window":
                 if window is None:
                     return _prompt(cmd, patient, pooling, medfee, fund, self_pay, own, shortfall, now,
@@ -282,6 +272,21 @@ def _declined(decision: Decision, cmd: SettleCommand, now: datetime) -> Decision
         "fixmedins_code": cmd.fixmedins_code, "psn_no": cmd.data.psn_no, "code": decision.code.value,
     })
     return Decision(code=decision.code, err_msg=decision.err_msg, output=decision.output, events=(event,))
+
+
+def _open_window(state: State, key: tuple[str, str], now: datetime, effects: list[Effect],
+                 events: list[Event]) -> Window | None:
+    """The window of ``key`` if open now, on [opened_at, expires_at); one outside that is closed and announced."""
+    window = state.windows.get(key)
+    if window is None or window.opened_at <= now < window.expires_at:
+        return window
+    effects.append(CloseWindow(*key))
+    if now >= window.expires_at:
+        events.append(Event("window.expired", now, _window_data(window)))
+    else:  # before opened_at: only a virtual clock moved back behind the window can get here
+        events.append(Event("window.closed", now, {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code,
+                                                   "holder_psn_no": window.holder, "reason": "not_yet_open"}))
+    return None
 
 
 def _window_data(window: Window) -> dict[str, Any]:

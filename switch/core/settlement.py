@@ -152,6 +152,7 @@ class _Parts:
     cash: int = 0
     balc: int = 0  # the patient's own balance after
     holder: str | None = None
+    binding_id: int | None = None  # the binding the pooled part was spent under
 
 
 def _setlinfo(patient: Person, p: _Parts, at: datetime, setl_id: str | None, infno: str, msgid: str,
@@ -220,11 +221,7 @@ def _split(state: State, cmd: SettleCommand, patient: Person, parts: _Parts, now
         shortfall = self_pay - parts.acct
         if shortfall > 0 and pooling is not None:
             key = (patient.psn_no, cmd.fixmedins_code)
-            window = state.windows.get(key)
-            if window is not None and now >= window.expires_at:
-                effects.append(CloseWindow(*key))
-                events.append(Event("window.expired", now, _window_data(window)))
-                window = None
+            window = _open_window(state, key, now, effects, events)
             if pooling.policy.flow == "retry_window":
                 if window is None:
                     return _prompt(cmd, patient, pooling, parts.medfee, parts.fund, self_pay, own, shortfall, now,
@@ -233,6 +230,7 @@ def _split(state: State, cmd: SettleCommand, patient: Person, parts: _Parts, now
                 events.append(Event("window.used", now, _window_data(window)))
             parts.mulaid = min(shortfall, pooling.available)
             parts.holder = pooling.holder.psn_no if parts.mulaid else None
+            parts.binding_id = pooling.binding.bid if parts.mulaid else None
             if not own_first:
                 parts.acct = min(self_pay - parts.mulaid, own)
     parts.cash = self_pay - parts.acct - parts.mulaid
@@ -249,13 +247,14 @@ def _commit(state: State, cmd: SettleCommand, patient: Person, p: _Parts, med_ty
         fixmedins_code=cmd.fixmedins_code, psn_no=patient.psn_no, psn_name=patient.psn_name,
         insutype=patient.insutype, setl_time=now, medfee=p.medfee, fund=p.fund, acct=p.acct, mulaid=p.mulaid,
         cash=p.cash, balc=p.balc, holder=p.holder, med_type=med_type, mdtrt_cert_type=cmd.data.mdtrt_cert_type,
+        binding_id=p.binding_id if p.holder is not None else None,
     )
     effects.append(PutSettlement(record))
     if p.acct:
         effects.append(Move(patient.psn_no, "@paid", p.acct, "acct_pay", setl_id, now))
     if p.mulaid and p.holder is not None:
         effects.append(Move(p.holder, "@paid", p.mulaid, "acct_mulaid_pay", setl_id, now))
-        effects.append(UseCap(patient.psn_no, p.holder, p.mulaid))
+        effects.append(UseCap(patient.psn_no, p.holder, p.mulaid, record.binding_id or 0))
         effects.append(PutRecord(Record(state.next_record, p.holder, setl_id, patient.psn_no, p.mulaid, now,
                                         cmd.fixmedins_code)))
     info = _setlinfo(patient, p, now, setl_id, cmd.infno, cmd.msgid, med_type, cmd.data.mdtrt_cert_type)
@@ -305,6 +304,21 @@ def _declined(decision: Decision, cmd: SettleCommand, now: datetime) -> Decision
     return Decision(code=decision.code, err_msg=decision.err_msg, output=decision.output, events=(event,))
 
 
+def _open_window(state: State, key: tuple[str, str], now: datetime, effects: list[Effect],
+                 events: list[Event]) -> Window | None:
+    """The window of ``key`` if open now, on [opened_at, expires_at); one outside that is closed and announced."""
+    window = state.windows.get(key)
+    if window is None or window.opened_at <= now < window.expires_at:
+        return window
+    effects.append(CloseWindow(*key))
+    if now >= window.expires_at:
+        events.append(Event("window.expired", now, _window_data(window)))
+    else:  # before opened_at: only a virtual clock moved back behind the window can get here
+        events.append(Event("window.closed", now, {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code,
+                                                   "holder_psn_no": window.holder, "reason": "not_yet_open"}))
+    return None
+
+
 def _window_data(window: Window) -> dict[str, Any]:
     return {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code, "holder_psn_no": window.holder,
             "opened_at": iso(window.opened_at), "expires_at": iso(window.expires_at)}
@@ -328,7 +342,8 @@ def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list
         effects.append(Move("@paid", s.psn_no, s.acct, f"{status}:acct_pay", s.setl_id, now))
     if s.mulaid and s.holder is not None:
         effects.append(Move("@paid", s.holder, s.mulaid, f"{status}:acct_mulaid_pay", s.setl_id, now))
-        effects.append(UseCap(s.psn_no, s.holder, -s.mulaid))
+        if s.binding_id is not None:  # only to the binding it was spent under (a rebinding starts afresh)
+            effects.append(UseCap(s.psn_no, s.holder, -s.mulaid, s.binding_id))
         effects.append(PutRecord(Record(state.next_record, s.holder, s.setl_id, s.psn_no, -s.mulaid, now,
                                         s.fixmedins_code)))
     patient = state.people[s.psn_no]

@@ -128,6 +128,9 @@ GLOSSARY: dict[str, str] = {
     # member app
     "created": "true: a new binding; false: the caller already held it and only rltn changed",
     "windows_closed": "how many of the relative's open retry windows closed with the binding",
+    "pending": "true: an invitation the relative must accept (app.accept) before anything pools",
+    "requested_at": "when the holder asked for the binding",
+    "declined": "true: the relative refused the invitation; nothing was bound",
     "remaining": "cap − used, at least 0.00; null without a cap",
     "role": "the caller's place in a family: holder, relative, or none",
     "read_only": "true when the caller may not change these bindings (a relative)",
@@ -169,6 +172,7 @@ GLOSSARY: dict[str, str] = {
     "relations": "relations a holder may bind",
     "fund_ratio": "fund share by insutype and med_type",
     "own_first": "spend the patient's own account before the holder's",
+    "binding_consent": "app.bind only invites; the relative confirms with app.accept (default false: 承诺制)",
     "no_pool_to": "regions (and insutypes) that may not receive pooling from holders insured elsewhere",
     # events
     "type": "event type",

@@ -30,11 +30,13 @@ from switch.wire.topics import ID_PATTERN
 __all__ = [
     "CHANNELS",
     "MAX_PAYLOAD_BYTES",
+    "Accept",
     "Bind",
     "Cancel",
     "CertType",
     "Clock",
     "Credit",
+    "Decline",
     "Empty",
     "Envelope",
     "FaultMatch",
@@ -201,6 +203,15 @@ class Unbind(_Strict):
     face_verified: StrictBool = False
 
 
+class Accept(_Strict):
+    holder_psn_no: Id
+    face_verified: StrictBool = False
+
+
+class Decline(_Strict):
+    holder_psn_no: Id
+
+
 class SetCap(_Strict):
     relative_psn_no: Id
     cap: FenOrZero | None
@@ -264,6 +275,7 @@ class SetStatus(_Strict):
     status: Status
 
 
+MAX_DURATION_SECONDS = 200 * 366 * 86_400  # the virtual clock's whole range (switch/service/clock.py)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -285,6 +297,8 @@ def parse_duration(value: object) -> timedelta:
             seconds = Decimal(hours or 0) * 3600 + Decimal(minutes or 0) * 60 + Decimal(secs or 0)
     else:
         raise ValueError(f"must be a duration string or a number of seconds, got {type(value).__name__}")
+    if not seconds.is_finite() or seconds > MAX_DURATION_SECONDS:  # NaN, Infinity, 1e20, "99999999999h"
+        raise ValueError(f"must be a finite duration of at most {MAX_DURATION_SECONDS} s (200 years), got {value!r}")
     if seconds < 0:
         raise ValueError(f"must not be negative, got {value!r}")
     try:

@@ -334,3 +334,18 @@ def test_people_are_upserted_and_balance_set_through_the_ledger() -> None:
     replaced = PutPerson(Person("ZH", "x", "310", "370300", "active", {}))
     commit(state, type("D", (), {"effects": (replaced,)})())
     assert state.cert_owner.get(("01", "QRZH")) is None and state.people["ZH"].balc == 35000
+
+
+def test_a_swipe_before_the_window_opened_is_outside_it() -> None:
+    """Window [10:00, 10:05); a swipe at 09:59 (clock moved back) is a first swipe: declined, nothing pooled."""
+    state = loaded(DONGYING)
+    swipe(state, "DE", "80.00")
+    d = swipe(state, "DE", "80.00", T0 - timedelta(minutes=1))
+    assert d.code is Code.POOLING_AVAILABLE
+    assert [e.type for e in d.events] == ["window.closed", "window.opened", "settlement.declined"]
+    assert d.events[0].data["reason"] == "not_yet_open"
+    assert balances(state) == {"DH": "500.00", "DR": "0.00", "DE": "30.00"}
+    window = state.windows[("DE", "P1")]
+    assert (window.opened_at, window.expires_at) == (T0 - timedelta(minutes=1), T0 + timedelta(minutes=4))
+    pooled = swipe(state, "DE", "80.00", T0 + timedelta(minutes=3))
+    assert pooled.code is Code.OK and amounts(pooled) == ("0.00", "30.00", "50.00", "0.00", "0.00")

@@ -68,8 +68,10 @@ def _ledger(path: Path) -> None:
 @contextmanager
 def _immutable(path: Path) -> Iterator[None]:
     """chattr +i: not even root may write it (a real read-only mount needs privileges a test does not have)."""
-    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
-        pytest.skip("chattr +i is not available here")
+    # Fail, not skip: a missing chattr (Debian's e2fsprogs, which .ci/run checks) must not hide this case.
+    assert shutil.which("chattr") is not None, "chattr is missing: install Debian's e2fsprogs"
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, f"chattr +i {path} failed: {done.stderr.strip()}"
     try:
         yield
     finally:

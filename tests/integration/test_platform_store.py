@@ -11,21 +11,27 @@ from switch.store.base import Commit
 from switch.store.sqlite import SqliteStore
 from tests.unit.core_helpers import T0
 
-# The people and settlements tables as a ledger written before the platform's fields had them.
-OLD_TABLES = """
-CREATE TABLE people (
-    psn_no TEXT PRIMARY KEY, psn_name TEXT NOT NULL, insutype TEXT NOT NULL, admdvs TEXT NOT NULL,
-    status TEXT NOT NULL, certs TEXT NOT NULL, balc INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE settlements (
-    setl_id TEXT PRIMARY KEY, infno TEXT NOT NULL, terminal_id TEXT NOT NULL, msgid TEXT NOT NULL,
-    fixmedins_code TEXT NOT NULL, psn_no TEXT NOT NULL, psn_name TEXT NOT NULL, insutype TEXT NOT NULL,
-    setl_time TEXT NOT NULL, medfee INTEGER NOT NULL, fund INTEGER NOT NULL, acct INTEGER NOT NULL,
-    mulaid INTEGER NOT NULL, cash INTEGER NOT NULL, balc INTEGER NOT NULL, holder TEXT,
-    status TEXT NOT NULL);
-INSERT INTO people VALUES ('OLD', '旧', '390', '370500', 'active', '{"02": "370502201001010022"}', 0);
-INSERT INTO settlements VALUES ('SETL0000000001', '2102', 'T1', 'M-0', 'P1', 'OLD', '旧', '390',
-    '2026-11-25T10:00:00+08:00', 8000, 0, 0, 0, 8000, 0, NULL, 'settled');
+# What schema version 2 lacked: opening such a ledger migrates it to version 3.
+DROP_TO_VERSION_2 = """
+ALTER TABLE people DROP COLUMN gend;
+ALTER TABLE people DROP COLUMN brdy;
+ALTER TABLE settlements DROP COLUMN med_type;
+ALTER TABLE settlements DROP COLUMN mdtrt_cert_type;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 """
+
+
+async def _version_2_ledger(path: Path) -> None:
+    """A ledger as schema version 2 wrote it: a resident OLD and one cash settlement of hers."""
+    store = SqliteStore(path)
+    await store.open()
+    old = Settlement("SETL0000000001", "2102", "T1", "M-0", "P1", "OLD", "旧", "390", T0, 8000, 0, 0, 0, 8000, 0,
+                     None, "settled")
+    await store.commit([Commit((PutPerson(Person("OLD", "旧", "390", "370500", "active",
+                                                 {"02": "370502201001010022"}, 0)), PutSettlement(old)), None)])
+    await store.close()
+    with sqlite3.connect(path) as db:
+        db.executescript(DROP_TO_VERSION_2)
 
 
 async def test_loaded_identity_and_settled_types_survive_a_restart(tmp_path: Path) -> None:
@@ -48,8 +54,7 @@ async def test_loaded_identity_and_settled_types_survive_a_restart(tmp_path: Pat
 async def test_a_ledger_from_before_gains_the_columns_and_keeps_its_rows(tmp_path: Path) -> None:
     """Opening a ledger without the new columns adds them (null) and loads its people and settlements."""
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as db:
-        db.executescript(OLD_TABLES)
+    await _version_2_ledger(path)
     store = SqliteStore(path)
     await store.open()
     state, _ = await store.load(packaged_policies())

@@ -15,6 +15,7 @@ from switch.bootstrap import Settings, serve
 from switch.doors.broker import PortTaken
 from switch.errors import ConfigError
 from switch.kit.commands import TOOLS, add_tools, run_tool
+from switch.store.base import StoreOpenError
 
 __all__ = ["main"]
 
@@ -90,7 +91,7 @@ def _mosquitto_config(args: argparse.Namespace) -> int:
     return mosquitto_config_command(args.dir, ids["pos"], ids["app"], passwords, args.topic_root, args.listen)
 
 
-def _plainest(exc: ConfigError) -> ConfigError:
+def _plainest(exc: Exception) -> BaseException:
     """A taken port explains itself in full; the wrapper's "cannot start the embedded broker" adds nothing."""
     cause: BaseException | None = exc
     while cause is not None:
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
         try:
             return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
-        except ConfigError as exc:
+        except (ConfigError, StoreOpenError) as exc:
             print(f"gongji-switch: {_plainest(exc)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # pragma: no cover - signal handler normally catches it

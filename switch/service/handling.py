@@ -10,7 +10,6 @@ while the first is still being written waits for that first answer instead of de
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections import deque
@@ -35,7 +34,16 @@ from switch.service.faults import FaultBook
 from switch.service.trail import log_answer
 from switch.service.transactions import TABLE, Transaction
 from switch.store.base import Commit, ReplyRow, Store
-from switch.wire.envelope import Request, encode, fingerprint, parse_request, unknown_infno, usable_ids, validate_input
+from switch.wire.envelope import (
+    Request,
+    check_token,
+    encode,
+    fingerprint,
+    parse_request,
+    unknown_infno,
+    usable_ids,
+    validate_input,
+)
 from switch.wire.inputs import FaultRule
 from switch.wire.topics import ID_RULE, valid_id
 
@@ -139,10 +147,7 @@ class SettlementSwitch:
         try:
             request = parse_request(channel, sender, payload)
             if channel == "admin" and self.admin_token is not None:
-                given = request.envelope.token or ""
-                if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
-                    raise RequestRejected(Code.UNAUTHORIZED, "admin token missing or wrong", request.msgid,
-                                          request.infno)
+                check_token(request, self.admin_token, payload)
             entry = TABLE.get((channel, request.infno))
             if entry is None:
                 raise unknown_infno(request)

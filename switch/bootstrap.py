@@ -243,9 +243,11 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
 
     service = build_switch(settings, on_fatal)
     async with AsyncExitStack() as stack:
-        broker, embedded = await _broker(settings, stack)
+        # The ledger first: a second switch on the same --db is told who holds it (pid, start time),
+        # instead of stopping at the embedded broker's port, which it would share as well.
         stack.push_async_callback(service.stop)
         await service.start()
+        broker, embedded = await _broker(settings, stack)
         run = Running(settings, service, broker, embedded, stop, fatal)
         loops: list[asyncio.Task[None]] = []
         stack.push_async_callback(_cancelled, loops)

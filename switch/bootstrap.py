@@ -248,6 +248,7 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
         stack.push_async_callback(service.stop)
         await service.start()
         broker, embedded = await _broker(settings, stack)
+        log.info(service.loaded())  # only now: a port that is taken stays the one line serve prints
         run = Running(settings, service, broker, embedded, stop, fatal)
         loops: list[asyncio.Task[None]] = []
         stack.push_async_callback(_cancelled, loops)

@@ -72,6 +72,7 @@ class SettlementSwitch:
         self.clock = clock
         self.base_policies = tuple(policies)
         self.admin_token = admin_token
+        self._loaded_replies = 0
         self.state: State | None = None
         self._replies: dict[tuple[str, str, str], _Recorded] = {}
         self._recent: deque[tuple[str, str, str]] = deque()
@@ -88,8 +89,13 @@ class SettlementSwitch:
         for r in rows:
             self._replies[(r.channel, r.sender, r.msgid)] = _Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
         self.committer.start()
-        log.info("ledger loaded: %d people, %d bindings, %d settlements, %d recorded replies",
-                 len(self.state.people), len(self.state.binding_of), len(self.state.settlements), len(rows))
+        self._loaded_replies = len(rows)
+
+    def loaded(self) -> str:
+        """What ``start`` loaded, for the log line ``serve`` writes once every part has started."""
+        state = self._state()
+        return (f"ledger loaded: {len(state.people)} people, {len(state.binding_of)} bindings, "
+                f"{len(state.settlements)} settlements, {self._loaded_replies} recorded replies")
 
     async def stop(self) -> None:
         await self.committer.stop()

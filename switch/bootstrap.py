@@ -294,14 +294,19 @@ def _signals(stop: asyncio.Event) -> Iterator[None]:
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None,
-                on_ready: Callable[[str], None] | None = None) -> int:
-    """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status."""
+                on_ready: Callable[[str], None] | None = None, *, log_ready: bool = True) -> int:
+    """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status.
+
+    ``log_ready`` False leaves the ready line to ``on_ready`` alone: the command line passes it when
+    stdout and stderr are one file (``serve > log 2>&1``), where it would otherwise appear twice.
+    """
     stop = stop or asyncio.Event()
     with _signals(stop):
         async with running(settings, stop, tune_heap=True) as run:
             if await run.ready():
                 line = run.ready_line()
-                log.info(line)
+                if log_ready:
+                    log.info(line)
                 if on_ready is not None:
                     on_ready(line)
             await run.finished()

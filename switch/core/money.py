@@ -22,7 +22,8 @@ class AmountError(GongjiError, ValueError):
 def _as_sent(value: object) -> str:
     """The amount as the sender wrote it in JSON: ``80.001``, ``"80.001"``, ``null``."""
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        # A lone surrogate ("\ud800") stays its escape: a message must stay encodable.
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
         return str(value)
     return "null" if value is None else json_kind(value)
@@ -32,7 +33,7 @@ def _text_amount(value: str) -> Decimal:
     """A string amount, exactly as sent: spaces, signs and exponents are a sender's bug, not an amount."""
     if value != value.strip():
         # Refused rather than trimmed: a serializer padding its numbers is a bug a vendor wants to find here.
-        raise AmountError(f"{_as_sent(value)} has spaces around the amount; send {json.dumps(value.strip())}")
+        raise AmountError(f"{_as_sent(value)} has spaces around the amount; send {_as_sent(value.strip())}")
     if value.startswith("-"):
         raise AmountError(f"{_as_sent(value)} is negative; an amount must be greater than 0")
     if _MANY_DECIMALS.match(value):

@@ -95,7 +95,7 @@ def person_info(state: State, query: PersonQuery, now: datetime) -> Decision:
         holder = state.people[binding.holder]
         mulaid = {"holder_psn_no": holder.psn_no, "holder_name": holder.psn_name, "rltn": binding.rltn}
     return Decision(
-        code=Code.OK,
+        code=Code.OK, err_msg="查询成功",
         output={"baseinfo": platform.baseinfo(person, now), "insuinfo": [platform.insuinfo(person)],
                 "idetinfo": [], "mulaid": mulaid},
     )

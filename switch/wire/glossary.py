@@ -34,7 +34,8 @@ GLOSSARY: dict[str, str] = {
     "inf_refmsgid": "the msgid this answers; null when the request had no usable msgid",
     "infcode": "0 success, -1 failure",
     "code": "machine-readable outcome (see the code table)",
-    "err_msg": "human-readable message (Chinese where the real platform is Chinese)",
+    "err_msg": "human text: the platform's Chinese for pos and app outcomes, English for the switch's own "
+               "diagnostics and the admin channel; the code table glosses every code in English",
     "respond_time": "the switch's clock when it answered, ISO 8601 with offset",
     "output": "the transaction's output; {} for most refusals",
     "errors": "every problem found, with where it is",

@@ -331,7 +331,8 @@ CODE_WHEN: dict[Code, str] = {
     Code.INSUFFICIENT_BALANCE: "premium larger than the holder's balance",
     Code.PREMIUM_ALREADY_PAID: "second premium for the same relative and year",
     Code.CLOCK_NOT_VIRTUAL: "admin.clock change on a switch running the system clock",
-    Code.UNAUTHORIZED: "admin request without the switch's admin token",
+    Code.UNAUTHORIZED: "admin request without the switch's admin token, or with another (err_msg says which)",
     Code.INTERNAL_ERROR: "the switch failed on this request (or a fault rule said so); nothing was committed",
 }
-"""When each code is sent; the reference's code table is generated from this."""
+"""When each code is sent, in English: the stable gloss of every ``err_msg`` (which is Chinese where the
+platform's is); the reference's code table is generated from this."""

@@ -10,7 +10,6 @@ while the first is still being written waits for that first answer instead of de
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections import deque
@@ -39,6 +38,7 @@ from switch.store.base import Commit, ReplyRow, Store
 from switch.wire.envelope import (
     NATIONAL,
     Request,
+    check_token,
     encode,
     fingerprint,
     parse_request,
@@ -87,6 +87,7 @@ class SettlementSwitch:
         self.clock = clock
         self.base_policies = tuple(policies)
         self.admin_token = admin_token
+        self._loaded_replies = 0
         self.state: State | None = None
         self._replies: dict[tuple[str, str, str], _Recorded] = {}
         self._recent: deque[tuple[str, str, str]] = deque()
@@ -105,8 +106,13 @@ class SettlementSwitch:
         for r in rows:
             self._replies[(r.channel, r.sender, r.msgid)] = _Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
         self.committer.start()
-        log.info("ledger loaded: %d people, %d bindings, %d settlements, %d recorded replies",
-                 len(self.state.people), len(self.state.binding_of), len(self.state.settlements), len(rows))
+        self._loaded_replies = len(rows)
+
+    def loaded(self) -> str:
+        """What ``start`` loaded, for the log line ``serve`` writes once every part has started."""
+        state = self._state()
+        return (f"ledger loaded: {len(state.people)} people, {len(state.binding_of)} bindings, "
+                f"{len(state.settlements)} settlements, {self._loaded_replies} recorded replies")
 
     async def stop(self) -> None:
         await self.committer.stop()
@@ -169,10 +175,7 @@ class SettlementSwitch:
             asked.infno, asked.msgid, asked.envelope = request.infno, request.msgid, request.envelope
             sender = request.sender
             if channel == "admin" and self.admin_token is not None:
-                given = request.envelope.token or ""
-                if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
-                    raise RequestRejected(Code.UNAUTHORIZED, "admin token missing or wrong", request.msgid,
-                                          request.infno)
+                check_token(request, self.admin_token, payload)
             entry = TABLE.get((table_channel(channel), request.infno))
             if entry is None:
                 raise unknown_infno(request)

@@ -134,8 +134,8 @@ async def test_reversal_on_the_national_door_reverses_its_own_msgid(door: tuple[
 
 
 async def test_admin_and_app_paths_answer_v1(door: tuple[InProcessSwitch, HttpClient]) -> None:
-    """POST /gongji/v1/app/DH: app.bindings in the v1 envelope (inf_refmsgid = msgid), DR and DE listed."""
+    """POST /gongji/v1/app/DH: app.bindings in the v1 envelope (inf_refmsgid = msgid, 查询成功), DR and DE listed."""
     _, client = door
     answer = await client.post("/gongji/v1/app/DH", {"infno": "app.bindings", "msgid": "app-1", "input": {}})
-    assert (answer["inf_refmsgid"], answer["code"], answer["err_msg"]) == ("app-1", "OK", "success")
+    assert (answer["inf_refmsgid"], answer["code"], answer["err_msg"]) == ("app-1", "OK", "查询成功")
     assert sorted(r["psn_no"] for r in answer["output"]["relatives"]) == ["DE", "DR"]

@@ -90,8 +90,9 @@ def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] |
         faults = load_fault_file(settings.faults) if settings.faults is not None else []
     except FaultFileError as exc:
         raise ConfigError(str(exc)) from exc
+    institutions = read_access(settings.access).institutions if settings.access is not None else {}
     return SettlementSwitch(SqliteStore(settings.db, journal), make_clock(settings),
-                            policies_from(settings.policy), settings.admin_token, on_fatal, faults)
+                            policies_from(settings.policy), settings.admin_token, on_fatal, faults, institutions)
 
 
 def _listen_address(listen: str) -> tuple[str, int]:

@@ -303,16 +303,22 @@ def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list
     return effects, info
 
 
-def cancel(state: State, cmd: Cancel, infno: str, now: datetime) -> Decision:
-    """2103/2208: refund a settlement of this person."""
+def cancel(state: State, cmd: Cancel, infno: str, now: datetime, *, terminal_id: str,
+           fixmedins_code: str) -> Decision:
+    """2103/2208: refund a settlement of this person, made by the institution that asks.
+
+    Another institution's settlement is answered exactly like one that does not exist: a terminal
+    must not learn, by trying, which setl_ids are real elsewhere.
+    """
     s = state.settlements.get(cmd.setl_id)
-    if s is None or s.psn_no != cmd.psn_no:
+    if s is None or s.psn_no != cmd.psn_no or s.fixmedins_code != fixmedins_code:
         return refuse(Code.SETTLEMENT_NOT_FOUND, f"参保人 {cmd.psn_no} 没有结算 {cmd.setl_id}")
     if s.status != "settled":
         return refuse(Code.ALREADY_CANCELLED, f"结算 {cmd.setl_id} 已撤销")
     effects, info = _undo(state, s, "cancelled", now)
     event = Event("settlement.cancelled", now, {"setl_id": s.setl_id, "psn_no": s.psn_no, "infno": infno,
-                                                "mulaid_psn_no": s.holder})
+                                                "terminal_id": s.terminal_id, "fixmedins_code": s.fixmedins_code,
+                                                "cancelled_by": terminal_id, "mulaid_psn_no": s.holder})
     return Decision(code=Code.OK, err_msg="撤销成功", output={"setlinfo": info}, effects=tuple(effects),
                     events=(event,), setl_id=s.setl_id)
 

@@ -1,7 +1,8 @@
 """The MQTT door: requests from the broker to the service, answers and events back to the broker.
 
 It only moves bytes: read the topic, hand the payload on as its own task, publish what comes
-back on the sender's resp topic and the events on the events topic. An answer that cannot be
+back on the sender's resp topic, and each event on the operators' events topic and on the own
+events topic of every terminal and member app it concerns. An answer that cannot be
 published is lost on purpose, because the terminal's retry with the same msgid gets the
 recorded answer again. Timing, the journal and every answer's content are the service's.
 """
@@ -9,6 +10,7 @@ recorded answer again. Timing, the journal and every answer's content are the se
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -19,6 +21,7 @@ from switch.doors.link import NODELAY, BrokerAddress, keep_connected, parse_brok
 from switch.doors.publish import MAX_INFLIGHT, publish_nowait
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
+from switch.wire.events import recipients
 from switch.wire.topics import DEFAULT_ROOT, events_topic, parse_request_topic, request_filters, response_topic
 
 __all__ = ["NODELAY", "BrokerAddress", "MqttDoor", "parse_broker_url"]
@@ -102,7 +105,13 @@ class MqttDoor:
         return True
 
     def publish_events(self, events: list[bytes]) -> None:
-        """Subscribed to the service: every event, whichever door caused it, on ``{root}/events``."""
+        """Subscribed to the service: every event, whichever door caused it, on ``{root}/events`` (operators),
+        and on ``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}`` of each it concerns."""
         for event in events:
             self._send(self._events, event)
+            terminals, people = recipients(json.loads(event)["data"])
+            for terminal in terminals:
+                self._send(events_topic(self.root, "pos", terminal), event)
+            for psn_no in people:
+                self._send(events_topic(self.root, "app", psn_no), event)
 

@@ -14,7 +14,7 @@ import hmac
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,7 +59,8 @@ class SettlementSwitch:
     """The switch without its transport: ``handle`` turns a payload into a durable reply."""
 
     def __init__(self, store: Store, clock: Clock, policies: Sequence[Policy], admin_token: str | None = None,
-                 on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = ()) -> None:
+                 on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = (),
+                 institutions: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.base_policies = tuple(policies)
@@ -71,6 +72,8 @@ class SettlementSwitch:
         self.committer = Committer(store, self._fatal)
         self._listeners: list[Callable[[list[bytes]], None]] = []
         self.faults = FaultBook(faults)
+        # terminal_id -> fixmedins_code registered with the terminal's broker account (--access)
+        self.institutions: Mapping[str, str] = institutions or {}
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -147,6 +150,7 @@ class SettlementSwitch:
             if entry is None:
                 raise unknown_infno(request)
             model = validate_input(request, entry.input)
+            fixmedins_code = self._institution(request)
         except RequestRejected as rejected:
             output = {"errors": rejected.errors} if rejected.errors is not None else {}
             body = self._answer(rejected.infno, rejected.msgid, rejected.code, rejected.err_msg, output)
@@ -154,7 +158,7 @@ class SettlementSwitch:
             return Reply(body, code=rejected.code.value)
         fault = self.faults.match(channel, sender, request.infno)
         if fault is None:
-            return await self._handle_valid(request, entry, model, started)
+            return await self._handle_valid(request, entry, model, fixmedins_code, started)
         # Injected faults (admin.faults): an error is not recorded, so a retry of the msgid can succeed;
         # a dropped answer is recorded like any other, so the retry gets what was committed.
         log.info("%s/%s %s %s fault %s", channel, sender, request.infno, request.msgid, fault.action)
@@ -164,10 +168,20 @@ class SettlementSwitch:
             body = self._answer(request.infno, request.msgid, Code.INTERNAL_ERROR,
                                 "internal error (injected by admin.faults); nothing was committed", {})
             return Reply(body, code=Code.INTERNAL_ERROR.value)
-        reply = await self._handle_valid(request, entry, model, started)
+        reply = await self._handle_valid(request, entry, model, fixmedins_code, started)
         return Reply(reply.payload, reply.events, reply.code, fault.sends())
 
-    async def _handle_valid(self, request: Request, entry: Transaction[Any], model: BaseModel,
+    def _institution(self, request: Request) -> str:
+        """The institution a request acts for: on the pos channel, the one its terminal's account is
+        registered for when there is one (a claim of another is refused), else what the envelope says."""
+        claimed = request.envelope.fixmedins_code or ""
+        registered = self.institutions.get(request.sender) if request.channel == "pos" else None
+        if registered is None or claimed == registered:
+            return claimed
+        raise RequestRejected(Code.UNAUTHORIZED, f"fixmedins_code {claimed!r} is not the institution terminal "
+                              f"{request.sender} is registered for", request.msgid, request.infno)
+
+    async def _handle_valid(self, request: Request, entry: Transaction[Any], model: BaseModel, fixmedins_code: str,
                             started: float) -> Reply:
         key = (request.channel, request.sender, request.msgid)
         fp = fingerprint(request.infno, request.raw_input)
@@ -177,7 +191,7 @@ class SettlementSwitch:
         state = self._state()
         findings = await self._disk_findings() if entry.reads_disk else None
         now = self.clock.now()
-        ctx = Context(state, request.infno, request.sender, request.msgid, request.envelope.fixmedins_code or "",
+        ctx = Context(state, request.infno, request.sender, request.msgid, fixmedins_code,
                       now, self.clock, self.faults, self, findings)
         decision = entry.decide(ctx, model)
         for effect in decision.effects:

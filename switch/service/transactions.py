@@ -94,7 +94,8 @@ def _person_info(ctx: Context, cmd: PersonQuery) -> Decision:
 
 
 def _cancel(ctx: Context, cmd: Cancel) -> Decision:
-    return settle_core.cancel(ctx.state, cmd, ctx.infno, ctx.now)
+    return settle_core.cancel(ctx.state, cmd, ctx.infno, ctx.now, terminal_id=ctx.sender,
+                              fixmedins_code=ctx.fixmedins_code)
 
 
 def _reverse(ctx: Context, cmd: Reverse) -> Decision:

@@ -62,6 +62,7 @@ GLOSSARY: dict[str, str] = {
     "acct_mulaid_pay": "paid from the family holder's account (个人账户共济支付金额)",
     "psn_cash_pay": "paid by the patient in cash (个人现金支出)",
     "mulaid_psn_no": "the holder whose account paid (or would pay), else null",
+    "cancelled_by": "the terminal that sent the cancel (of the settling institution)",
     "self_pay": "the patient's part: medfee_sumamt − fund_pay_sumamt",
     "acct_balc": "the patient's own balance now",
     "shortfall": "what the own account cannot cover: the part pooling would pay",

@@ -26,7 +26,7 @@ from tests.support.brokers import MosquittoProcess, free_port, wait_port
 from tests.support.families import ZIBO, person, pharmacy_input
 from tests.support.switches import SwitchProcess
 
-TERMINALS = ("T1", "T2")
+TERMINALS = ("T1@P2", "T2@P1")  # each registered for its institution
 APPS = ("ZH", "ZR")
 
 
@@ -193,3 +193,45 @@ async def test_accounts_stay_on_their_own_channel(secured: Secured) -> None:
     async with secured.client("app", "T1", sender="T1") as impostor:
         with pytest.raises((aiomqtt.MqttError, NoAnswer)):
             await impostor.request("app.bindings", {}, timeout=1)
+
+
+async def test_a_terminal_cannot_cancel_another_institutions_settlement(secured: Secured) -> None:
+    """T1 (registered for P2) cancelling T2's (P1) pooled sale: claiming P1 is UNAUTHORIZED, as itself
+    SETTLEMENT_NOT_FOUND; nothing is refunded until T2 cancels it."""
+    await load_zibo(secured)
+    async with secured.client("pos", "T2", fixmedins_code="P1") as t2:
+        sale = await t2.request("2102", pharmacy_input("ZR", "80.00"))
+    setl_id = sale["output"]["setlinfo"]["setl_id"]
+    assert sale["output"]["setlinfo"]["acct_mulaid_pay"] == "80.00" and await holder_balance(secured) == "120.00"
+    cancel = {"setl_id": setl_id, "psn_no": "ZR"}
+    async with secured.client("pos", "T1", fixmedins_code="P1") as t1:
+        claimed = await t1.request("2103", cancel)
+    assert (claimed["code"], claimed["err_msg"]) == (
+        "UNAUTHORIZED", "fixmedins_code 'P1' is not the institution terminal T1 is registered for")
+    async with secured.client("pos", "T1", fixmedins_code="P2") as t1:
+        own = await t1.request("2103", cancel)
+    assert (own["code"], own["err_msg"]) == ("SETTLEMENT_NOT_FOUND", f"参保人 ZR 没有结算 {setl_id}")
+    assert await holder_balance(secured) == "120.00"
+    async with secured.client("pos", "T2", fixmedins_code="P1") as t2:
+        refund = await t2.request("2103", cancel)
+    assert refund["code"] == "OK" and await holder_balance(secured) == "200.00"
+
+
+async def test_terminals_and_apps_read_only_their_own_events(secured: Secured) -> None:
+    """T2's pooled sale reaches T2, ZR and ZH on their own events topics and the admin on {root}/events;
+    T1 hears nothing of it, whatever it subscribes to."""
+    await load_zibo(secured)
+    root = secured.access.topic_root
+    spy_topics = (f"{root}/events", f"{root}/events/#", f"{root}/events/pos/T2", f"{root}/events/app/ZR", f"{root}/#")
+    async with listening(secured.raw("T1"), *spy_topics) as spied, \
+            secured.client("admin", "admin", events=True) as admin, \
+            secured.client("app", "ZR", own_events=True) as zr, secured.client("app", "ZH", own_events=True) as zh, \
+            secured.client("pos", "T2", fixmedins_code="P1", own_events=True) as t2:
+        sale = await t2.request("2102", pharmacy_input("ZR", "30.00"))
+        setl_id = sale["output"]["setlinfo"]["setl_id"]
+        for listener in (t2, zr, zh, admin):
+            event = await asyncio.wait_for(listener.events.get(), 5)
+            assert (event["type"], event["data"]["setl_id"], event["data"]["acct_mulaid_pay"]) == (
+                "settlement.committed", setl_id, "30.00")
+        await asyncio.sleep(0.5)
+    assert spied == []

@@ -38,7 +38,8 @@ from switch.service.heap import freeze_state, keep_young
 from switch.store.sqlite import SqliteStore
 from switch.wire.topics import DEFAULT_ROOT
 
-__all__ = ["Door", "Running", "Settings", "build_switch", "make_clock", "policies_from", "running", "serve"]
+__all__ = ["Door", "Running", "Settings", "build_switch", "client_id", "make_clock", "policies_from", "running",
+           "serve"]
 
 log = logging.getLogger("gongji")
 
@@ -207,9 +208,19 @@ async def _broker(settings: Settings, stack: AsyncExitStack) -> tuple[BrokerAddr
     return address, settings.broker is None
 
 
+def client_id(settings: Settings) -> str:
+    """The switch's MQTT client id: with access files its user name (the brokers tie client ids to logins)."""
+    if settings.access is None:
+        return settings.client_id or f"gongji-switch-{settings.topic_root.rstrip('/').replace('/', '-')}"
+    if settings.client_id not in (None, SWITCH_USER):
+        raise ConfigError(f"with --access the switch's client id is its user name {SWITCH_USER!r}, "
+                          f"not {settings.client_id!r}: the brokers tie client ids to logins")
+    return SWITCH_USER
+
+
 def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None) -> list[Door]:
     """Every door the settings ask for, all serving the same service (an HTTP door joins this list)."""
-    return [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
+    return [MqttDoor(serve, broker, settings.topic_root, client_id(settings), watcher)]
 
 
 async def _stopped(tasks: list[asyncio.Task[None]], timeout: float = 15) -> None:
@@ -259,11 +270,13 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
         store = service.store
         if isinstance(store, JournalWriter) and store.journal is not None:
             serve = journaled(serve, store.journal, service.clock)
-            client_id = settings.client_id or f"gongji-switch-{settings.topic_root.rstrip('/').replace('/', '-')}"
-            run.watcher = StrayWatcher(broker, settings.topic_root.rstrip("/"), store.journal, service.clock,
-                                       f"{client_id}-watch")
             spawn(flush_journal(store, stop), "gongji-journal")
-            spawn(run.watcher.run(stop), "gongji-watch")
+            # With access files the switch's login reads only request topics, so a second connection would
+            # see no strays; and one login is one client id, which a watcher would take from the door.
+            if settings.access is None:
+                run.watcher = StrayWatcher(broker, settings.topic_root.rstrip("/"), store.journal, service.clock,
+                                           f"{client_id(settings)}-watch")
+                spawn(run.watcher.run(stop), "gongji-watch")
         run.doors = _doors(settings, serve, broker, run.watcher)
         stack.push_async_callback(_stopped, run.door_tasks)
         stack.callback(stop.set)  # first thing on the way out: the doors answer what is in flight and stop

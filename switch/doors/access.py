@@ -32,6 +32,7 @@ from switch.wire.topics import (
     ID_RULE,
     ROUTED,
     events_topic,
+    probe_topic,
     request_filters,
     request_topic,
     response_topic,
@@ -102,8 +103,9 @@ def topics(user: User, root: str) -> tuple[list[str], list[str]]:
     events = events_topic(root)
     own_events = [events_topic(root, channel, "+") for channel in ROUTED]
     if user.role == "switch":
-        return ([response_topic(root, channel, "+") for channel in CHANNELS] + [events, *own_events],
-                request_filters(root))
+        return ([response_topic(root, channel, "+") for channel in CHANNELS] + [events, *own_events,
+                                                                              probe_topic(root)],
+                [*request_filters(root), probe_topic(root)])
     if user.role == "admin":  # the operator reads every event, its own feed and everyone's
         return [request_topic(root, "admin")], [response_topic(root, "admin"), events, *own_events]
     return ([request_topic(root, user.role, user.name)],
@@ -164,6 +166,8 @@ def mosquitto_conf(directory: Path, listen: str) -> str:
         f"acl_file {directory / MOSQUITTO_ACL}",
         "# paho-based clients leave Nagle on; request/response latency needs it off on both sides.",
         "set_tcp_nodelay true",
+        "# A client's id is its user name: no account can take over the switch's session, or another's.",
+        "use_username_as_clientid true",
         "# The switch keeps a persistent session: requests sent while it restarts wait here for it.",
         "persistence true",
         f"persistence_location {directory / MOSQUITTO_DATA}/",
@@ -246,7 +250,8 @@ def amqtt_plugins(config: AccessConfig) -> dict[str, Any]:
     """The embedded broker's plugins: password file (argon2) and per-user publish/subscribe ACLs.
 
     amqtt 0.12 checks publish and subscribe against these lists; unlike mosquitto it has no
-    per-message read check, which is equivalent here because subscriptions are checked.
+    per-message read check, which is equivalent here because subscriptions are checked. A client's
+    id must be its user name (``switch.doors.broker.ClientIdIsLogin``).
     """
     publish: dict[str, list[str]] = {}
     subscribe: dict[str, list[str]] = {}
@@ -254,6 +259,7 @@ def amqtt_plugins(config: AccessConfig) -> dict[str, Any]:
         publish[user.name], subscribe[user.name] = topics(user, config.topic_root)
     return {
         "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(config.directory / AMQTT_PASSWD)},
+        "switch.doors.broker.ClientIdIsLogin": {},
         "amqtt.plugins.topic_checking.TopicAccessControlListPlugin": {"publish_acl": publish, "acl": subscribe},
     }
 

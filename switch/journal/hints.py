@@ -13,7 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from switch.wire.topics import CHANNELS, ID_RULE, is_events_topic, parse_request_topic, request_topic, valid_id
+from switch.wire.topics import (
+    CHANNELS,
+    ID_RULE,
+    is_events_topic,
+    parse_request_topic,
+    request_topic,
+    valid_id,
+)
 
 __all__ = ["DEFAULT_MAX_ROWS", "PAYLOAD_LIMIT", "Heard", "Journal", "JournalWriter", "looks_like_request",
            "row_of", "stray_hint"]

@@ -4,7 +4,9 @@ Requests arrive on ``{root}/pos/{terminal_id}/req``, ``{root}/app/{psn_no}/req``
 ``{root}/admin/req``; each is answered on the same topic ending in ``resp``; every event goes to
 the operators' ``{root}/events`` and, for each terminal and person it concerns, to
 ``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}``. Every door, tool and client
-builds and reads topics with these functions.
+builds and reads topics with these functions. The switch's liveness probes
+(``switch/doors/liveness.py``) travel on ``gongji-switch-probe/{root}``, outside the root, so a
+subscriber of ``{root}/#`` sees only the protocol.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["CHANNELS", "DEFAULT_ROOT", "ID_PATTERN", "ID_RULE", "ROUTED", "events_topic", "is_events_topic",
-           "parse_request_topic", "request_filters", "request_topic", "response_topic", "valid_id"]
+           "parse_request_topic", "probe_topic", "request_filters", "request_topic", "response_topic", "valid_id"]
 
 DEFAULT_ROOT = "gongji/v1"
 CHANNELS = ("pos", "app", "admin")
@@ -53,6 +55,11 @@ def events_topic(root: str, channel: str | None = None, recipient: str | None = 
 def is_events_topic(root: str, topic: str) -> bool:
     """Whether ``topic`` is one of the events topics under ``root`` (the operators' or a recipient's)."""
     return topic == f"{root}/events" or topic.startswith(f"{root}/events/")
+
+
+def probe_topic(root: str) -> str:
+    """Where the switch publishes, and hears back, the probes that show its session still hears."""
+    return f"gongji-switch-probe/{root}"
 
 
 def request_filters(root: str) -> list[str]:

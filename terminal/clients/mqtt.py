@@ -66,8 +66,10 @@ class SwitchClient:
         return response_topic(self.root, self.channel, self.sender)
 
     async def __aenter__(self) -> Self:
+        # A logged-in client's id is its login: the generated broker configs tie the two together.
         self._client = aiomqtt.Client(self.broker.host, self.broker.port, username=self.broker.username,
-                                      password=self.broker.password, socket_options=NODELAY)
+                                      password=self.broker.password, identifier=self.broker.username,
+                                      socket_options=NODELAY)
         await self._client.__aenter__()
         await self._client.subscribe(self.resp_topic, qos=1)
         if self.want_events:

@@ -30,7 +30,7 @@ from switch.errors import ConfigError
 from switch.journal.hints import DEFAULT_MAX_ROWS, Journal, JournalWriter
 from switch.journal.recording import flush_journal, journaled
 from switch.journal.watch import StrayWatcher
-from switch.service.clock import Clock, SystemClock, VirtualClock
+from switch.service.clock import Clock, ClockRangeError, SystemClock, VirtualClock
 from switch.service.delivery import Serve, serving, sweep_windows
 from switch.service.faults import FaultFileError, load_fault_file
 from switch.service.handling import SettlementSwitch
@@ -77,7 +77,10 @@ def policies_from(path: Path | None) -> list[Policy]:
 
 def make_clock(settings: Settings) -> Clock:
     if settings.clock == "virtual":
-        return VirtualClock(settings.clock_start, settings.clock_speed)
+        try:
+            return VirtualClock(settings.clock_start, settings.clock_speed)
+        except ClockRangeError as exc:
+            raise ConfigError(f"--clock-start: {exc}") from None
     if settings.clock == "system":
         return SystemClock()
     raise ConfigError(f"--clock must be 'system' or 'virtual', not {settings.clock!r}")

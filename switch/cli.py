@@ -1,4 +1,4 @@
-"""``gongji-switch``: run the settlement switch (and, later, its tools)."""
+"""``gongji-switch``: run the settlement switch, and the vendor kit's tools (contract, reference, journal)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from switch.bootstrap import Settings, serve
+from switch.doors.broker import PortTaken
 from switch.errors import ConfigError
 from switch.kit.commands import TOOLS, add_tools, run_tool
+from switch.store.base import StoreOpenError
 
 __all__ = ["main"]
 
@@ -21,7 +23,8 @@ DEFAULTS = Settings()  # the options' defaults are the settings' own
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gongji-switch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gongji-switch", description="Run the settlement switch, and the vendor "
+                                     "kit's tools: the contract (asyncapi, schemas), the reference, the journal.")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the settlement switch",
                        description="Run the switch. Without --broker it starts an embedded MQTT broker.")
@@ -94,6 +97,16 @@ def _mosquitto_config(args: argparse.Namespace) -> int:
                                     institutions)
 
 
+def _plainest(exc: Exception) -> BaseException:
+    """A taken port explains itself in full; the wrapper's "cannot start the embedded broker" adds nothing."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, PortTaken):
+            return cause
+        cause = cause.__cause__
+    return exc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in TOOLS:
@@ -111,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
         try:
             return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
-        except ConfigError as exc:
-            print(f"gongji-switch: {exc}", file=sys.stderr)
+        except (ConfigError, StoreOpenError) as exc:
+            print(f"gongji-switch: {_plainest(exc)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # pragma: no cover - signal handler normally catches it
             return 130

@@ -13,7 +13,7 @@ import importlib
 import sys
 from types import ModuleType
 
-__all__ = ["SUBCOMMANDS", "main"]
+__all__ = ["SUBCOMMANDS", "main", "plain"]
 
 SUBCOMMANDS: list[str] = [
     "terminal.clients.swipe",
@@ -28,6 +28,11 @@ def _modules() -> list[ModuleType]:
     return [importlib.import_module(name) for name in SUBCOMMANDS]
 
 
+def plain(doc: str | None) -> str | None:
+    """A module docstring as --help shows it: without the reST ``literal`` markup."""
+    return None if doc is None else doc.replace("``", "")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="gongji-terminal",
                                   description="Simulated POS terminals, member apps and admin tools.")
@@ -36,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
         if hasattr(module, "register"):
             module.register(sub)
             continue
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
+        p = sub.add_parser(module.NAME, help=module.HELP, description=plain(module.__doc__))
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return top

@@ -46,6 +46,9 @@ def close_windows_of_holder(state: State, holder: str, now: datetime, why: str,
 
 def load(state: State, cmd: Load, now: datetime) -> Decision:
     """admin.load: upsert people, then bindings checked by the binding rules; all or nothing."""
+    listed_twice = _listed_twice(cmd)
+    if listed_twice is not None:
+        return listed_twice
     view = BindingView(state)
     effects: list[Effect] = []
     events: list[Event] = []
@@ -58,7 +61,8 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
                                 f"certificate {cert[1]} already belongs to {owner}")
             seen_certs[cert] = p.psn_no
         certs: dict[str, str] = dict(p.certs.items())
-        person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, certs)
+        person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, certs, 0, p.gend,
+                        None if p.brdy is None else p.brdy.isoformat())
         old = view.person(p.psn_no)
         if old is not None and old.insutype == "310" and p.insutype == "390" and old.balc:
             return _invalid(["input", "people", i, "insutype"],
@@ -75,6 +79,7 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
             closing, closed = close_windows_of_holder(state, p.psn_no, now, "holder_suspended")
             effects += closing
             events += closed
+    next_bid = state.next_binding
     for i, b in enumerate(cmd.bindings):
         refused = check_bind(view, b.holder_psn_no, b.relative_psn_no, b.rltn)
         if refused is not None:
@@ -82,9 +87,12 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
                           {"errors": [{"loc": ["input", "bindings", i], "msg": refused.err_msg,
                                        "code": refused.code.value}]})
         existing = view.binding_of(b.relative_psn_no)
-        binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap,
-                          existing.used if existing is not None else 0,
-                          existing.created_at if existing is not None else now)
+        if existing is None:
+            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, 0, now, next_bid)
+            next_bid += 1
+        else:
+            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, existing.used, existing.created_at,
+                              existing.bid)
         view.add(binding)
         effects.append(PutBinding(binding))
         if existing is None:
@@ -94,6 +102,28 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
     return Decision(code=Code.OK, err_msg="success",
                     output={"people": len(cmd.people), "bindings": len(cmd.bindings)},
                     effects=tuple(effects), events=tuple(events))
+
+
+def _listed_twice(cmd: Load) -> Decision | None:
+    """INVALID_REQUEST naming both positions when a person or a relative's binding is listed twice.
+
+    Applied one after the other, the second entry would silently win (or, for balances, both would
+    move money); a careful operator would rather fix the file than guess which entry was meant.
+    """
+    # A relative listed under two holders is not a duplicate: the binding rules refuse it
+    # (RELATIVE_ALREADY_BOUND), as they would across two loads.
+    for section, key, entries in (("people", "psn_no", [(p.psn_no,) for p in cmd.people]),
+                                  ("bindings", "relative_psn_no",
+                                   [(b.relative_psn_no, b.holder_psn_no) for b in cmd.bindings])):
+        first: dict[tuple[str, ...], int] = {}
+        for i, value in enumerate(entries):
+            j = first.setdefault(value, i)
+            if j != i:
+                msg = f"{value[0]} is listed twice, at {section}[{j}] and {section}[{i}]; nothing was loaded"
+                return Decision(code=Code.INVALID_REQUEST, err_msg=msg, output={"errors": [
+                    {"loc": ["input", section, j, key], "msg": msg},
+                    {"loc": ["input", section, i, key], "msg": msg}]})
+    return None
 
 
 def _invalid(loc: list[Any], msg: str) -> Decision:
@@ -117,7 +147,8 @@ def set_status(state: State, cmd: SetStatus, now: datetime) -> Decision:
     person = state.people.get(cmd.psn_no)
     if person is None:
         return refuse(Code.PERSON_NOT_FOUND, f"参保人 {cmd.psn_no} 不存在")
-    updated = Person(person.psn_no, person.psn_name, person.insutype, person.admdvs, cmd.status, dict(person.certs))
+    updated = Person(person.psn_no, person.psn_name, person.insutype, person.admdvs, cmd.status, dict(person.certs),
+                     0, person.gend, person.brdy)
     effects: list[Effect] = [PutPerson(updated)]
     events: list[Event] = []
     if cmd.status == "suspended" and person.status != "suspended":
@@ -154,7 +185,7 @@ def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
     bindings = [b for b in state.binding_of.values()
                 if members is None or b.relative in members or b.holder in members]
     windows = [w for w in state.windows.values()
-               if now < w.expires_at and (members is None or w.psn_no in members)]
+               if w.opened_at <= now < w.expires_at and (members is None or w.psn_no in members)]
     settled = sum(1 for s in state.settlements.values() if s.status == "settled")
     output = {
         "now": iso(now),

@@ -6,6 +6,9 @@ The caller is the psn_no of the app topic. Rules (DOMAIN.md "Binding", PROTOCOL.
 - who may bind whom is ``check_bind``, the same code that checks ``admin.load``;
 - only the holder of a binding changes it (unbind, cap, premium); anyone else gets NOT_HOLDER —
   a relative trying to bind someone is HOLDER_IS_RELATIVE, the binding rule that covers it;
+- where the holder's policy asks for ``binding_consent``, app.bind only invites: the relative
+  accepts (face-verified: it is the relative's account of who may see and pay for them) or
+  declines from their own app, and the binding rules are checked again at acceptance;
 - reads (bindings, records) are never refused to a known person: they show the caller's own part.
 """
 
@@ -23,19 +26,22 @@ from switch.core.model import (
     Binding,
     Decision,
     DeleteBinding,
+    DeleteInvite,
     Event,
+    Invite,
     Move,
     Person,
     PutBinding,
+    PutInvite,
     PutPremium,
     State,
     iso,
     refuse,
 )
 from switch.core.money import format_fen
-from switch.wire.inputs import Bind, Empty, PayPremium, Records, SetCap, Unbind
+from switch.wire.inputs import Accept, Bind, Decline, Empty, PayPremium, Records, SetCap, Unbind
 
-__all__ = ["bind", "bindings", "pay_premium", "records", "set_cap", "unbind"]
+__all__ = ["accept", "bind", "bindings", "decline", "pay_premium", "records", "set_cap", "unbind"]
 
 
 def _caller(state: State, psn_no: str) -> Person | Decision:
@@ -95,11 +101,58 @@ def bind(state: State, caller: str, cmd: Bind, now: datetime) -> Decision:
         binding = replace(existing, rltn=cmd.rltn)
         return Decision(Code.OK, {**_binding_out(binding), "created": False}, "绑定关系已更新",
                         effects=(PutBinding(binding),))
-    binding = Binding(caller, cmd.relative_psn_no, cmd.rltn, None, 0, now)
-    event = Event("binding.created", now, {"holder_psn_no": caller, "relative_psn_no": cmd.relative_psn_no,
-                                           "rltn": cmd.rltn, "via": "app.bind"})
+    if state.policy_for(state.people[caller]).binding_consent:
+        invite = Invite(caller, cmd.relative_psn_no, cmd.rltn, now)
+        event = Event("binding.requested", now, {"holder_psn_no": caller, "relative_psn_no": cmd.relative_psn_no,
+                                                 "rltn": cmd.rltn})
+        output = {"holder_psn_no": caller, "relative_psn_no": cmd.relative_psn_no, "rltn": cmd.rltn,
+                  "pending": True, "requested_at": iso(now)}
+        return Decision(Code.OK, output, "已发出绑定邀请,待近亲属在本人 App 中确认",
+                        effects=(PutInvite(invite),), events=(event,))
+    return _create(state, caller, cmd.relative_psn_no, cmd.rltn, now, "app.bind")
+
+
+def _create(state: State, holder: str, relative: str, rltn: str, now: datetime, via: str) -> Decision:
+    binding = Binding(holder, relative, rltn, None, 0, now, state.next_binding)
+    event = Event("binding.created", now, {"holder_psn_no": holder, "relative_psn_no": relative,
+                                           "rltn": rltn, "via": via})
+    # Every invitation to this relative is settled by the binding: one holder per relative.
+    moot = tuple(DeleteInvite(relative, h) for (r, h) in state.invites if r == relative)
     return Decision(Code.OK, {**_binding_out(binding), "created": True}, "绑定成功",
-                    effects=(PutBinding(binding),), events=(event,))
+                    effects=(PutBinding(binding), *moot), events=(event,))
+
+
+def _invite_to(state: State, caller: str, holder: str) -> Invite | Decision:
+    person = _caller(state, caller)
+    if isinstance(person, Decision):
+        return person
+    invite = state.invites.get((caller, holder))
+    if invite is None:
+        return refuse(Code.BINDING_NOT_FOUND, f"没有 {holder} 发给 {caller} 的待确认绑定邀请")
+    return invite
+
+
+def accept(state: State, caller: str, cmd: Accept, now: datetime) -> Decision:
+    """app.accept: the relative consents to the holder's invitation; the binding rules are checked again now."""
+    if not cmd.face_verified:
+        return refuse(Code.FACE_VERIFICATION_REQUIRED, "确认绑定需要近亲属本人刷脸验证(face_verified: true)")
+    invite = _invite_to(state, caller, cmd.holder_psn_no)
+    if isinstance(invite, Decision):
+        return invite
+    refused = check_bind(BindingView(state), invite.holder, caller, invite.rltn)
+    if refused is not None:
+        return refused
+    return _create(state, invite.holder, caller, invite.rltn, now, "app.accept")
+
+
+def decline(state: State, caller: str, cmd: Decline, now: datetime) -> Decision:
+    """app.decline: the relative refuses the holder's invitation; nothing else changes."""
+    invite = _invite_to(state, caller, cmd.holder_psn_no)
+    if isinstance(invite, Decision):
+        return invite
+    data = {"holder_psn_no": invite.holder, "relative_psn_no": caller, "rltn": invite.rltn}
+    return Decision(Code.OK, {**data, "declined": True}, "已拒绝绑定邀请",
+                    effects=(DeleteInvite(caller, invite.holder),), events=(Event("binding.declined", now, data),))
 
 
 def unbind(state: State, caller: str, cmd: Unbind, now: datetime) -> Decision:

@@ -14,35 +14,10 @@ from typing import Any
 from switch.core.codes import Code
 from switch.core.policy import Policy, PolicyBook
 
-__all__ = [
-    "EXTERNAL_ACCOUNTS",
-    "Binding",
-    "CloseWindow",
-    "Decision",
-    "DeleteBinding",
-    "Effect",
-    "Event",
-    "Move",
-    "OpenWindow",
-    "Person",
-    "PutBinding",
-    "PutPerson",
-    "PutPolicy",
-    "PutPremium",
-    "PutRecord",
-    "PutSettlement",
-    "PutTombstone",
-    "Record",
-    "Reset",
-    "Settlement",
-    "State",
-    "UndoSettlement",
-    "UseCap",
-    "Window",
-    "apply",
-    "iso",
-    "refuse",
-]
+__all__ = ["EXTERNAL_ACCOUNTS", "Binding", "CloseWindow", "Decision", "DeleteBinding", "DeleteInvite", "Effect",
+           "Event", "Invite", "Move", "OpenWindow", "Person", "PutBinding", "PutInvite", "PutPerson", "PutPolicy",
+           "PutPremium", "PutRecord", "PutSettlement", "PutTombstone", "Record", "Reset", "Settlement", "State",
+           "UndoSettlement", "UseCap", "Window", "apply", "iso", "refuse"]
 
 # Money enters and leaves the personal accounts through these; with them the ledger is
 # double-entry: every Move debits one account and credits another by the same fen.
@@ -72,6 +47,8 @@ class Person:
     status: str  # "active" / "suspended"
     certs: dict[str, str] = field(default_factory=dict)
     balc: int = 0  # fen; changed only by Move
+    gend: str | None = None  # "1" / "2" when loaded; else read from the ID number when asked
+    brdy: str | None = None  # yyyy-MM-dd when loaded
 
 
 @dataclass(slots=True)
@@ -82,6 +59,22 @@ class Binding:
     cap: int | None = None  # cumulative fen the relative may spend; None = no cap
     used: int = 0
     created_at: datetime | None = None
+    # Which binding this is, for the life of the database: unbinding and binding again makes a new
+    # one, and a refund gives cap back only to the binding its settlement spent under.
+    bid: int = 0
+
+
+@dataclass(slots=True)
+class Invite:
+    """A binding asked for by ``holder`` and waiting for ``relative``'s consent (policy ``binding_consent``).
+
+    It pools nothing and blocks no one: only ``app.accept`` turns it into a Binding.
+    """
+
+    holder: str
+    relative: str
+    rltn: str
+    at: datetime
 
 
 @dataclass(slots=True)
@@ -114,6 +107,9 @@ class Settlement:
     balc: int  # the patient's own balance right after
     holder: str | None
     status: str = "settled"  # settled / cancelled / reversed
+    med_type: str | None = None  # as settled (None: a settlement from before these were kept)
+    mdtrt_cert_type: str | None = None
+    binding_id: int | None = None  # the Binding.bid that acct_mulaid_pay was spent under
 
 
 @dataclass(slots=True)
@@ -167,10 +163,24 @@ class DeleteBinding:
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class PutInvite:
+    invite: Invite
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class DeleteInvite:
+    relative: str
+    holder: str
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class UseCap:
+    """Cap usage of binding ``bid`` changes by ``delta``; a binding since replaced is left alone."""
+
     relative: str
     holder: str
     delta: int
+    bid: int = 0
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -242,6 +252,8 @@ Effect = (
     | PutTombstone
     | PutPremium
     | PutPolicy
+    | PutInvite
+    | DeleteInvite
     | Reset
 )
 
@@ -285,9 +297,11 @@ class State:
     records: dict[str, list[Record]] = field(default_factory=dict)  # holder -> oldest first
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)  # (terminal, omsgid) -> oinfno
     premiums: dict[tuple[str, int], int] = field(default_factory=dict)  # (relative, year) -> fen
+    invites: dict[tuple[str, str], Invite] = field(default_factory=dict)  # (relative, holder) -> invite
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
     next_setl: int = 1
     next_record: int = 1
+    next_binding: int = 1  # the next Binding.bid; never reused, so an old refund cannot reach a new binding
     base_policies: tuple[Policy, ...] = ()
 
     def policy_for(self, person: Person) -> Policy:
@@ -315,9 +329,9 @@ def apply(state: State, effect: Effect) -> None:
             state.windows.pop((psn_no, code), None)
         case OpenWindow(window=window):
             state.windows[(window.psn_no, window.fixmedins_code)] = window
-        case UseCap(relative=relative, holder=holder, delta=delta):
+        case UseCap(relative=relative, holder=holder, delta=delta, bid=bid):
             binding = state.binding_of.get(relative)
-            if binding is not None and binding.holder == holder:
+            if binding is not None and binding.holder == holder and binding.bid == bid:
                 binding.used = max(0, binding.used + delta)
         case PutRecord(record=record):
             state.records.setdefault(record.holder, []).append(record)
@@ -336,6 +350,7 @@ def apply(state: State, effect: Effect) -> None:
             for key in person.certs.items():
                 state.cert_owner[key] = person.psn_no
         case PutBinding(binding=binding):
+            state.next_binding = max(state.next_binding, binding.bid + 1)
             state.binding_of[binding.relative] = binding
             state.relatives_of.setdefault(binding.holder, {})[binding.relative] = binding
         case DeleteBinding(holder=holder, relative=relative):
@@ -349,6 +364,10 @@ def apply(state: State, effect: Effect) -> None:
             state.premiums[(relative, year)] = amount
         case PutPolicy(policy=policy):
             state.policies.put(policy)
+        case PutInvite(invite=invite):
+            state.invites[(invite.relative, invite.holder)] = invite
+        case DeleteInvite(relative=relative, holder=holder):
+            state.invites.pop((relative, holder), None)
         case Reset():
             fresh = State(policies=PolicyBook(state.base_policies), base_policies=state.base_policies)
             for name in State.__dataclass_fields__:

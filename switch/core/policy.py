@@ -49,6 +49,9 @@ class Policy(BaseModel):
     )
     own_first: bool = True
     no_pool_to: list[NoPoolTo] = Field(default_factory=list)
+    # Off: app.bind binds on the holder's word alone (承诺制, as the seeded Shandong regions do). On: the
+    # relative confirms from their own app (app.accept / app.decline) before anything pools.
+    binding_consent: bool = False
 
     @field_validator("admdvs")
     @classmethod

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from switch.core import platform
 from switch.core.codes import Code, pooling_prompt
 from switch.core.model import (
     Binding,
@@ -44,6 +45,9 @@ from switch.wire.inputs import Cancel, PersonQuery, Reverse, SettleData
 __all__ = ["Original", "SettleCommand", "cancel", "person_info", "reverse", "settle"]
 
 SETTLING_INFNOS = ("2102", "2207")
+ZERO = platform.ZERO
+# Settlements written before the ledger kept med_type (the table's defaults then: 41 pharmacy, 11 outpatient).
+_LEGACY_MED_TYPE = {"2102": "41", "2207": "11"}
 
 
 @dataclass(slots=True, unsafe_hash=True)  # a value, not frozen for speed (see model.py's effects)
@@ -76,7 +80,8 @@ class _Pooling:
     available: int  # min(holder balance, cap remaining)
 
 
-def person_info(state: State, query: PersonQuery) -> Decision:
+def person_info(state: State, query: PersonQuery, now: datetime) -> Decision:
+    """1101: who holds this certificate, their insurance, and whom they may pool from."""
     owner = state.cert_owner.get((query.mdtrt_cert_type, query.mdtrt_cert_no))
     if owner is None:
         return refuse(Code.PERSON_NOT_FOUND,
@@ -84,13 +89,6 @@ def person_info(state: State, query: PersonQuery) -> Decision:
     if query.psn_no is not None and query.psn_no != owner:
         return refuse(Code.CERT_MISMATCH, f"证件不属于参保人 {query.psn_no}(钱可以共济,卡不能共用)")
     person = state.people[owner]
-    insu: dict[str, Any] = {
-        "insutype": person.insutype,
-        "psn_insu_stas": person.status,
-        "insuplc_admdvs": person.admdvs,
-    }
-    if person.insutype == "310":
-        insu["balc"] = format_fen(person.balc)
     binding = state.binding_of.get(owner)
     mulaid = None
     if binding is not None:
@@ -98,8 +96,8 @@ def person_info(state: State, query: PersonQuery) -> Decision:
         mulaid = {"holder_psn_no": holder.psn_no, "holder_name": holder.psn_name, "rltn": binding.rltn}
     return Decision(
         code=Code.OK,
-        output={"baseinfo": {"psn_no": person.psn_no, "psn_name": person.psn_name}, "insuinfo": [insu],
-                "mulaid": mulaid},
+        output={"baseinfo": platform.baseinfo(person, now), "insuinfo": [platform.insuinfo(person)],
+                "idetinfo": [], "mulaid": mulaid},
     )
 
 
@@ -143,23 +141,48 @@ def _check_patient(state: State, data: SettleData) -> Person | Decision:
     return patient
 
 
-def _setlinfo(
-    patient: Person, medfee: int, fund: int, acct: int, mulaid: int, cash: int, balc: int,
-    holder: str | None, at: datetime, setl_id: str | None, sign: int = 1,
-) -> dict[str, Any]:
-    info: dict[str, Any] = {} if setl_id is None else {"setl_id": setl_id}
-    info["psn_no"] = patient.psn_no
-    info["psn_name"] = patient.psn_name
-    info["insutype"] = patient.insutype
-    info["setl_time"] = iso(at)
-    info["medfee_sumamt"] = format_fen(sign * medfee)
-    info["fund_pay_sumamt"] = format_fen(sign * fund)
-    info["acct_pay"] = format_fen(sign * acct)
-    info["acct_mulaid_pay"] = format_fen(sign * mulaid)
-    info["psn_cash_pay"] = format_fen(sign * cash)
-    info["balc"] = format_fen(balc)
-    info["mulaid_psn_no"] = holder
+@dataclass(slots=True)
+class _Parts:
+    """Who pays what of one settlement, in fen."""
+
+    medfee: int
+    fund: int
+    acct: int = 0
+    mulaid: int = 0
+    cash: int = 0
+    balc: int = 0  # the patient's own balance after
+    holder: str | None = None
+    binding_id: int | None = None  # the binding the pooled part was spent under
+
+
+def _setlinfo(patient: Person, p: _Parts, at: datetime, setl_id: str | None, infno: str, msgid: str,
+              med_type: str | None, cert_type: str | None, sign: int = 1) -> dict[str, Any]:
+    """v1's setlinfo, then the platform's fields (docs/national.md), built as one literal: it is on
+    every settlement's path, and a literal costs a fraction of the same keys stored one by one."""
+    psn_cert_type, certno, gend, brdy, age = platform.who(patient, at)
+    fund = format_fen(sign * p.fund)
+    medfee = format_fen(sign * p.medfee)
+    info: dict[str, Any] = {
+        "setl_id": setl_id, "psn_no": patient.psn_no, "psn_name": patient.psn_name, "insutype": patient.insutype,
+        "setl_time": iso(at), "medfee_sumamt": medfee, "fund_pay_sumamt": fund,
+        "acct_pay": format_fen(sign * p.acct), "acct_mulaid_pay": format_fen(sign * p.mulaid),
+        "psn_cash_pay": format_fen(sign * p.cash), "balc": format_fen(p.balc), "mulaid_psn_no": p.holder,
+        "mdtrt_id": setl_id and platform.mdtrt_id_of(setl_id), "psn_cert_type": psn_cert_type, "certno": certno,
+        "gend": gend, "brdy": brdy, "age": age, "psn_type": platform.PSN_TYPE[patient.insutype],
+        "mdtrt_cert_type": cert_type, "med_type": med_type, "hifp_pay": fund,
+        "psn_part_amt": format_fen(sign * (p.acct + p.mulaid + p.cash)), "fulamt_ownpay_amt": ZERO,
+        "overlmt_selfpay": ZERO, "preselfpay_amt": ZERO, "inscp_scp_amt": medfee, "hosp_part_amt": ZERO,
+        "medins_setl_id": msgid, "clr_optins": patient.admdvs, "clr_way": platform.CLR_WAY,
+        "clr_type": platform.CLR_TYPE[infno],
+    }
+    if setl_id is None:  # a pre-settlement settles nothing: no settlement, no visit
+        del info["setl_id"], info["mdtrt_id"]
     return info
+
+
+def _settled(info: dict[str, Any], patient: Person, p: _Parts, sign: int = 1) -> dict[str, Any]:
+    """The output of a settlement: setlinfo, and setldetail beside it as the platform sends it."""
+    return {"setlinfo": info, "setldetail": platform.setldetail(patient.insutype, p.fund, p.medfee, sign)}
 
 
 def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
@@ -173,60 +196,70 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
     patient = checked
     med_type = data.med_type or cmd.med_type
     medfee = data.medfee_sumamt
-    fund = round_half_up(medfee, state.policy_for(patient).fund_ratio_for(patient.insutype, med_type))
-    self_pay = medfee - fund
-    own = patient.balc if patient.insutype == "310" else 0
+    parts = _Parts(medfee, round_half_up(medfee, state.policy_for(patient).fund_ratio_for(patient.insutype,
+                                                                                          med_type)))
     effects: list[Effect] = []
     events: list[Event] = []
-    acct = mulaid = 0
-    holder_no: str | None = None
-    if data.acct_used_flag == "1":
+    prompt = _split(state, cmd, patient, parts, now, effects, events)
+    if prompt is not None:
+        return prompt
+    if cmd.pre:
+        info = _setlinfo(patient, parts, now, None, cmd.infno, cmd.msgid, med_type, data.mdtrt_cert_type)
+        return Decision(code=Code.OK, err_msg="预结算成功", output=_settled(info, patient, parts))
+    return _commit(state, cmd, patient, parts, med_type, now, effects, events)
+
+
+def _split(state: State, cmd: SettleCommand, patient: Person, parts: _Parts, now: datetime,
+           effects: list[Effect], events: list[Event]) -> Decision | None:
+    """Fill in acct / mulaid / cash / balc of ``parts``; or the retry window's decline (a Decision)."""
+    self_pay = parts.medfee - parts.fund
+    own = patient.balc if patient.insutype == "310" else 0
+    if cmd.data.acct_used_flag == "1":
         pooling = usable_pooling(state, patient)
         own_first = pooling is None or pooling.policy.own_first
-        acct = min(self_pay, own) if own_first else 0
-        shortfall = self_pay - acct
+        parts.acct = min(self_pay, own) if own_first else 0
+        shortfall = self_pay - parts.acct
         if shortfall > 0 and pooling is not None:
             key = (patient.psn_no, cmd.fixmedins_code)
-            window = state.windows.get(key)
-            if window is not None and now >= window.expires_at:
-                effects.append(CloseWindow(*key))
-                events.append(Event("window.expired", now, _window_data(window)))
-                window = None
+            window = _open_window(state, key, now, effects, events)
             if pooling.policy.flow == "retry_window":
                 if window is None:
-                    return _prompt(cmd, patient, pooling, medfee, fund, self_pay, own, shortfall, now,
+                    return _prompt(cmd, patient, pooling, parts.medfee, parts.fund, self_pay, own, shortfall, now,
                                    effects, events)
                 effects.append(CloseWindow(*key))
                 events.append(Event("window.used", now, _window_data(window)))
-            mulaid = min(shortfall, pooling.available)
-            holder_no = pooling.holder.psn_no
+            parts.mulaid = min(shortfall, pooling.available)
+            parts.holder = pooling.holder.psn_no if parts.mulaid else None
+            parts.binding_id = pooling.binding.bid if parts.mulaid else None
             if not own_first:
-                acct = min(self_pay - mulaid, own)
-    cash = self_pay - acct - mulaid
-    balc_after = own - acct if patient.insutype == "310" else 0
-    if cmd.pre:
-        info = _setlinfo(patient, medfee, fund, acct, mulaid, cash, balc_after, holder_no if mulaid else None,
-                         now, None)
-        return Decision(code=Code.OK, err_msg="预结算成功", output={"setlinfo": info})
+                parts.acct = min(self_pay - parts.mulaid, own)
+    parts.cash = self_pay - parts.acct - parts.mulaid
+    parts.balc = own - parts.acct if patient.insutype == "310" else 0
+    return None
+
+
+def _commit(state: State, cmd: SettleCommand, patient: Person, p: _Parts, med_type: str, now: datetime,
+            effects: list[Effect], events: list[Event]) -> Decision:
+    """2102/2207: the settlement record, the money moves and the pooled-spending record."""
     setl_id = f"SETL{state.next_setl:010d}"
-    holder_no = holder_no if mulaid else None
     record = Settlement(
         setl_id=setl_id, infno=cmd.infno, terminal_id=cmd.terminal_id, msgid=cmd.msgid,
         fixmedins_code=cmd.fixmedins_code, psn_no=patient.psn_no, psn_name=patient.psn_name,
-        insutype=patient.insutype, setl_time=now, medfee=medfee, fund=fund, acct=acct, mulaid=mulaid,
-        cash=cash, balc=balc_after, holder=holder_no,
+        insutype=patient.insutype, setl_time=now, medfee=p.medfee, fund=p.fund, acct=p.acct, mulaid=p.mulaid,
+        cash=p.cash, balc=p.balc, holder=p.holder, med_type=med_type, mdtrt_cert_type=cmd.data.mdtrt_cert_type,
+        binding_id=p.binding_id if p.holder is not None else None,
     )
     effects.append(PutSettlement(record))
-    if acct:
-        effects.append(Move(patient.psn_no, "@paid", acct, "acct_pay", setl_id, now))
-    if mulaid and holder_no is not None:
-        effects.append(Move(holder_no, "@paid", mulaid, "acct_mulaid_pay", setl_id, now))
-        effects.append(UseCap(patient.psn_no, holder_no, mulaid))
-        effects.append(PutRecord(Record(state.next_record, holder_no, setl_id, patient.psn_no, mulaid, now,
+    if p.acct:
+        effects.append(Move(patient.psn_no, "@paid", p.acct, "acct_pay", setl_id, now))
+    if p.mulaid and p.holder is not None:
+        effects.append(Move(p.holder, "@paid", p.mulaid, "acct_mulaid_pay", setl_id, now))
+        effects.append(UseCap(patient.psn_no, p.holder, p.mulaid, record.binding_id or 0))
+        effects.append(PutRecord(Record(state.next_record, p.holder, setl_id, patient.psn_no, p.mulaid, now,
                                         cmd.fixmedins_code)))
-    info = _setlinfo(patient, medfee, fund, acct, mulaid, cash, balc_after, holder_no, now, setl_id)
+    info = _setlinfo(patient, p, now, setl_id, cmd.infno, cmd.msgid, med_type, cmd.data.mdtrt_cert_type)
     events.append(Event("settlement.committed", now, _settlement_event(record, info)))
-    return Decision(code=Code.OK, err_msg="结算成功", output={"setlinfo": info}, effects=tuple(effects),
+    return Decision(code=Code.OK, err_msg="结算成功", output=_settled(info, patient, p), effects=tuple(effects),
                     events=tuple(events), setl_id=setl_id)
 
 
@@ -271,6 +304,21 @@ def _declined(decision: Decision, cmd: SettleCommand, now: datetime) -> Decision
     return Decision(code=decision.code, err_msg=decision.err_msg, output=decision.output, events=(event,))
 
 
+def _open_window(state: State, key: tuple[str, str], now: datetime, effects: list[Effect],
+                 events: list[Event]) -> Window | None:
+    """The window of ``key`` if open now, on [opened_at, expires_at); one outside that is closed and announced."""
+    window = state.windows.get(key)
+    if window is None or window.opened_at <= now < window.expires_at:
+        return window
+    effects.append(CloseWindow(*key))
+    if now >= window.expires_at:
+        events.append(Event("window.expired", now, _window_data(window)))
+    else:  # before opened_at: only a virtual clock moved back behind the window can get here
+        events.append(Event("window.closed", now, {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code,
+                                                   "holder_psn_no": window.holder, "reason": "not_yet_open"}))
+    return None
+
+
 def _window_data(window: Window) -> dict[str, Any]:
     return {"psn_no": window.psn_no, "fixmedins_code": window.fixmedins_code, "holder_psn_no": window.holder,
             "opened_at": iso(window.opened_at), "expires_at": iso(window.expires_at)}
@@ -294,13 +342,16 @@ def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list
         effects.append(Move("@paid", s.psn_no, s.acct, f"{status}:acct_pay", s.setl_id, now))
     if s.mulaid and s.holder is not None:
         effects.append(Move("@paid", s.holder, s.mulaid, f"{status}:acct_mulaid_pay", s.setl_id, now))
-        effects.append(UseCap(s.psn_no, s.holder, -s.mulaid))
+        if s.binding_id is not None:  # only to the binding it was spent under (a rebinding starts afresh)
+            effects.append(UseCap(s.psn_no, s.holder, -s.mulaid, s.binding_id))
         effects.append(PutRecord(Record(state.next_record, s.holder, s.setl_id, s.psn_no, -s.mulaid, now,
                                         s.fixmedins_code)))
     patient = state.people[s.psn_no]
     balc = patient.balc + s.acct if patient.insutype == "310" else 0
-    info = _setlinfo(patient, s.medfee, s.fund, s.acct, s.mulaid, s.cash, balc, s.holder, now, s.setl_id, -1)
-    return effects, info
+    parts = _Parts(s.medfee, s.fund, s.acct, s.mulaid, s.cash, balc, s.holder)
+    info = _setlinfo(patient, parts, now, s.setl_id, s.infno, s.msgid, s.med_type or _LEGACY_MED_TYPE[s.infno],
+                     s.mdtrt_cert_type, -1)
+    return effects, _settled(info, patient, parts, -1)
 
 
 def cancel(state: State, cmd: Cancel, infno: str, now: datetime, *, terminal_id: str,
@@ -315,11 +366,11 @@ def cancel(state: State, cmd: Cancel, infno: str, now: datetime, *, terminal_id:
         return refuse(Code.SETTLEMENT_NOT_FOUND, f"参保人 {cmd.psn_no} 没有结算 {cmd.setl_id}")
     if s.status != "settled":
         return refuse(Code.ALREADY_CANCELLED, f"结算 {cmd.setl_id} 已撤销")
-    effects, info = _undo(state, s, "cancelled", now)
+    effects, output = _undo(state, s, "cancelled", now)
     event = Event("settlement.cancelled", now, {"setl_id": s.setl_id, "psn_no": s.psn_no, "infno": infno,
                                                 "terminal_id": s.terminal_id, "fixmedins_code": s.fixmedins_code,
                                                 "cancelled_by": terminal_id, "mulaid_psn_no": s.holder})
-    return Decision(code=Code.OK, err_msg="撤销成功", output={"setlinfo": info}, effects=tuple(effects),
+    return Decision(code=Code.OK, err_msg="撤销成功", output=output, effects=tuple(effects),
                     events=(event,), setl_id=s.setl_id)
 
 
@@ -343,8 +394,8 @@ def reverse(state: State, cmd: Reverse, terminal_id: str, original: Original | N
         return refuse(Code.SETTLEMENT_NOT_FOUND, f"原交易 {cmd.omsgid} 不是参保人 {cmd.psn_no} 的结算")
     if s.status != "settled":
         return Decision(Code.OK, {**base, "reversed": False, "setl_id": s.setl_id}, "原结算已撤销,无需冲正")
-    effects, info = _undo(state, s, "reversed", now)
+    effects, output = _undo(state, s, "reversed", now)
     event = Event("settlement.reversed", now, {"setl_id": s.setl_id, "psn_no": s.psn_no, "omsgid": cmd.omsgid,
                                                "terminal_id": terminal_id, "mulaid_psn_no": s.holder})
-    return Decision(code=Code.OK, err_msg="冲正成功", output={**base, "reversed": True, "setlinfo": info},
+    return Decision(code=Code.OK, err_msg="冲正成功", output={**base, "reversed": True, **output},
                     effects=tuple(effects), events=(event,), setl_id=s.setl_id)

@@ -10,14 +10,26 @@ deaf, which the switch's door detects and repairs by reconnecting (``switch/door
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from amqtt.broker import Broker
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
-__all__ = ["ClientIdIsLogin", "EmbeddedBroker"]
+from switch.errors import ConfigError
+
+__all__ = ["ClientIdIsLogin", "EmbeddedBroker", "PortTaken"]
+
+AMQTT_LOGGERS = ("amqtt", "transitions")
+
+
+class PortTaken(ConfigError):
+    """The embedded broker's address is in use; the message says what to pass instead."""
 
 
 class ClientIdIsLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type information
@@ -57,12 +69,60 @@ class EmbeddedBroker:
         }
 
     async def start(self) -> None:
-        for name in ("amqtt", "transitions"):
+        """Listen on ``host:port``; ``PortTaken`` (or another ``ConfigError``) in one line when it cannot."""
+        for name in AMQTT_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
-        self._broker = Broker(self._config())
-        await self._broker.start()
+        broker = Broker(self._config())
+        try:
+            with _silenced(AMQTT_LOGGERS):
+                await broker.start()
+        except Exception as exc:
+            raise self._explain(exc) from exc
+        self._broker = broker
+
+    def _explain(self, exc: BaseException) -> ConfigError:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        where = f"{self.host}:{self.port}"
+        if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
+            return PortTaken(f"{where} is taken (by mosquitto, or another switch?): pass --listen "
+                             f"{self.host}:{free_port_after(self.host, self.port)} for another port, or "
+                             f"--broker mqtt://{where} to use the broker already there")
+        if isinstance(cause, OSError):
+            return ConfigError(f"cannot listen on {where}: {cause.strerror or cause}")
+        return ConfigError(f"cannot start the embedded broker on {where}: {exc}")
 
     async def stop(self) -> None:
         if self._broker is not None:
             await self._broker.shutdown()
             self._broker = None
+
+
+def free_port_after(host: str, port: int, tries: int = 50) -> int:
+    """The first port above ``port`` that ``host`` can listen on now (a suggestion, not a reservation)."""
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return port + 1
+
+
+@contextmanager
+def _silenced(names: tuple[str, ...]) -> Iterator[None]:
+    """amqtt logs its own start-up failure with a traceback; the error raised instead says it in one line."""
+    # ``disabled`` is per logger (a parent's does not stop its children): set it on every amqtt.* one.
+    prefixes = tuple(f"{name}." for name in names)
+    loggers = [logging.getLogger(name) for name in dict.fromkeys([*names, *logging.root.manager.loggerDict])
+               if name in names or name.startswith(prefixes)]
+    before = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, was in zip(loggers, before, strict=True):
+            logger.disabled = was

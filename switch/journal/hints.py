@@ -155,8 +155,10 @@ def stray_hint(root: str, topic: str, payload: bytes) -> tuple[str, str | None, 
 
 def _answer_hint(heard: Heard, answer: dict[str, Any] | None) -> str | None:
     if not heard.answers:
-        return ("the switch published no answer (a fault rule dropped it, or the switch stopped first); "
-                "retry with the same msgid to get the recorded answer")
+        # A dropped request left no record and a dropped answer did; the journal cannot tell which.
+        return ("the switch published no answer (a fault rule dropped the request or its answer, or the switch "
+                "stopped first); send it again with the same msgid: an answer that was recorded comes back as "
+                "it was, otherwise the request is handled afresh")
     if answer is None:
         return None
     hint = None

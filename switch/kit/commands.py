@@ -6,14 +6,12 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import yaml
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from switch.journal.show import Filters, print_journal
 from switch.journal.table import JournalRow, read_journal
 from switch.kit.examples import ROOT
 from switch.store.base import StoreError
@@ -22,7 +20,8 @@ from switch.wire.inputs import parse_duration
 __all__ = ["TOOLS", "add_tools", "run_tool"]
 
 TOOLS = ("asyncapi", "schemas", "reference", "journal")
-REFERENCE = Path("docs/reference.md")
+# The checkout's docs, wherever the command runs from (an editable install lives in the checkout).
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
 
 
 def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +35,8 @@ def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("dir", type=Path, metavar="DIR")
     r = sub.add_parser("reference", help="regenerate docs/reference.md from the wire models",
                        description="Write the protocol reference generated from the models ('-' prints it).")
-    r.add_argument("path", nargs="?", type=Path, default=REFERENCE, help=f"output file (default {REFERENCE})")
+    r.add_argument("path", nargs="?", type=Path, help="output file (default: docs/reference.md of the checkout "
+                   "gongji runs from)")
     r.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file is stale")
     j = sub.add_parser("journal", help="show the traffic journal: what arrived, what was answered, what not",
                        description="Show the newest messages the switch heard under its topic root, with the "
@@ -84,27 +84,36 @@ def _schemas(directory: Path) -> int:
     return 0
 
 
-def _reference(path: Path, check: bool) -> int:
+def _reference(path: Path | None, check: bool) -> int:
     from switch.kit.reference import render
 
+    if path is None:
+        if not REFERENCE.parent.is_dir():
+            print("gongji-switch reference: gongji is not running from a checkout with docs/: give a file to "
+                  "write (gongji-switch reference FILE), or '-' to print it", file=sys.stderr)
+            return 2
+        path = REFERENCE
     text = render()
     if str(path) == "-":
         sys.stdout.write(text)
         return 0
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    if check:
-        if current == text:
-            return 0
-        print(f"{path} is stale: run 'gongji-switch reference {path}'", file=sys.stderr)
-        return 1
-    if current != text:
-        path.write_text(text, encoding="utf-8")
+    try:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if check:
+            if current == text:
+                return 0
+            print(f"{path} is stale: run 'gongji-switch reference {path}'", file=sys.stderr)
+            return 1
+        if current != text:
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"gongji-switch reference: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"{path}: {'unchanged' if current == text else 'written'}")
     return 0
 
 
 def _journal(args: argparse.Namespace) -> int:
-    console = Console()
     since = None
     if args.since:
         try:
@@ -122,19 +131,9 @@ def _journal(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(_as_json(row), ensure_ascii=False))
         return 0
-    console.print(journal_table(rows, args.db))
-    if args.payloads:
-        for row in rows:
-            console.print(Text(f"#{row.id} {row.topic}", style="bold"))
-            console.print(_payload(row.request, row.request_size), markup=False, highlight=False)
-            if row.response is not None:
-                console.print(_payload(row.response, row.response_size or 0), markup=False, highlight=False)
+    print_journal(Console(highlight=False), rows, args.db, Filters(args.terminal, args.msgid, args.since, since),
+                  payloads=args.payloads)
     return 0
-
-
-def _payload(data: bytes, size: int) -> str:
-    text = data.decode(errors="replace")
-    return f"  {text}" + (f" … ({size} bytes, {len(data)} kept)" if size > len(data) else "")
 
 
 def _as_json(row: JournalRow) -> dict[str, object]:
@@ -142,20 +141,3 @@ def _as_json(row: JournalRow) -> dict[str, object]:
     out["request"] = row.request.decode(errors="replace")
     out["response"] = None if row.response is None else row.response.decode(errors="replace")
     return out
-
-
-def journal_table(rows: list[JournalRow], db: Path) -> Table:
-    table = Table(title=f"traffic journal of {db} ({len(rows)} rows)", title_justify="left")
-    for name, style in (("#", "dim"), ("time", ""), ("topic", ""), ("infno", ""), ("msgid", ""), ("code", ""),
-                        ("ms", ""), ("what went wrong", "")):
-        table.add_column(name, style=style or None, justify="right" if name in ("#", "ms") else "left",
-                         overflow="fold")
-    for row in rows:
-        code_style = "green" if row.code == "OK" else "magenta" if row.code is None else "yellow"
-        at = datetime.fromtimestamp(row.received)
-        shape = "%H:%M:%S.%f" if at.date() == datetime.now().date() else "%Y-%m-%d %H:%M:%S.%f"
-        when = at.strftime(shape)[:-3]
-        table.add_row(str(row.id), when, row.topic, row.infno or "", row.msgid or "",
-                      Text(row.code or ("no answer" if row.answers == 0 else "?"), style=code_style),
-                      "" if row.took_ms is None else f"{row.took_ms:.1f}", Text(row.hint or "", style="red"))
-    return table

@@ -6,7 +6,7 @@ from switch.core import admin as admin_core
 from switch.core.codes import Code
 from switch.core.model import Decision, Reset, iso, refuse
 from switch.core.windows import expire_windows
-from switch.service.clock import VirtualClock
+from switch.service.clock import ClockRangeError, VirtualClock
 from switch.service.context import Context
 from switch.wire.inputs import Clock, Credit, Empty, Faults, Load, PolicyRequest, SetStatus, StateQuery
 
@@ -46,12 +46,10 @@ def clock(ctx: Context, cmd: Clock) -> Decision:
     if changes:
         if not isinstance(ctx.clock, VirtualClock):
             return refuse(Code.CLOCK_NOT_VIRTUAL, "the switch runs on the system clock; start it with --clock virtual")
-        if cmd.set is not None:
-            ctx.clock.set(cmd.set)
-        if cmd.advance is not None:
-            ctx.clock.advance(cmd.advance)
-        if cmd.speed is not None:
-            ctx.clock.set_speed(cmd.speed)
+        try:
+            ctx.clock.change(cmd.set, cmd.advance, cmd.speed)
+        except ClockRangeError as exc:
+            return refuse(Code.INVALID_REQUEST, str(exc), {"errors": [{"loc": ["input", exc.field], "msg": str(exc)}]})
     now = ctx.clock.now()
     ctx.now = now  # the answer's respond_time is the clock as this request left it
     output = {"now": iso(now), "virtual": ctx.clock.virtual}

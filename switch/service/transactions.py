@@ -26,10 +26,12 @@ from switch.service.context import Context
 from switch.wire import outputs as out
 from switch.wire import outputs_app as app_out
 from switch.wire.inputs import (
+    Accept,
     Bind,
     Cancel,
     Clock,
     Credit,
+    Decline,
     Empty,
     Faults,
     Load,
@@ -90,7 +92,7 @@ def _outpatient(*, pre: bool, med_type: str) -> Callable[[Context, OutpatientSet
 
 
 def _person_info(ctx: Context, cmd: PersonQuery) -> Decision:
-    return settle_core.person_info(ctx.state, cmd)
+    return settle_core.person_info(ctx.state, cmd, ctx.now)
 
 
 def _cancel(ctx: Context, cmd: Cancel) -> Decision:
@@ -132,8 +134,12 @@ _ENTRIES: tuple[Transaction[Any], ...] = (
                 "outpatient settlement cancel: refund every source"),
     Transaction("pos", "2601", Reverse, (out.ReverseOutput,), _reverse,
                 "reversal: undo the sender's own earlier 2102/2207 named by omsgid"),
-    Transaction("app", "app.bind", Bind, (app_out.BindOutput,), _member(member_app.bind),
+    Transaction("app", "app.bind", Bind, (app_out.BindOutput, app_out.BindPendingOutput), _member(member_app.bind),
                 "bind a relative to the caller (the holder)"),
+    Transaction("app", "app.accept", Accept, (app_out.BindOutput,), _member(member_app.accept),
+                "the relative consents to a holder's binding invitation (policy binding_consent)"),
+    Transaction("app", "app.decline", Decline, (app_out.DeclineOutput,), _member(member_app.decline),
+                "the relative refuses a holder's binding invitation"),
     Transaction("app", "app.unbind", Unbind, (app_out.UnbindOutput,), _member(member_app.unbind),
                 "remove a relative's binding; closes the relative's windows"),
     Transaction("app", "app.set_cap", SetCap, (app_out.SetCapOutput,), _member(member_app.set_cap),

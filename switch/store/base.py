@@ -10,11 +10,15 @@ from switch.core.model import Effect, State
 from switch.core.policy import Policy
 from switch.errors import GongjiError
 
-__all__ = ["Commit", "ReplyRow", "Store", "StoreError"]
+__all__ = ["Commit", "ReplyRow", "Store", "StoreError", "StoreOpenError"]
 
 
 class StoreError(GongjiError, RuntimeError):
     """The store could not do what was asked; the switch must not answer as if it had."""
+
+
+class StoreOpenError(StoreError):
+    """The ledger cannot be opened (in use, unreadable, foreign, newer); the message is one line for the operator."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,11 +23,14 @@ from switch.core.model import (
     Binding,
     CloseWindow,
     DeleteBinding,
+    DeleteInvite,
     Effect,
+    Invite,
     Move,
     OpenWindow,
     Person,
     PutBinding,
+    PutInvite,
     PutPerson,
     PutPolicy,
     PutPremium,
@@ -45,53 +48,13 @@ from switch.core.model import (
 from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
 from switch.journal.hints import Journal
-from switch.store.base import Commit, ReplyRow, StoreError
+from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
+from switch.store.lock import LedgerLock
+from switch.store.schema import SCHEMA_VERSION, TABLES, check_file, create_or_migrate, describe, read_version
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-SCHEMA_VERSION = 1
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS people (
-    psn_no TEXT PRIMARY KEY, psn_name TEXT NOT NULL, insutype TEXT NOT NULL, admdvs TEXT NOT NULL,
-    status TEXT NOT NULL, certs TEXT NOT NULL, balc INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS externals (account TEXT PRIMARY KEY, balc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, debit TEXT NOT NULL, credit TEXT NOT NULL,
-    fen INTEGER NOT NULL CHECK (fen > 0), kind TEXT NOT NULL, ref TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ledger_ref ON ledger (ref);
-CREATE TABLE IF NOT EXISTS bindings (
-    relative TEXT PRIMARY KEY, holder TEXT NOT NULL, rltn TEXT NOT NULL, cap INTEGER,
-    used INTEGER NOT NULL, created_at TEXT);
-CREATE INDEX IF NOT EXISTS bindings_holder ON bindings (holder);
-CREATE TABLE IF NOT EXISTS windows (
-    psn_no TEXT NOT NULL, fixmedins_code TEXT NOT NULL, holder TEXT NOT NULL,
-    opened_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (psn_no, fixmedins_code));
-CREATE TABLE IF NOT EXISTS settlements (
-    setl_id TEXT PRIMARY KEY, infno TEXT NOT NULL, terminal_id TEXT NOT NULL, msgid TEXT NOT NULL,
-    fixmedins_code TEXT NOT NULL, psn_no TEXT NOT NULL, psn_name TEXT NOT NULL, insutype TEXT NOT NULL,
-    setl_time TEXT NOT NULL, medfee INTEGER NOT NULL, fund INTEGER NOT NULL, acct INTEGER NOT NULL,
-    mulaid INTEGER NOT NULL, cash INTEGER NOT NULL, balc INTEGER NOT NULL, holder TEXT,
-    status TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    rec_id INTEGER PRIMARY KEY, holder TEXT NOT NULL, setl_id TEXT NOT NULL, psn_no TEXT NOT NULL,
-    amount INTEGER NOT NULL, at TEXT NOT NULL, fixmedins_code TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tombstones (
-    terminal_id TEXT NOT NULL, omsgid TEXT NOT NULL, oinfno TEXT NOT NULL, PRIMARY KEY (terminal_id, omsgid));
-CREATE TABLE IF NOT EXISTS premiums (
-    relative TEXT NOT NULL, year INTEGER NOT NULL, holder TEXT NOT NULL, amount INTEGER NOT NULL,
-    at TEXT NOT NULL, PRIMARY KEY (relative, year));
-CREATE TABLE IF NOT EXISTS policies (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS replies (
-    channel TEXT NOT NULL, sender TEXT NOT NULL, msgid TEXT NOT NULL, infno TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, code TEXT NOT NULL, setl_id TEXT, response BLOB NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (channel, sender, msgid)) WITHOUT ROWID;
-"""
-
-_TABLES = ("people", "externals", "ledger", "bindings", "windows", "settlements", "records", "tombstones",
-           "premiums", "policies", "replies")
 
 
 def _ts(at: datetime | None) -> str | None:
@@ -104,6 +67,9 @@ def _dt(text: str | None) -> datetime | None:
 
 _ADD_EXTERNAL = "UPDATE externals SET balc = balc + ? WHERE account = ?"
 _ADD_PERSON = "UPDATE people SET balc = balc + ? WHERE psn_no = ?"
+_SETTLEMENT_COLUMNS = ("setl_id, infno, terminal_id, msgid, fixmedins_code, psn_no, psn_name, insutype, setl_time, "
+                       "medfee, fund, acct, mulaid, cash, balc, holder, status, med_type, mdtrt_cert_type, binding_id")
+_PUT_SETTLEMENT = f"INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({', '.join('?' * 20)})"
 _PUT_REPLY = "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _TABLE = re.compile(r"\b(?:INTO|UPDATE|FROM)\s+(\w+)")
 
@@ -174,28 +140,30 @@ def _write(db: _Db, effect: Effect) -> None:
             _add(db, credit, fen)
         case PutPerson(person=p):
             db.execute(
-                "INSERT INTO people (psn_no, psn_name, insutype, admdvs, status, certs) VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO people (psn_no, psn_name, insutype, admdvs, status, certs, gend, brdy) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (psn_no) DO UPDATE SET psn_name = excluded.psn_name, insutype = excluded.insutype, "
-                "admdvs = excluded.admdvs, status = excluded.status, certs = excluded.certs",
-                (p.psn_no, p.psn_name, p.insutype, p.admdvs, p.status, json.dumps(p.certs)))
+                "admdvs = excluded.admdvs, status = excluded.status, certs = excluded.certs, "
+                "gend = excluded.gend, brdy = excluded.brdy",
+                (p.psn_no, p.psn_name, p.insutype, p.admdvs, p.status, json.dumps(p.certs), p.gend, p.brdy))
         case PutBinding(binding=b):
-            db.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?)",
-                       (b.relative, b.holder, b.rltn, b.cap, b.used, _ts(b.created_at)))
+            db.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (b.relative, b.holder, b.rltn, b.cap, b.used, _ts(b.created_at), b.bid))
         case DeleteBinding(relative=relative):
             db.execute("DELETE FROM bindings WHERE relative = ?", (relative,))
-        case UseCap(relative=relative, holder=holder, delta=delta):
-            db.execute("UPDATE bindings SET used = max(0, used + ?) WHERE relative = ? AND holder = ?",
-                       (delta, relative, holder))
+        case UseCap(relative=relative, holder=holder, delta=delta, bid=bid):
+            db.execute("UPDATE bindings SET used = max(0, used + ?) WHERE relative = ? AND holder = ? AND bid = ?",
+                       (delta, relative, holder, bid))
         case OpenWindow(window=w):
             db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?)",
                        (w.psn_no, w.fixmedins_code, w.holder, _ts(w.opened_at), _ts(w.expires_at)))
         case CloseWindow(psn_no=psn_no, fixmedins_code=code):
             db.execute("DELETE FROM windows WHERE psn_no = ? AND fixmedins_code = ?", (psn_no, code))
         case PutSettlement(settlement=s):
-            db.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute(_PUT_SETTLEMENT,
                        (s.setl_id, s.infno, s.terminal_id, s.msgid, s.fixmedins_code, s.psn_no, s.psn_name,
                         s.insutype, _ts(s.setl_time), s.medfee, s.fund, s.acct, s.mulaid, s.cash, s.balc,
-                        s.holder, s.status))
+                        s.holder, s.status, s.med_type, s.mdtrt_cert_type, s.binding_id))
         case UndoSettlement(setl_id=setl_id, status=status):
             db.execute("UPDATE settlements SET status = ? WHERE setl_id = ?", (status, setl_id))
         case PutRecord(record=r):
@@ -207,12 +175,21 @@ def _write(db: _Db, effect: Effect) -> None:
             db.execute("INSERT INTO premiums VALUES (?, ?, ?, ?, ?)", (relative, year, holder, amount, _ts(at)))
         case PutPolicy(policy=policy):
             db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?)", (policy.name, policy.model_dump_json()))
+        case PutInvite(invite=i):
+            db.execute("INSERT OR REPLACE INTO invites VALUES (?, ?, ?, ?)", (i.relative, i.holder, i.rltn, _ts(i.at)))
+        case DeleteInvite(relative=relative, holder=holder):
+            db.execute("DELETE FROM invites WHERE relative = ? AND holder = ?", (relative, holder))
         case Reset():
-            for table in _TABLES:
+            for table in TABLES:
                 db.execute(f"DELETE FROM {table}")
             db.executemany("INSERT INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
         case _:  # pragma: no cover - a new effect without storage is a programming error
             raise StoreError(f"no storage for effect {effect!r}")
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    create_or_migrate(db, read_version(db))
+    db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
 
 
 def _in_transaction(body: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
@@ -224,7 +201,10 @@ def _in_transaction(body: Callable[[sqlite3.Connection], None]) -> Callable[[sql
             body(db)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite ends the transaction itself on some errors (SQLITE_FULL, SQLITE_IOERR): a ROLLBACK
+            # then fails and its "no transaction is active" would hide the cause.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     return run
@@ -237,6 +217,7 @@ class SqliteStore:
         self.path = Path(path)
         self.journal = journal
         self._db: aiosqlite.Connection | None = None
+        self._lock = LedgerLock(self.path)
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -252,17 +233,15 @@ class SqliteStore:
         return result
 
     async def open(self) -> None:
+        check_file(self.path)  # a foreign, newer or unreadable file is refused before anything is written
+        self._lock.acquire()  # a second switch must not even switch the file to WAL
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
-            await self._db.executescript(_SCHEMA)
-            await self._db.executescript(journal_sql.JOURNAL_SCHEMA)
-            await self._db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)",
-                                       [(a,) for a in EXTERNAL_ACCOUNTS])
-            await self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+            await self._in_thread(_in_transaction(_prepare))
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreOpenError(f"cannot open ledger {self.path}: {describe(exc)}") from None
 
     async def commit(self, batch: Sequence[Commit]) -> None:
         # Journal rows ride along in the batch's transaction: no fsync of their own under load.
@@ -288,7 +267,7 @@ class SqliteStore:
         try:
             await self._in_thread(_in_transaction(run))
         except sqlite3.Error as exc:
-            raise StoreError(f"commit failed: {exc}") from exc
+            raise StoreError(f"commit failed: {describe(exc)}") from exc
 
     async def reply_bytes(self, channel: str, sender: str, msgid: str) -> bytes | None:
         rows = await self.db.execute_fetchall(
@@ -303,24 +282,28 @@ class SqliteStore:
             for (body,) in db.execute("SELECT body FROM policies"):
                 book.put(Policy.model_validate_json(body))
             state = State(policies=book, base_policies=tuple(base_policies))
-            for psn_no, name, insutype, admdvs, status, certs, balc in db.execute("SELECT * FROM people"):
-                person = Person(psn_no, name, insutype, admdvs, status, json.loads(certs), balc)
+            for psn_no, name, insutype, admdvs, status, certs, balc, gend, brdy in db.execute(
+                    "SELECT psn_no, psn_name, insutype, admdvs, status, certs, balc, gend, brdy FROM people"):
+                person = Person(psn_no, name, insutype, admdvs, status, json.loads(certs), balc, gend, brdy)
                 state.people[psn_no] = person
                 for key in person.certs.items():
                     state.cert_owner[key] = psn_no
             for account, balc in db.execute("SELECT account, balc FROM externals"):
                 state.externals[account] = balc
-            for relative, holder, rltn, cap, used, created in db.execute("SELECT * FROM bindings"):
-                b = Binding(holder, relative, rltn, cap, used, _dt(created))
+            for relative, holder, rltn, cap, used, created, bid in db.execute("SELECT * FROM bindings"):
+                b = Binding(holder, relative, rltn, cap, used, _dt(created), bid)
+                state.next_binding = max(state.next_binding, bid + 1)
                 state.binding_of[relative] = b
                 state.relatives_of.setdefault(holder, {})[relative] = b
             for psn_no, code, holder, opened, expires in db.execute("SELECT * FROM windows"):
                 state.windows[(psn_no, code)] = Window(psn_no, code, holder, datetime.fromisoformat(opened),
                                                        datetime.fromisoformat(expires))
-            for row in db.execute("SELECT * FROM settlements"):
+            for row in db.execute(f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements"):
                 s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
                 state.settlements[s.setl_id] = s
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)
+                if s.binding_id is not None:  # a removed binding's bid is never given again
+                    state.next_binding = max(state.next_binding, s.binding_id + 1)
             for rec_id, holder, setl_id, psn_no, amount, at, code in db.execute(
                     "SELECT * FROM records ORDER BY rec_id"):
                 state.records.setdefault(holder, []).append(
@@ -330,6 +313,8 @@ class SqliteStore:
                 state.tombstones[(terminal, omsgid)] = oinfno
             for relative, year, _holder, amount, _at in db.execute("SELECT * FROM premiums"):
                 state.premiums[(relative, year)] = amount
+            for relative, holder, rltn, at in db.execute("SELECT * FROM invites"):
+                state.invites[(relative, holder)] = Invite(holder, relative, rltn, datetime.fromisoformat(at))
             replies = [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", "")
                        for channel, sender, msgid, infno, fp, code, setl_id in db.execute(
                            "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]
@@ -390,7 +375,7 @@ class SqliteStore:
         try:
             await self._in_thread(_in_transaction(run))
         except sqlite3.Error as exc:
-            raise StoreError(f"journal write failed: {exc}") from exc
+            raise StoreError(f"journal write failed: {describe(exc)}") from exc
         if prune:
             journal.pruned()
 
@@ -400,3 +385,4 @@ class SqliteStore:
                 await self.write_journal()
             await self._db.close()
             self._db = None
+        self._lock.release()

@@ -84,7 +84,15 @@ class BindingCreatedData(_Out):
     holder_psn_no: str
     relative_psn_no: str
     rltn: Relation
-    via: Literal["admin.load", "app.bind"]
+    via: Literal["admin.load", "app.bind", "app.accept"]
+
+
+class BindingAskedData(_Out):
+    """binding.requested (policy binding_consent: the relative must accept) and binding.declined."""
+
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
 
 
 class BindingRemovedData(_Out):
@@ -115,6 +123,8 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "window.closed": WindowClosedData,
     "binding.created": BindingCreatedData,
     "binding.removed": BindingRemovedData,
+    "binding.requested": BindingAskedData,
+    "binding.declined": BindingAskedData,
 }
 """The ``data`` of each event type."""
 

@@ -7,7 +7,7 @@ The core only ever sees these validated models; amounts are already integer fen 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -24,16 +24,19 @@ from pydantic import (
 )
 
 from switch.core.money import parse_amount
+from switch.wire.lenient import DataWrapped, Lenient, NationalText, decode_input
 from switch.wire.topics import ID_PATTERN
 
 __all__ = [
     "CHANNELS",
     "MAX_PAYLOAD_BYTES",
+    "Accept",
     "Bind",
     "Cancel",
     "CertType",
     "Clock",
     "Credit",
+    "Decline",
     "Empty",
     "Envelope",
     "FaultMatch",
@@ -87,27 +90,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _Lenient(BaseModel):
-    """POS inputs: real checkout software sends the national platform's many extra fields; ignore them."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
+_Lenient = Lenient  # POS inputs: extra fields ignored, blanks absent (switch/wire/lenient.py)
 
 
 class Envelope(_Lenient):
-    """The request envelope common to every channel."""
+    """The request envelope common to every channel; the platform's extra fields are kept as text."""
 
     infno: Text
     msgid: Msgid
-    inf_time: str | None = None
+    inf_time: NationalText = None
     fixmedins_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    input: dict[str, Any] = Field(default_factory=dict)
+    input: Annotated[dict[str, Any], BeforeValidator(decode_input)] = Field(default_factory=dict)
     token: str | None = None
+    # The national envelope's other fields: accepted, kept in the journal, not used for any decision.
+    mdtrtarea_admvs: NationalText = None
+    insuplc_admdvs: NationalText = Field(
+        None, description="the national envelope's insured region (参保地医保区划); accepted and journaled")
+    recer_sys_code: NationalText = None
+    dev_no: NationalText = None
+    dev_safe_info: NationalText = None
+    cainfo: NationalText = None
+    signtype: NationalText = None
+    infver: NationalText = None
+    opter_type: NationalText = None
+    opter: NationalText = None
+    opter_name: NationalText = None
+    fixmedins_name: NationalText = None
+    sign_no: NationalText = None
 
 
 # --- POS channel -----------------------------------------------------------------------------
 
 
-class PersonQuery(_Lenient):
+class PersonQuery(DataWrapped):
     """1101: read the card."""
 
     mdtrt_cert_type: CertType
@@ -158,14 +173,15 @@ class OutpatientSettle(_Lenient):
     data: SettleData
 
 
-class Cancel(_Lenient):
-    """2103 / 2208."""
+class Cancel(DataWrapped):
+    """2103 / 2208: cancel a settlement."""
 
     setl_id: Text
     psn_no: Id
+    mdtrt_id: Text | None = None
 
 
-class Reverse(_Lenient):
+class Reverse(DataWrapped):
     """2601: undo the sender's own earlier message ``omsgid``."""
 
     psn_no: Id
@@ -185,6 +201,15 @@ class Bind(_Strict):
 class Unbind(_Strict):
     relative_psn_no: Id
     face_verified: StrictBool = False
+
+
+class Accept(_Strict):
+    holder_psn_no: Id
+    face_verified: StrictBool = False
+
+
+class Decline(_Strict):
+    holder_psn_no: Id
 
 
 class SetCap(_Strict):
@@ -218,6 +243,8 @@ class LoadPerson(_Strict):
     status: Status = "active"
     balc: FenOrZero | None = None
     certs: dict[CertType, Text] = Field(default_factory=dict)
+    gend: Literal["1", "2"] | None = None
+    brdy: date | None = None
 
     @model_validator(mode="after")
     def _residents_have_no_account(self) -> LoadPerson:
@@ -248,6 +275,7 @@ class SetStatus(_Strict):
     status: Status
 
 
+MAX_DURATION_SECONDS = 200 * 366 * 86_400  # the virtual clock's whole range (switch/service/clock.py)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -269,9 +297,14 @@ def parse_duration(value: object) -> timedelta:
             seconds = Decimal(hours or 0) * 3600 + Decimal(minutes or 0) * 60 + Decimal(secs or 0)
     else:
         raise ValueError(f"must be a duration string or a number of seconds, got {type(value).__name__}")
+    if not seconds.is_finite() or seconds > MAX_DURATION_SECONDS:  # NaN, Infinity, 1e20, "99999999999h"
+        raise ValueError(f"must be a finite duration of at most {MAX_DURATION_SECONDS} s (200 years), got {value!r}")
     if seconds < 0:
         raise ValueError(f"must not be negative, got {value!r}")
-    return timedelta(microseconds=int(seconds * 1_000_000))
+    try:
+        return timedelta(microseconds=int(seconds * 1_000_000))
+    except OverflowError:  # not a ValueError: pydantic would let it through as a crash
+        raise ValueError(f"must be under 999999999 days, got {value!r}") from None
 
 
 class Clock(_Strict):

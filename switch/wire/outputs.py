@@ -20,7 +20,7 @@ from pydantic import Field
 from switch.core.codes import Code
 from switch.core.policy import Policy
 from switch.wire.inputs import FaultAction, Insutype, Relation, Status
-from switch.wire.outputs_base import Amount, Timestamp
+from switch.wire.outputs_base import Amount, Date, Timestamp
 from switch.wire.outputs_base import Out as _Out
 
 __all__ = [
@@ -70,14 +70,25 @@ class NoOutput(_Out):
 
 class BaseInfo(_Out):
     psn_no: str
+    psn_cert_type: Literal["01"] | None
+    certno: str | None
     psn_name: str
+    gend: Literal["1", "2"] | None
+    naty: str
+    brdy: Date | None
+    age: int | None
 
 
 class InsuInfo(_Out):
-    insutype: Insutype
     balc: Amount | None = Field(None, description="personal account balance; absent for 390 (no account)")
+    insutype: Insutype
+    psn_type: str
     psn_insu_stas: Status
+    psn_insu_date: Date | None
+    paus_insu_date: Date | None
+    cvlserv_flag: Literal["0", "1"]
     insuplc_admdvs: str
+    emp_name: str | None
 
 
 class MulaidInfo(_Out):
@@ -91,6 +102,7 @@ class PersonInfo(_Out):
 
     baseinfo: BaseInfo
     insuinfo: list[InsuInfo]
+    idetinfo: list[dict[str, Any]]
     mulaid: MulaidInfo | None
 
 
@@ -109,12 +121,42 @@ class SetlInfo(_Out):
     psn_cash_pay: Amount
     balc: Amount
     mulaid_psn_no: str | None
+    mdtrt_id: str | None = Field(None, description="absent in pre-settlement (2101/2206) outputs")
+    psn_cert_type: Literal["01"] | None
+    certno: str | None
+    gend: Literal["1", "2"] | None
+    brdy: Date | None
+    age: int | None
+    psn_type: str
+    mdtrt_cert_type: str | None
+    med_type: str
+    hifp_pay: Amount
+    psn_part_amt: Amount
+    fulamt_ownpay_amt: Amount
+    overlmt_selfpay: Amount
+    preselfpay_amt: Amount
+    inscp_scp_amt: Amount
+    hosp_part_amt: Amount
+    medins_setl_id: str
+    clr_optins: str
+    clr_way: str
+    clr_type: Literal["11", "41"]
+
+
+class SetlDetail(_Out):
+    """One fund's part of a settlement (基金分项结算信息)."""
+
+    fund_pay_type: str
+    fund_pay_type_name: str
+    fund_payamt: Amount
+    inscp_scp_amt: Amount
 
 
 class SettleOutput(_Out):
     """2101/2102/2206/2207 success, and 2103/2208 cancel (amounts negated)."""
 
     setlinfo: SetlInfo
+    setldetail: list[SetlDetail]
 
 
 class PoolingAvailable(_Out):
@@ -140,6 +182,7 @@ class ReverseOutput(_Out):
     reversed: bool
     setl_id: str | None = Field(None, description="the original settlement when it was already cancelled")
     setlinfo: SetlInfo | None = Field(None, description="the undone settlement, amounts negated")
+    setldetail: list[SetlDetail] | None = Field(None, description="with setlinfo: its fund parts, negated")
 
 
 # --- admin channel ---------------------------------------------------------------------------

@@ -18,9 +18,11 @@ from switch.wire.outputs_base import Out as _Out
 __all__ = [
     "AppBinding",
     "BindOutput",
+    "BindPendingOutput",
     "BindingsHolder",
     "BindingsNone",
     "BindingsRelative",
+    "DeclineOutput",
     "FellowRelative",
     "HeldRelative",
     "Member",
@@ -47,6 +49,25 @@ class BindOutput(AppBinding):
     """app.bind: the binding now; ``created`` is false when the caller already held it (only ``rltn`` changed)."""
 
     created: bool
+
+
+class BindPendingOutput(_Out):
+    """app.bind where the holder's policy asks for consent: an invitation, not yet a binding."""
+
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    pending: Literal[True]
+    requested_at: Timestamp
+
+
+class DeclineOutput(_Out):
+    """app.decline: the invitation the relative refused."""
+
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    declined: Literal[True]
 
 
 class UnbindOutput(AppBinding):

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["Amount", "Out", "Timestamp"]
+__all__ = ["Amount", "Date", "Out", "Timestamp"]
 
 Amount = Annotated[str, StringConstraints(pattern=r"^-?[0-9]+\.[0-9]{2}$")]
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Date = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 
 
 class Out(BaseModel):

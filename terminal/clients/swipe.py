@@ -1,8 +1,9 @@
 """One checkout from the command line: read the card, pre-settle, settle, and print the receipt.
 
 Exit status: 0 settled; 1 declined or refused (the code is printed; for POOLING_AVAILABLE the
-prompt and when the window ends); 2 bad arguments or no broker; 3 no answer (nothing was charged:
-an unanswered settlement is reversed before the command gives up).
+prompt and when the window ends); 2 bad arguments, no broker, or no switch answering on it (said
+within seconds); 3 no answer once the switch had answered (nothing was charged: an unanswered
+settlement is reversed before the command gives up).
 """
 
 from __future__ import annotations
@@ -11,10 +12,20 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from switch.wire.topics import DEFAULT_ROOT
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from terminal.clients.pos import Swipe
+
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
+
+# Until the switch first answers, each try of the card read waits this long (three tries): silence
+# then means no switch is there, said in seconds rather than after three full --timeout waits.
+FIRST_ANSWER_SECONDS = 1.5
 
 NAME = "swipe"
 HELP = "one settlement at a pharmacy or clinic terminal, printed as a receipt"
@@ -69,31 +80,47 @@ async def _swipe(args: argparse.Namespace) -> int:
     from switch.errors import ConfigError
     from terminal.clients.mqtt import NoAnswer
     from terminal.clients.pos import Card, Kind, Step, Terminal
-    from terminal.clients.receipt import card_line, decline_panel, failure_panel, receipt_panel
 
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     kind: Kind = "clinic" if args.clinic else "pharmacy"
     title = f"{'clinic 门诊' if args.clinic else 'pharmacy 药店'} {args.fixmedins} · terminal {args.terminal}"
+    answered = False
     try:
         def trouble(step: Step) -> None:  # a receipt is all a cashier wants, unless something went wrong
-            if step.kind in ("reversal", "timeout", "recover") or step.infno == "2601":
+            nonlocal answered
+            if step.kind == "answer" and not answered:
+                answered = True
+                terminal.client.timeout = args.timeout
+            if answered and (step.kind in ("reversal", "timeout", "recover") or step.infno == "2601"):
                 err.print(step.text, style="dim", markup=False)
 
         terminal = Terminal(args.broker, args.terminal, args.fixmedins, kind=kind, root=args.root,
-                            state_dir=args.state_dir, timeout=args.timeout, on_step=trouble)
+                            state_dir=args.state_dir, timeout=min(args.timeout, FIRST_ANSWER_SECONDS),
+                            on_step=trouble)
         async with terminal:
             swipe = await terminal.swipe(Card(args.cert_type, args.cert, args.psn), args.amount,
                                          use_account=not args.no_account)
     except (ConfigError, ValueError) as exc:
-        err.print(f"gongji-terminal swipe: {exc}")
+        print(f"gongji-terminal swipe: {exc}", file=sys.stderr)
         return 2
     except aiomqtt.MqttError as exc:
-        err.print(f"gongji-terminal swipe: cannot reach the broker {args.broker}: {exc}")
+        print(f"gongji-terminal swipe: cannot reach the broker {args.broker}: {exc}", file=sys.stderr)
         return 2
     except NoAnswer as exc:
-        err.print(f"gongji-terminal swipe: {exc}")
+        if not answered:
+            print(f"gongji-terminal swipe: no switch answered on {args.broker} under {args.root.rstrip('/')}: "
+                  f"is a switch running there with that --topic-root?", file=sys.stderr)
+            return 2
+        print(f"gongji-terminal swipe: {exc}", file=sys.stderr)
         return 3
+    return _show(swipe, title, console)
+
+
+def _show(swipe: Swipe, title: str, console: Console) -> int:
+    """Print what the cashier reads after the swipe; returns the exit status."""
+    from terminal.clients.receipt import card_line, decline_panel, failure_panel, receipt_panel
+
     if swipe.card is not None and swipe.card.get("code") == "OK":
         console.print(card_line(swipe.card))
     if swipe.status == "settled":

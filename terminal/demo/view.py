@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
@@ -30,6 +30,12 @@ __all__ = ["LiveView", "PlainView", "View"]
 PLAIN_STEPS = {"answer", "timeout", "wait", "reversal", "recover"}
 
 
+# The smallest terminal the live view fits; below it says so instead (``--no-live`` prints plain lines).
+MIN_WIDTH, MIN_HEIGHT = 60, 18
+# Panels side by side need about this width; narrower (or too short) terminals get the stacked layout.
+WIDE_WIDTH = 120
+
+
 def _clock(delta_seconds: float) -> str:
     minutes, seconds = divmod(max(int(delta_seconds + 0.999), 0), 60)
     return f"{minutes}:{seconds:02d}"
@@ -40,6 +46,9 @@ class View:
 
     def __init__(self, console: Console, beat: float = 0.0) -> None:
         self.console = console
+        if not console.is_terminal:
+            # Into a pipe or a log, every line goes whole: a prompt stays beside its code, for grep too.
+            console.soft_wrap = True
         self.beat_seconds = beat
         self.terminals: list[Terminal] = []
         self.people: list[dict[str, Any]] = []
@@ -86,7 +95,12 @@ PlainView = View
 
 
 class LiveView(View):
-    """Terminals side by side with their screens and countdowns, the story, balances and the event feed."""
+    """The story, balances, every terminal's screen with its countdown, and the event feed.
+
+    At 120 columns and enough lines the terminals stand side by side; on a smaller terminal (80×24)
+    the view stacks: the terminal in play as a full-width panel, the others one line each, the story
+    and the events cut to the lines left.
+    """
 
     def __init__(self, console: Console, beat: float, header: Callable[[], str],
                  now: Callable[[], datetime]) -> None:
@@ -96,8 +110,11 @@ class LiveView(View):
         self.title = ""
         self.lines: deque[Text] = deque(maxlen=7)
         self.events: deque[str] = deque(maxlen=6)
-        self.shown: dict[str, RenderableType] = {}
+        # What each terminal's screen shows after its last answer: ("receipt", setlinfo, holder name)
+        # or ("refused", answer, None).
+        self.shown: dict[str, tuple[str, dict[str, Any], str | None]] = {}
         self.steps: dict[str, deque[str]] = {}
+        self.focus: str | None = None  # the terminal in play: the full panel of the stacked layout
         # "ellipsis": a terminal too short for the view loses its bottom lines, never repeats frames.
         self._live = Live(self, console=console, refresh_per_second=8, vertical_overflow="ellipsis")
 
@@ -117,22 +134,20 @@ class LiveView(View):
         self.lines.append(Text.from_markup(text) if isinstance(text, str) else text)
 
     def receipt(self, till: Terminal, setlinfo: dict[str, Any], holder_name: str | None = None) -> None:
-        refund = str(setlinfo.get("medfee_sumamt", "")).startswith("-")
-        self.shown[till.terminal_id] = Group(
-            Text(f"{'REFUND 退费 ' if refund else ''}{setlinfo.get('setl_id')} · {setlinfo.get('psn_name')}",
-                 style="bold yellow" if refund else "bold green"),
-            receipt_table(setlinfo, holder_name, compact=True))
+        self.shown[till.terminal_id] = ("receipt", setlinfo, holder_name)
+        self.focus = till.terminal_id
 
     def declined(self, till: Terminal, answer: dict[str, Any]) -> None:
-        return None  # the terminal's own prompt and countdown are on its panel
+        self.focus = till.terminal_id  # the terminal's own prompt and countdown are on its panel
 
     def refused(self, till: Terminal, answer: dict[str, Any]) -> None:
-        self.shown[till.terminal_id] = Text(f"{answer.get('code')}: {answer.get('err_msg')}",
-                                            style="bold red")
+        self.shown[till.terminal_id] = ("refused", answer, None)
+        self.focus = till.terminal_id
 
     def on_step(self, step: Step) -> None:
         if step.kind in PLAIN_STEPS or step.kind == "send":
             self.steps.setdefault(step.terminal, deque(maxlen=3)).append(step.text)
+            self.focus = step.terminal
 
     def on_event(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}
@@ -142,30 +157,22 @@ class LiveView(View):
 
     # --- drawing ---------------------------------------------------------------------------------
 
-    def _terminal_panel(self, t: Terminal) -> Panel:
-        parts: list[RenderableType] = [Text(f"{t.fixmedins_code} · {t.kind}", style="dim")]
-        parts += [Text(line, style="dim", overflow="ellipsis", no_wrap=True)
-                  for line in self.steps.get(t.terminal_id, [])]
-        if t.prompt is not None:
-            parts.append(Text(t.prompt.text, style="bold yellow", overflow="fold"))
-            parts.append(Text(f"shortfall {t.prompt.shortfall} → holder {t.prompt.holder}", style="yellow"))
-            left = t.time.until(t.prompt.expires_at)
-            if left is not None:
-                seconds = left.total_seconds()
-                bar = Table.grid(padding=(0, 1))
-                bar.add_row(ProgressBar(total=t.prompt.window_seconds, completed=seconds, width=20,
-                                        complete_style="yellow"),
-                            Text(f"{_clock(seconds)} left" if seconds else "window closed",
-                                 style="bold yellow" if seconds else "red"))
-                parts += [bar, Text(f"window ends {t.prompt.expires_at:%H:%M:%S}", style="dim")]
-            if t.waiting_until is not None and (again := t.time.until(t.waiting_until)) is not None:
-                parts.append(Text(f"cashier swipes again in {_clock(again.total_seconds())}",
-                                  style="bold cyan"))
-        elif (shown := self.shown.get(t.terminal_id)) is not None:
-            parts.append(shown)
-        return Panel(Group(*parts), title=f"[bold]{t.name}[/bold] {t.terminal_id}", box=box.ROUNDED)
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterable[RenderableType]:
+        width, height = options.size
+        if width < MIN_WIDTH or height < MIN_HEIGHT:
+            yield Text(f"The live demo needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT} (this one is "
+                       f"{width}×{height}): make it larger, or run with --no-live for plain lines.",
+                       style="bold yellow")
+            return
+        unbounded = options.reset_height()
+        if width >= WIDE_WIDTH:
+            wide = self._wide()
+            if len(console.render_lines(wide, unbounded, pad=False)) <= height:
+                yield wide
+                return
+        yield from self._stacked(console, unbounded, height)
 
-    def __rich__(self) -> RenderableType:
+    def _wide(self) -> RenderableType:
         top = Table.grid(padding=(0, 3))
         top.add_column(ratio=1)
         top.add_column(no_wrap=True)
@@ -181,3 +188,132 @@ class LiveView(View):
         for line in self.events:
             feed.add_row(Text(line, style="dim"))
         return Group(Text(self.header(), style="bold magenta"), top, terminals, feed)
+
+    def _stacked(self, console: Console, options: ConsoleOptions, height: int) -> list[RenderableType]:
+        """One column: what must stay (header, balances, the terminals) first; story and events get the rest."""
+        focused = self._focused()
+        fixed: list[RenderableType] = [Text(self.header(), style="bold magenta"),
+                                       Text(self.title, style="bold", no_wrap=True, overflow="ellipsis"),
+                                       self._balance_line(options.max_width)]
+        tills: list[RenderableType] = [self._terminal_panel(t, stacked=True) if t is focused
+                                       else self._till_line(t) for t in self.terminals]
+        used = sum(len(console.render_lines(part, options, pad=False)) for part in [*fixed, *tills])
+        room = max(height - used, 0)
+        story: list[Text] = []
+        for line in self.lines:
+            story.extend(line.wrap(console, options.max_width))
+        story = story[-min(room, 6):] if room else []
+        room -= len(story)
+        events = [Text(line, style="dim", no_wrap=True, overflow="ellipsis")
+                  for line in (list(self.events)[-room:] if room > 0 else [])]
+        return [*fixed[:2], *story, fixed[2], *tills, *events]
+
+    def _focused(self) -> Terminal | None:
+        """A terminal counting down a pooling window, else the one that acted last."""
+        by_id = {t.terminal_id: t for t in self.terminals}
+        prompted = [t for t in self.terminals if t.prompt is not None]
+        if prompted:
+            return by_id.get(self.focus or "") if by_id.get(self.focus or "") in prompted else prompted[0]
+        return by_id.get(self.focus or "") or (self.terminals[0] if self.terminals else None)
+
+    def _balance_line(self, width: int) -> Text:
+        """Every personal account in one line, a changed one as before→now; without names when narrow."""
+        for named in (True, False):
+            line = Text("balances", style="dim")
+            for p in self.people:
+                if p.get("insutype") != "310":
+                    continue  # residents have no personal account
+                before = self.start_balances.get(p["psn_no"], p["balc"])
+                line.append(f"  {p['psn_no']} " + (f"{p.get('psn_name', '')} " if named else ""))
+                if before != p["balc"]:
+                    line.append(f"{before}→", style="dim")
+                line.append(p["balc"], style="bold yellow" if before != p["balc"] else "bold")
+            if line.cell_len <= width:
+                break
+        return line
+
+    def _till_line(self, t: Terminal) -> Text:
+        """A terminal not in play, in one line: its prompt's countdown, its last receipt or refusal."""
+        kind, data, _ = self.shown.get(t.terminal_id, ("", {}, None))
+        if t.prompt is not None:
+            left = t.time.until(t.prompt.expires_at)
+            status = Text(f"POOLING_AVAILABLE · {_clock(left.total_seconds()) if left else '?'} left",
+                          style="yellow")
+        elif kind == "receipt":
+            status = Text(f"{data.get('setl_id')} · {data.get('psn_name')} · {data.get('medfee_sumamt')}",
+                          style="green")
+        elif kind == "refused":
+            status = Text(f"{data.get('code')}: {data.get('err_msg')}", style="red")
+        else:
+            status = Text(t.status_line, style="dim")
+        line = Text.assemble((f"{t.terminal_id} ", "bold"), f"{t.name}  ", status)
+        line.no_wrap, line.overflow = True, "ellipsis"
+        return line
+
+    def _terminal_panel(self, t: Terminal, stacked: bool = False) -> Panel:
+        steps = list(self.steps.get(t.terminal_id, []))
+        parts: list[RenderableType] = [] if stacked else [Text(f"{t.fixmedins_code} · {t.kind}", style="dim")]
+        parts += [Text(line, style="dim", overflow="ellipsis", no_wrap=True)
+                  for line in (steps[-2:] if stacked else steps)]
+        if t.prompt is not None:
+            parts += self._prompt(t, stacked)
+        elif t.terminal_id in self.shown:
+            parts.append(self._shown(*self.shown[t.terminal_id], stacked=stacked))
+        title = f"[bold]{t.name}[/bold] {t.terminal_id}" + (f" · {t.fixmedins_code} {t.kind}" if stacked else "")
+        return Panel(Group(*parts), title=title, title_align="left" if stacked else "center", box=box.ROUNDED)
+
+    def _prompt(self, t: Terminal, stacked: bool) -> list[RenderableType]:
+        """The pooling prompt, the shortfall, the window's countdown and when the cashier swipes again."""
+        assert t.prompt is not None
+        prompt = t.prompt
+        parts: list[RenderableType] = [Text(prompt.text, style="bold yellow", overflow="fold")]
+        ends = f"window ends {prompt.expires_at:%H:%M:%S}"
+        parts.append(Text(f"shortfall {prompt.shortfall} → holder {prompt.holder}"
+                          + (f" · {ends}" if stacked else ""), style="yellow"))
+        again = t.time.until(t.waiting_until) if t.waiting_until is not None else None
+        again_text = None
+        if again is not None:
+            again_text = Text(("· " if stacked else "") + f"cashier swipes again in {_clock(again.total_seconds())}",
+                              style="bold cyan")
+        left = t.time.until(prompt.expires_at)
+        if left is not None:
+            seconds = left.total_seconds()
+            bar = Table.grid(padding=(0, 1))
+            cells: list[RenderableType] = [
+                ProgressBar(total=prompt.window_seconds, completed=seconds, width=20, complete_style="yellow"),
+                Text(f"{_clock(seconds)} left" if seconds else "window closed",
+                     style="bold yellow" if seconds else "red")]
+            if stacked and again_text is not None:
+                cells.append(again_text)
+                again_text = None
+            bar.add_row(*cells)
+            parts.append(bar)
+            if not stacked:
+                parts.append(Text(ends, style="dim"))
+        if again_text is not None:
+            parts.append(again_text)
+        return parts
+
+    @staticmethod
+    def _shown(kind: str, data: dict[str, Any], holder_name: str | None, stacked: bool) -> RenderableType:
+        if kind == "refused":
+            return Text(f"{data.get('code')}: {data.get('err_msg')}", style="bold red")
+        refund = str(data.get("medfee_sumamt", "")).startswith("-")
+        head = Text(f"{'REFUND 退费 ' if refund else ''}{data.get('setl_id')} · {data.get('psn_name')}",
+                    style="bold yellow" if refund else "bold green")
+        return Group(head, _receipt_grid(data) if stacked else receipt_table(data, holder_name, compact=True))
+
+
+def _receipt_grid(setlinfo: dict[str, Any]) -> Table:
+    """The compact receipt in two pairs a row: three lines instead of six."""
+    holder = setlinfo.get("mulaid_psn_no") or ""
+    pairs = [("total 总费用", setlinfo["medfee_sumamt"]), ("fund 统筹", setlinfo["fund_pay_sumamt"]),
+             ("own 个人账户", setlinfo["acct_pay"]), (f"family 共济 {holder}".rstrip(), setlinfo["acct_mulaid_pay"]),
+             ("cash 现金", setlinfo["psn_cash_pay"]), ("balance 余额", setlinfo["balc"])]
+    grid = Table.grid(padding=(0, 1))
+    for _ in range(2):
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(justify="right", style="bold", no_wrap=True, min_width=10)
+    for (a, x), (b, y) in zip(pairs[::2], pairs[1::2], strict=True):
+        grid.add_row(f" {a}", x, f"   {b}", y)
+    return grid

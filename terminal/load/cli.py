@@ -98,21 +98,21 @@ def run(args: argparse.Namespace) -> int:
     from terminal.load.population import build_population
     from terminal.load.stats import result_table
 
-    err = Console(stderr=True, highlight=False)
+    def fail(text: str) -> int:  # one line, never wrapped: people copy it
+        print(f"gongji-terminal load: {text}", file=sys.stderr)
+        return 2
+
     try:
         build_population(args.people, args.families, args.prefix)
         plan = plan_from(args)
     except ValueError as exc:
-        err.print(f"gongji-terminal load: {exc}")
-        return 2
+        return fail(str(exc))
     try:
         result = asyncio.run(_run(plan, show=not args.json and sys.stderr.isatty()))
     except (RuntimeError, OSError) as exc:
-        err.print(f"gongji-terminal load: {exc}")
-        return 2
+        return fail(str(exc))
     except Exception as exc:  # aiomqtt.MqttError and friends: no broker, refused admin.load...
-        err.print(f"gongji-terminal load: {type(exc).__name__}: {exc}")
-        return 2
+        return fail(f"{type(exc).__name__}: {exc}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:

@@ -21,6 +21,7 @@ from typing import Any
 from switch.doors.link import parse_broker_url
 from switch.wire.topics import DEFAULT_ROOT
 from terminal.clients.admin import Admin
+from terminal.clients.mqtt import NoAnswer
 from terminal.load.fleet import Fleet, FleetConfig
 from terminal.load.population import Population, build_population
 from terminal.load.procs import (
@@ -35,9 +36,25 @@ from terminal.load.procs import (
 )
 from terminal.load.stats import Stats
 
-__all__ = ["LoadPlan", "load_population", "run_load"]
+__all__ = ["LoadPlan", "NoSwitch", "load_population", "probe_switch", "run_load"]
 
 LOADS_IN_FLIGHT = 4  # admin.load chunks sent before the first answer: decide one while another commits
+PROBE_SECONDS = 3.0  # a switch answers admin.clock in milliseconds; silence this long means none is there
+
+
+class NoSwitch(RuntimeError):
+    """No switch answered on the broker and topic root given: the message says what to check."""
+
+
+async def probe_switch(admin: Admin, url: str) -> None:
+    """Ask a running switch the time before loading anything, so a wrong broker or root fails in seconds."""
+    try:
+        answer = await admin.request("admin.clock", {}, timeout=PROBE_SECONDS)
+    except NoAnswer:
+        raise NoSwitch(f"no switch answered on {url} under {admin.root}: is a switch running there with that "
+                       f"--topic-root?") from None
+    if answer.get("code") == "UNAUTHORIZED":
+        raise NoSwitch(f"the switch on {url} under {admin.root} requires its admin token: pass --admin-token")
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,9 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
         responder = children.get("switch")
         async with Admin(url, root=root, token=plan.admin_token, timeout=30) as admin:
             before: dict[str, int] = {}
+            if not (plan.echo or plan.spawns_switch):
+                phase("asking the switch the time")
+                await probe_switch(admin, url)
             if not plan.echo:
                 phase(f"loading {population.people:,} people, {len(population.families):,} families")
                 result["load"] = await load_population(admin, population)

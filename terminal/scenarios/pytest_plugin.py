@@ -33,6 +33,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="directory names whose *.yaml files are gongji scenarios (default: scenarios)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Give pytest-asyncio the loop scope it will default to, when a vendor's project leaves it unset.
+
+    Scenarios run on the plugin's own loop and never use pytest-asyncio's, but installing gongji's
+    test extras brings pytest-asyncio, which warns at every run of a project that does not set it.
+    """
+    name = "asyncio_default_fixture_loop_scope"
+    if config.pluginmanager.hasplugin("asyncio") and not config.getini(name):
+        # No public setter exists for an ini value; the cache is what getini answers from.
+        config._inicache[name] = "function"
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in (".yaml", ".yml"):
         return None

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -148,12 +147,15 @@ def print_results(results: Sequence[ScenarioResult], console: Console, seconds: 
         result = Text(r.status, style=styles[r.status])
         table.add_row(r.name, str(r.path or ""), steps, result, f"{r.seconds:.2f}s")
     console.print(table)
+    # Failures are not boxed: a box breaks every line at its border, and these lines hold the JSON that
+    # was exchanged, the prompt beside its code, topics — what people copy. Each line is written whole.
     for r in results:
         if r.status in ("failed", "invalid"):
-            console.print(Panel(Text(r.details()), title=Text(f"{r.name}  ({r.path})"), border_style="red",
-                                title_align="left"))
+            console.print()
+            console.print(Text(f"✗ {r.name}  ({r.path})", style="bold red"), soft_wrap=True)
+            console.print(Text(r.details()), soft_wrap=True)
         elif r.status == "skipped":
-            console.print(Text.assemble(("skipped ", "yellow"), f"{r.name}: {r.reason}"))
+            console.print(Text.assemble(("skipped ", "yellow"), f"{r.name}: {r.reason}"), soft_wrap=True)
     counts = {s: sum(1 for r in results if r.status == s) for s in styles}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     console.print(f"{summary or 'nothing run'} in {seconds:.2f}s",

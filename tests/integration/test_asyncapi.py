@@ -140,10 +140,11 @@ def test_every_recorded_app_answer_is_its_output_model(doc: dict[str, Any]) -> N
         else:
             assert model is None and (body["output"] == {} or set(body["output"]) == {"errors"}), body
             refused.add(body["code"])
-    assert models == {"app.bind": {"BindOutput"}, "app.unbind": {"UnbindOutput"},
+    assert models == {"app.bind": {"BindOutput", "BindPendingOutput"}, "app.unbind": {"UnbindOutput"},
                       "app.set_cap": {"SetCapOutput"},
                       "app.bindings": {"BindingsHolder", "BindingsRelative", "BindingsNone"},
-                      "app.records": {"RecordsOutput"}, "app.pay_premium": {"PremiumOutput"}}
+                      "app.records": {"RecordsOutput"}, "app.pay_premium": {"PremiumOutput"},
+                      "app.accept": {"BindOutput"}, "app.decline": {"DeclineOutput"}}
     assert refused == APP_REFUSALS
 
 

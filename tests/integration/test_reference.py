@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from switch.cli import main
@@ -32,3 +35,21 @@ def test_readme_and_protocol_point_to_the_reference() -> None:
     protocol = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
     assert "docs/reference.md" in readme and "gongji-switch journal" in readme and "mosquitto_sub" in readme
     assert "(reference.md)" in protocol and "gongji-switch asyncapi" in protocol
+
+
+def test_reference_outside_the_repository_is_one_line(tmp_path: Path) -> None:
+    """Run from elsewhere: no path checks the checkout's docs/reference.md; an unwritable path is one line, exit 2."""
+    def reference(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "switch", "reference", *args], cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                              timeout=60)
+
+    done = reference("--check")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    done = reference()
+    assert (done.returncode, done.stdout) == (0, f"{ROOT / 'docs' / 'reference.md'}: unchanged\n")
+    done = reference("nowhere/reference.md")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("gongji-switch reference: cannot write nowhere/reference.md: No such file or "
+                           "directory\n")
+    assert not (tmp_path / "nowhere").exists()

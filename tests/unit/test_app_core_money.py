@@ -261,3 +261,25 @@ def test_suspended_holder_keeps_family_but_cannot_grow_it() -> None:
     assert set(state.relatives_of["H"]) == {"R1"}
     commit(state, admin_core.set_status(state, SetStatus(psn_no="H", status="active"), NOW))
     assert do_bind(state, "H", "R2").code is Code.OK
+
+
+@pytest.mark.parametrize("undo", ["2103", "2208", "2601"])
+def test_a_refund_returns_cap_only_to_the_binding_it_was_spent_under(undo: str) -> None:
+    """Cap 100.00 spent; unbind, bind again, spend 50.00: undoing the first leaves the new binding's used at 50.00."""
+    state = family()
+    _cap(state, "ZR", 10_000)
+    first = pharmacy(state, "ZR", 10_000, msgid="A")
+    assert _pay(first) == ("100.00", "0.00")
+    commit(state, do_unbind(state, "ZH", "ZR"))
+    commit(state, do_bind(state, "ZH", "ZR", "parent"))
+    _cap(state, "ZR", 10_000)
+    assert _pay(pharmacy(state, "ZR", 5_000, msgid="B")) == ("50.00", "0.00")
+    if undo == "2601":
+        original = Original("2102", "OK", first.setl_id)
+        d = commit(state, reverse(state, Reverse(psn_no="ZR", omsgid="A", oinfno="2102"), "T1", original, NOW))
+    else:
+        d = commit(state, cancel(state, Cancel(psn_no="ZR", setl_id=first.setl_id or ""), undo, NOW, **AT_P1))
+    assert d.code is Code.OK
+    assert (state.binding_of["ZR"].used, state.people["ZH"].balc) == (5_000, 20_000 - 5_000)
+    assert _pay(pharmacy(state, "ZR", 10_000, msgid="C")) == ("50.00", "50.00")
+    assert state.binding_of["ZR"].used == 10_000

@@ -35,7 +35,6 @@ CASES = [
     ([bind("H", "R"), bind("H2", "R")], Code.RELATIVE_ALREADY_BOUND),  # rule 1: one holder per relative
     ([bind("H2", "R"), bind("H", "H2", "spouse")], Code.RELATIVE_IS_HOLDER),  # rule 2
     ([bind("H", "H2", "spouse"), bind("H2", "R")], Code.HOLDER_IS_RELATIVE),  # rule 3
-    ([bind("H", "R"), bind("H", "R", "parent")], None),  # the same binding again updates it
     ([bind("H", "NOBODY")], Code.PERSON_NOT_FOUND),
     ([bind("NOBODY", "R")], Code.PERSON_NOT_FOUND),
     ([bind("H", "R", "spouse_parent")], None),  # Dongying allows the spouse's parents
@@ -96,3 +95,34 @@ def test_resident_cannot_be_loaded_with_a_balance() -> None:
     """Resident-insured people have no personal account: a balc is a validation error."""
     with pytest.raises(ValueError, match="no personal account"):
         Load.model_validate({"people": [person("R", "370500", "5.00", insutype="390")]})
+
+
+def test_the_same_binding_in_a_later_load_updates_it() -> None:
+    """Binding a relative the holder already has, in a later load, updates the relation and keeps one binding."""
+    state = new_state()
+    commit(state, admin_core.load(state, Load.model_validate({"people": PEOPLE, "bindings": [bind("H", "R")]}), T0))
+    again = admin_core.load(state, Load.model_validate({"bindings": [bind("H", "R", "parent")]}), T0)
+    assert again.code is Code.OK
+    commit(state, again)
+    assert [(b.holder, b.relative, b.rltn) for b in state.binding_of.values()] == [("H", "R", "parent")]
+
+
+@pytest.mark.parametrize(("load", "section", "first", "second"), [
+    ({"people": [person("A", "370500", "500.00"), person("B", "370500"), person("A", "370500", "100.00")]},
+     "people", 0, 2),
+    ({"people": [person("B", "370500"), person("A", "370500", "50.00"), person("A", "370500", insutype="390")]},
+     "people", 1, 2),
+    ({"people": PEOPLE, "bindings": [bind("H", "R"), bind("H", "RES"), bind("H", "R", "parent", cap="1.00")]},
+     "bindings", 0, 2),
+])
+def test_load_refuses_an_entry_listed_twice(load: dict[str, Any], section: str, first: int, second: int) -> None:
+    """A person (or a holder's binding of one relative) listed twice is INVALID_REQUEST naming both, nothing loaded."""
+    state = new_state()
+    commit(state, admin_core.load(state, Load.model_validate({"people": [person("A", "370500", "300.00")]}), T0))
+    decision = admin_core.load(state, Load.model_validate(load), T0)
+    key = "psn_no" if section == "people" else "relative_psn_no"
+    assert decision.code is Code.INVALID_REQUEST
+    assert [e["loc"] for e in decision.output["errors"]] == [  # type: ignore[index]
+        ["input", section, first, key], ["input", section, second, key]]
+    assert decision.effects == () and decision.events == ()
+    assert state.people["A"].balc == 300_00 and state.people["A"].insutype == "310"

@@ -95,8 +95,9 @@ def test_an_answer_without_refmsgid_says_why_the_msgid_was_unusable(payload: byt
 def test_row_outcomes_no_answer_refusal_success_and_duplicates() -> None:
     """No answer, a refusal (its err_msg), success (no hint) and a doubled answer are told apart."""
     assert row_of(heard(REQUEST))[8:11] == (
-        0, 2.5, "the switch published no answer (a fault rule dropped it, or the switch stopped first); "
-                "retry with the same msgid to get the recorded answer")
+        0, 2.5, "the switch published no answer (a fault rule dropped the request or its answer, or the switch "
+                "stopped first); send it again with the same msgid: an answer that was recorded comes back as "
+                "it was, otherwise the request is handled afresh")
     refused = answer("T1-1", "PERSON_NOT_FOUND", "参保人 DR 不存在")
     assert row_of(heard(REQUEST, refused))[6:11] == ("T1-1", "PERSON_NOT_FOUND", 1, 2.5, "参保人 DR 不存在")
     assert row_of(heard(REQUEST, ANSWER))[6:11] == ("T1-1", "OK", 1, 2.5, None)

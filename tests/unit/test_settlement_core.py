@@ -281,17 +281,25 @@ def test_reversal_before_original() -> None:
     assert other_terminal.code is Code.OK
 
 
+def v1_fields(output: Any) -> dict[str, Any]:
+    """A 1101 output as v1 had it: the platform's added fields left out (tests/unit/test_platform_fields.py)."""
+    return {"baseinfo": {k: output["baseinfo"][k] for k in ("psn_no", "psn_name")},
+            "insuinfo": [{k: v for k, v in insu.items() if k in ("insutype", "balc", "psn_insu_stas", "insuplc_admdvs")}
+                         for insu in output["insuinfo"]],
+            "mulaid": output["mulaid"]}
+
+
 def test_person_info() -> None:
     """1101 reads the card: identity, insurance with balance for 310 only, and who bound them."""
     state = loaded(DONGYING)
-    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDR"))
-    assert d.output == {"baseinfo": {"psn_no": "DR", "psn_name": "测试DR"},
+    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDR"), T0)
+    assert v1_fields(d.output) == {"baseinfo": {"psn_no": "DR", "psn_name": "测试DR"},
                         "insuinfo": [{"insutype": "390", "psn_insu_stas": "active", "insuplc_admdvs": "370500"}],
                         "mulaid": {"holder_psn_no": "DH", "holder_name": "测试DH", "rltn": "child"}}
-    d = person_info(state, PersonQuery(mdtrt_cert_type="03", mdtrt_cert_no="SSDH"))
+    d = person_info(state, PersonQuery(mdtrt_cert_type="03", mdtrt_cert_no="SSDH"), T0)
     assert d.output["insuinfo"][0]["balc"] == "500.00" and d.output["mulaid"] is None  # type: ignore[index]
-    assert person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="??")).code is Code.PERSON_NOT_FOUND
-    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDH", psn_no="DR"))
+    assert person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="??"), T0).code is Code.PERSON_NOT_FOUND
+    d = person_info(state, PersonQuery(mdtrt_cert_type="01", mdtrt_cert_no="QRDH", psn_no="DR"), T0)
     assert d.code is Code.CERT_MISMATCH
 
 
@@ -349,3 +357,18 @@ def test_cancel_from_another_institution_is_settlement_not_found() -> None:
     assert own.code is Code.OK and balances(state)["ZH"] == "200.00"
     assert own.events[0].data == {"setl_id": settled.setl_id, "psn_no": "ZR", "infno": "2103", "terminal_id": "T2",
                                   "fixmedins_code": "P2", "cancelled_by": "T3", "mulaid_psn_no": "ZH"}
+
+
+def test_a_swipe_before_the_window_opened_is_outside_it() -> None:
+    """Window [10:00, 10:05); a swipe at 09:59 (clock moved back) is a first swipe: declined, nothing pooled."""
+    state = loaded(DONGYING)
+    swipe(state, "DE", "80.00")
+    d = swipe(state, "DE", "80.00", T0 - timedelta(minutes=1))
+    assert d.code is Code.POOLING_AVAILABLE
+    assert [e.type for e in d.events] == ["window.closed", "window.opened", "settlement.declined"]
+    assert d.events[0].data["reason"] == "not_yet_open"
+    assert balances(state) == {"DH": "500.00", "DR": "0.00", "DE": "30.00"}
+    window = state.windows[("DE", "P1")]
+    assert (window.opened_at, window.expires_at) == (T0 - timedelta(minutes=1), T0 + timedelta(minutes=4))
+    pooled = swipe(state, "DE", "80.00", T0 + timedelta(minutes=3))
+    assert pooled.code is Code.OK and amounts(pooled) == ("0.00", "30.00", "50.00", "0.00", "0.00")

@@ -16,7 +16,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +42,7 @@ __all__ = ["Door", "Running", "Settings", "build_switch", "client_id", "make_clo
            "serve"]
 
 log = logging.getLogger("gongji")
+MAX_IDEMPOTENCY_HOURS = 24 * 366  # a year: longer is memory for nothing (and timedelta has its limits)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Settings:
     journal_max: int = DEFAULT_MAX_ROWS  # rows of traffic journal kept; 0 keeps none
     faults: Path | None = None  # fault rules in force from the start (admin.faults can change them)
     access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
+    idempotency_hours: float = 24.0  # how long (switch time) a msgid's answer is kept and replayed
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -94,9 +96,13 @@ def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] |
         faults = load_fault_file(settings.faults) if settings.faults is not None else []
     except FaultFileError as exc:
         raise ConfigError(str(exc)) from exc
+    if not 0 < settings.idempotency_hours <= MAX_IDEMPOTENCY_HOURS:  # also refuses NaN
+        raise ConfigError(f"--idempotency-hours must be more than 0 and at most {MAX_IDEMPOTENCY_HOURS}, "
+                          f"not {settings.idempotency_hours}")
     institutions = read_access(settings.access).institutions if settings.access is not None else {}
     return SettlementSwitch(SqliteStore(settings.db, journal), make_clock(settings),
-                            policies_from(settings.policy), settings.admin_token, on_fatal, faults, institutions)
+                            policies_from(settings.policy), settings.admin_token, on_fatal, faults, institutions,
+                            timedelta(hours=settings.idempotency_hours))
 
 
 def _listen_address(listen: str) -> tuple[str, int]:

@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     s.add_argument("--journal-max", type=int, default=DEFAULTS.journal_max, metavar="N",
                    help=f"messages kept in the traffic journal (default {DEFAULTS.journal_max}; 0: none)")
+    s.add_argument("--idempotency-hours", type=float, default=DEFAULTS.idempotency_hours, metavar="H",
+                   help=f"how long, on the switch's clock, a msgid's answer is kept and replayed (default "
+                   f"{DEFAULTS.idempotency_hours:g}); past it the msgid is a new request, except that a settled "
+                   "msgid never settles again")
     # --- mosquitto-config: broker accounts and ACLs (switch/doors/access.py) ---
     m = sub.add_parser("mosquitto-config", help="write mosquitto config, password file and ACL",
                        description="Write a mosquitto configuration, password file and ACL in DIR in which each "

@@ -13,10 +13,8 @@ import asyncio
 import hmac
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,6 +30,7 @@ from switch.service.committer import Committer
 from switch.service.context import Context
 from switch.service.delivery import Reply
 from switch.service.faults import FaultBook
+from switch.service.replies import DEFAULT_RETENTION, Recorded, ReplyIndex
 from switch.service.trail import log_answer
 from switch.service.transactions import TABLE, Transaction
 from switch.store.base import Commit, ReplyRow, Store
@@ -42,17 +41,7 @@ from switch.wire.topics import ID_RULE, valid_id
 __all__ = ["Reply", "SettlementSwitch"]
 
 log = logging.getLogger("gongji.switch")
-RECENT_REPLIES_IN_MEMORY = 20_000
-
-
-@dataclass(slots=True)
-class _Recorded:
-    fingerprint: str
-    infno: str
-    code: str
-    setl_id: str | None
-    response: bytes | None  # None once evicted from memory: read it back from the store
-    durable: asyncio.Future[None] | None = None
+PRUNE_EVERY = 10.0  # real seconds between deletions of expired answers from the store
 
 
 class SettlementSwitch:
@@ -60,14 +49,15 @@ class SettlementSwitch:
 
     def __init__(self, store: Store, clock: Clock, policies: Sequence[Policy], admin_token: str | None = None,
                  on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = (),
-                 institutions: Mapping[str, str] | None = None) -> None:
+                 institutions: Mapping[str, str] | None = None, retention: timedelta = DEFAULT_RETENTION) -> None:
         self.store = store
         self.clock = clock
         self.base_policies = tuple(policies)
         self.admin_token = admin_token
         self.state: State | None = None
-        self._replies: dict[tuple[str, str, str], _Recorded] = {}
-        self._recent: deque[tuple[str, str, str]] = deque()
+        self._replies = ReplyIndex(retention)  # the idempotency record, for ``retention`` of switch time
+        self._expired_since_prune = 0
+        self._pruned_at = time.monotonic()
         self._on_fatal = on_fatal
         self.committer = Committer(store, self._fatal)
         self._listeners: list[Callable[[list[bytes]], None]] = []
@@ -79,9 +69,12 @@ class SettlementSwitch:
 
     async def start(self) -> None:
         await self.store.open()
-        self.state, rows = await self.store.load(self.base_policies)
+        # Only answers within the retention are loaded: older ones are forgotten (and pruned soon).
+        since = self.clock.now() - self._replies.retention
+        self.state, rows = await self.store.load(self.base_policies, iso(since))
         for r in rows:
-            self._replies[(r.channel, r.sender, r.msgid)] = _Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
+            kept = Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
+            self._replies.remember((r.channel, r.sender, r.msgid), kept, datetime.fromisoformat(r.at))
         self.committer.start()
         log.info("ledger loaded: %d people, %d bindings, %d settlements, %d recorded replies",
                  len(self.state.people), len(self.state.binding_of), len(self.state.settlements), len(rows))
@@ -201,13 +194,12 @@ class SettlementSwitch:
         recorded = entry.recorded
         reply_row = None
         if recorded:
-            kept = _Recorded(fp, request.infno, decision.code.value, decision.setl_id, body)
-            self._remember(key, kept)
+            kept = Recorded(fp, request.infno, decision.code.value, decision.setl_id, body)
+            self._replies.remember(key, kept, now)
             reply_row = ReplyRow(request.channel, request.sender, request.msgid, request.infno, fp,
                                  decision.code.value, decision.setl_id, body, iso(now))
         elif any(isinstance(e, Reset) for e in decision.effects):
             self._replies.clear()
-            self._recent.clear()
         durable = self.committer.submit(Commit(decision.effects, reply_row))
         if recorded:
             kept.durable = durable
@@ -217,7 +209,7 @@ class SettlementSwitch:
         self._log(request.channel, request.sender, request.infno, request.msgid, decision.code, decision, started)
         return Reply(body, [self._event(e) for e in decision.events], decision.code.value)
 
-    async def _replay(self, request: Request, seen: _Recorded, fp: str, started: float) -> Reply:
+    async def _replay(self, request: Request, seen: Recorded, fp: str, started: float) -> Reply:
         if seen.durable is not None:
             await asyncio.shield(seen.durable)
         if seen.fingerprint != fp:
@@ -236,14 +228,6 @@ class SettlementSwitch:
                  request.msgid, seen.code, (time.perf_counter() - started) * 1000)
         return Reply(response, code=seen.code)
 
-    def _remember(self, key: tuple[str, str, str], entry: _Recorded) -> None:
-        self._replies[key] = entry
-        self._recent.append(key)
-        if len(self._recent) > RECENT_REPLIES_IN_MEMORY:
-            old = self._replies.get(self._recent.popleft())
-            if old is not None and old.durable is None:
-                old.response = None
-
     def _state(self) -> State:
         if self.state is None:
             raise RuntimeError("switch not started")
@@ -252,9 +236,28 @@ class SettlementSwitch:
     # --- what decisions may ask of the service ------------------------------------------------
 
     def original(self, sender: str, msgid: str) -> Original | None:
-        """What this switch answered to ``sender``'s pos message ``msgid`` (2601 reverses by it)."""
+        """What this switch answered to ``sender``'s pos message ``msgid`` (2601 reverses by it).
+
+        A msgid that settled is found by its settlement first, also once its answer is past the
+        retention (or was replaced by the DUPLICATE_MSGID of a reuse after it): a reversal of it must
+        undo it, not register a tombstone and leave the money taken.
+        """
+        state = self._state()
+        setl_id = state.settled_msgids.get((sender, msgid))
+        if setl_id is not None:
+            return Original(state.settlements[setl_id].infno, Code.OK.value, setl_id)
         seen = self._replies.get(("pos", sender, msgid))
         return None if seen is None else Original(seen.infno, seen.code, seen.setl_id)
+
+    async def expire_replies(self) -> None:
+        """Forget the answers older than the retention, in memory now and in the store every ``PRUNE_EVERY`` s."""
+        cutoff = self.clock.now() - self._replies.retention
+        self._expired_since_prune += self._replies.expire(cutoff)
+        if self._expired_since_prune and time.monotonic() - self._pruned_at >= PRUNE_EVERY:
+            deleted = await self.store.prune_replies(iso(cutoff))
+            log.info("idempotency: %d answers older than %s forgotten (%d kept)", deleted, iso(cutoff),
+                     len(self._replies))
+            self._expired_since_prune, self._pruned_at = 0, time.monotonic()
 
     async def _disk_findings(self) -> list[str]:
         """admin.audit: once every commit is durable, what the ledger on disk says is wrong, and where
@@ -262,7 +265,7 @@ class SettlementSwitch:
         await self.committer.drain()
         violations = await self.store.audit()
         state = self._state()
-        disk = await self.store.load(self.base_policies)
+        disk = await self.store.load(self.base_policies, None)
         for psn_no, person in state.people.items():
             on_disk = disk[0].people.get(psn_no)
             if on_disk is None or on_disk.balc != person.balc:

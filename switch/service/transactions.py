@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from switch.core import member_app
 from switch.core import settlement as settle_core
-from switch.core.model import Decision, State
+from switch.core.codes import Code
+from switch.core.model import Decision, State, refuse
 from switch.service import operator
 from switch.service.context import Context
 from switch.wire import outputs as out
@@ -77,16 +78,25 @@ class Transaction(Generic[M]):
 # --- the pos channel: the settlement core, told what each entry means -------------------------
 
 
+def _settled_before(ctx: Context) -> Decision | None:
+    """A settling msgid that already settled: its answer is past the idempotency retention (or it would have
+    been replayed), but a msgid never pays twice."""
+    setl_id = ctx.state.settled_msgids.get((ctx.sender, ctx.msgid))
+    if setl_id is None:
+        return None
+    return refuse(Code.DUPLICATE_MSGID, f"消息 {ctx.msgid} 已用于结算 {setl_id},原应答已过保留期;请用新的 msgid")
+
+
 def _pharmacy(*, pre: bool, med_type: str) -> Callable[[Context, PharmacySettle], Decision]:
     def decide(ctx: Context, cmd: PharmacySettle) -> Decision:
-        return settle_core.settle(ctx.state, settle_core.SettleCommand(
+        return (None if pre else _settled_before(ctx)) or settle_core.settle(ctx.state, settle_core.SettleCommand(
             ctx.infno, ctx.sender, ctx.msgid, ctx.fixmedins_code, cmd.druginfo, pre, med_type), ctx.now)
     return decide
 
 
 def _outpatient(*, pre: bool, med_type: str) -> Callable[[Context, OutpatientSettle], Decision]:
     def decide(ctx: Context, cmd: OutpatientSettle) -> Decision:
-        return settle_core.settle(ctx.state, settle_core.SettleCommand(
+        return (None if pre else _settled_before(ctx)) or settle_core.settle(ctx.state, settle_core.SettleCommand(
             ctx.infno, ctx.sender, ctx.msgid, ctx.fixmedins_code, cmd.data, pre, med_type), ctx.now)
     return decide
 

@@ -84,7 +84,8 @@ def _settled_before(ctx: Context) -> Decision | None:
     setl_id = ctx.state.settled_msgids.get((ctx.sender, ctx.msgid))
     if setl_id is None:
         return None
-    return refuse(Code.DUPLICATE_MSGID, f"消息 {ctx.msgid} 已用于结算 {setl_id},原应答已过保留期;请用新的 msgid")
+    return refuse(Code.DUPLICATE_MSGID, f"msgid {ctx.msgid} already settled {setl_id}; its answer is past the "
+                                        "idempotency retention and is not replayed; nothing moved: use a new msgid")
 
 
 def _pharmacy(*, pre: bool, med_type: str) -> Callable[[Context, PharmacySettle], Decision]:
@@ -134,13 +135,13 @@ _ENTRIES: tuple[Transaction[Any], ...] = (
                 "pharmacy pre-settlement: what 2102 would do now, changing nothing"),
     Transaction("pos", "2102", PharmacySettle, _SETTLING, _pharmacy(pre=False, med_type="41"),
                 "pharmacy settlement"),
-    Transaction("pos", "2103", Cancel, (out.SettleOutput,), _cancel,
+    Transaction("pos", "2103", Cancel, (out.CancelOutput,), _cancel,
                 "pharmacy settlement cancel: refund every source"),
     Transaction("pos", "2206", OutpatientSettle, _SETTLING, _outpatient(pre=True, med_type="11"),
                 "outpatient pre-settlement: what 2207 would do now, changing nothing"),
     Transaction("pos", "2207", OutpatientSettle, _SETTLING, _outpatient(pre=False, med_type="11"),
                 "outpatient settlement"),
-    Transaction("pos", "2208", Cancel, (out.SettleOutput,), _cancel,
+    Transaction("pos", "2208", Cancel, (out.CancelOutput,), _cancel,
                 "outpatient settlement cancel: refund every source"),
     Transaction("pos", "2601", Reverse, (out.ReverseOutput,), _reverse,
                 "reversal: undo the sender's own earlier 2102/2207 named by omsgid"),

@@ -25,6 +25,7 @@ from switch.wire.outputs_base import Out as _Out
 
 __all__ = [
     "CODE_WHEN",
+    "CancelOutput",
     "ErrorsOutput",
     "NoOutput",
     "PoolingAvailable",
@@ -153,10 +154,16 @@ class SetlDetail(_Out):
 
 
 class SettleOutput(_Out):
-    """2101/2102/2206/2207 success, and 2103/2208 cancel (amounts negated)."""
+    """2101/2102/2206/2207 success; a cancel (2103/2208) adds ``undo_time`` (``CancelOutput``)."""
 
     setlinfo: SetlInfo
     setldetail: list[SetlDetail]
+
+
+class CancelOutput(SettleOutput):
+    """2103/2208: the settlement undone, amounts negated; ``setlinfo.setl_time`` stays the settlement's."""
+
+    undo_time: Timestamp = Field(description="when this cancel was decided, the switch's clock")
 
 
 class PoolingAvailable(_Out):
@@ -183,6 +190,8 @@ class ReverseOutput(_Out):
     setl_id: str | None = Field(None, description="the original settlement when it was already cancelled")
     setlinfo: SetlInfo | None = Field(None, description="the undone settlement, amounts negated")
     setldetail: list[SetlDetail] | None = Field(None, description="with setlinfo: its fund parts, negated")
+    undo_time: Timestamp | None = Field(None, description="with setlinfo: when the reversal undid it, the "
+                                                          "switch's clock (setlinfo.setl_time stays the settlement's)")
 
 
 # --- admin channel ---------------------------------------------------------------------------
@@ -323,8 +332,10 @@ CODE_WHEN: dict[Code, str] = {
     Code.INSUFFICIENT_BALANCE: "premium larger than the holder's balance",
     Code.PREMIUM_ALREADY_PAID: "second premium for the same relative and year",
     Code.CLOCK_NOT_VIRTUAL: "admin.clock change on a switch running the system clock",
-    Code.UNAUTHORIZED: "admin request without the switch's admin token; a pos request whose fixmedins_code is "
-                       "not the institution its terminal's broker account is registered for",
+    Code.UNAUTHORIZED: "admin request without the switch's admin token, or with another (err_msg says which); "
+                       "a pos request whose fixmedins_code is not the institution its terminal's broker account "
+                       "is registered for",
     Code.INTERNAL_ERROR: "the switch failed on this request (or a fault rule said so); nothing was committed",
 }
-"""When each code is sent; the reference's code table is generated from this."""
+"""When each code is sent, in English: the stable gloss of every ``err_msg`` (which is Chinese where the
+platform's is); the reference's code table is generated from this."""

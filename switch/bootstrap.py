@@ -16,7 +16,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,9 +39,11 @@ from switch.service.heap import freeze_state, keep_young
 from switch.store.sqlite import SqliteStore
 from switch.wire.topics import DEFAULT_ROOT
 
-__all__ = ["Door", "Running", "Settings", "build_switch", "make_clock", "policies_from", "running", "serve"]
+__all__ = ["Door", "Running", "Settings", "build_switch", "client_id", "make_clock", "policies_from", "running",
+           "serve"]
 
 log = logging.getLogger("gongji")
+MAX_IDEMPOTENCY_HOURS = 24 * 366  # a year: longer is memory for nothing (and timedelta has its limits)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Settings:
     faults: Path | None = None  # fault rules in force from the start (admin.faults can change them)
     access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
     http: str = "127.0.0.1:8080"  # the HTTP door's HOST:PORT (port 0: any free one), or "off"
+    idempotency_hours: float = 24.0  # how long (switch time) a msgid's answer is kept and replayed
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -95,8 +98,13 @@ def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] |
         faults = load_fault_file(settings.faults) if settings.faults is not None else []
     except FaultFileError as exc:
         raise ConfigError(str(exc)) from exc
+    if not 0 < settings.idempotency_hours <= MAX_IDEMPOTENCY_HOURS:  # also refuses NaN
+        raise ConfigError(f"--idempotency-hours must be more than 0 and at most {MAX_IDEMPOTENCY_HOURS}, "
+                          f"not {settings.idempotency_hours}")
+    institutions = read_access(settings.access).institutions if settings.access is not None else {}
     return SettlementSwitch(SqliteStore(settings.db, journal), make_clock(settings),
-                            policies_from(settings.policy), settings.admin_token, on_fatal, faults)
+                            policies_from(settings.policy), settings.admin_token, on_fatal, faults,
+                            institutions=institutions, retention=timedelta(hours=settings.idempotency_hours))
 
 
 def _listen_address(listen: str) -> tuple[str, int]:
@@ -235,10 +243,20 @@ async def _http_door(settings: Settings, serve: Serve, stack: AsyncExitStack) ->
     return door
 
 
+def client_id(settings: Settings) -> str:
+    """The switch's MQTT client id: with access files its user name (the brokers tie client ids to logins)."""
+    if settings.access is None:
+        return settings.client_id or f"gongji-switch-{settings.topic_root.rstrip('/').replace('/', '-')}"
+    if settings.client_id not in (None, SWITCH_USER):
+        raise ConfigError(f"with --access the switch's client id is its user name {SWITCH_USER!r}, "
+                          f"not {settings.client_id!r}: the brokers tie client ids to logins")
+    return SWITCH_USER
+
+
 def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None,
            http: HttpDoor | None) -> list[Door]:
     """Every door the settings ask for, all serving the same service."""
-    doors: list[Door] = [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
+    doors: list[Door] = [MqttDoor(serve, broker, settings.topic_root, client_id(settings), watcher)]
     return doors if http is None else [*doors, http]
 
 
@@ -292,11 +310,13 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
         spawn(sweep_windows(service, stop), "gongji-sweeper")
         store = service.store
         if isinstance(store, JournalWriter) and store.journal is not None:
-            client_id = settings.client_id or f"gongji-switch-{settings.topic_root.rstrip('/').replace('/', '-')}"
-            run.watcher = StrayWatcher(broker, settings.topic_root.rstrip("/"), store.journal, service.clock,
-                                       f"{client_id}-watch")
             spawn(flush_journal(store, stop), "gongji-journal")
-            spawn(run.watcher.run(stop), "gongji-watch")
+            # With access files the switch's login reads only request topics, so a second connection would
+            # see no strays; and one login is one client id, which a watcher would take from the door.
+            if settings.access is None:
+                run.watcher = StrayWatcher(broker, settings.topic_root.rstrip("/"), store.journal, service.clock,
+                                           f"{client_id(settings)}-watch")
+                spawn(run.watcher.run(stop), "gongji-watch")
         run.doors = _doors(settings, serve, broker, run.watcher, http)
         stack.push_async_callback(_stopped, run.door_tasks)
         stack.callback(stop.set)  # first thing on the way out: the doors answer what is in flight and stop

@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     s.add_argument("--journal-max", type=int, default=DEFAULTS.journal_max, metavar="N",
                    help=f"messages kept in the traffic journal (default {DEFAULTS.journal_max}; 0: none)")
+    s.add_argument("--idempotency-hours", type=float, default=DEFAULTS.idempotency_hours, metavar="H",
+                   help=f"how long, on the switch's clock, a msgid's answer is kept and replayed (default "
+                   f"{DEFAULTS.idempotency_hours:g}); past it the msgid is a new request, except that a settled "
+                   "msgid never settles again")
     # --- mosquitto-config: broker accounts and ACLs (switch/doors/access.py) ---
     m = sub.add_parser("mosquitto-config", help="write mosquitto config, password file and ACL",
                        description="Write a mosquitto configuration, password file and ACL in DIR in which each "
@@ -64,8 +68,10 @@ def _parser() -> argparse.ArgumentParser:
                        "member app likewise, and only the admin user uses the admin channel. Also writes the "
                        "same rules for the embedded broker (serve --access DIR).")
     m.add_argument("dir", type=Path, metavar="DIR")
-    m.add_argument("--terminal", action="append", default=[], metavar="ID[=PASSWORD]",
-                   help="a POS terminal account (repeat); password generated when not given")
+    m.add_argument("--terminal", action="append", default=[], metavar="ID[@FIXMEDINS][=PASSWORD]",
+                   help="a POS terminal account (repeat), registered for its institution when @FIXMEDINS is "
+                   "given (the switch then takes the institution from the account); password generated when "
+                   "not given")
     m.add_argument("--app", action="append", default=[], metavar="PSN_NO[=PASSWORD]",
                    help="a member-app account (repeat)")
     m.add_argument("--admin-password", help="password of the admin user (generated when not given)")
@@ -80,18 +86,25 @@ def _mosquitto_config(args: argparse.Namespace) -> int:
     from switch.doors.access import ADMIN_USER, SWITCH_USER, mosquitto_config_command
 
     passwords: dict[str, str] = {}
+    institutions: dict[str, str] = {}
     ids: dict[str, list[str]] = {"pos": [], "app": []}
     for role, given in (("pos", args.terminal), ("app", args.app)):
         for item in given:
-            name, _, password = item.partition("=")
+            account, _, password = item.partition("=")
+            name, at, institution = account.partition("@")
+            if at and role != "pos":
+                raise ConfigError(f"--app {item!r}: only a terminal is registered for an institution")
             ids[role].append(name)
+            if at:
+                institutions[name] = institution
             if password:
                 passwords[name] = password
     if args.admin_password:
         passwords[ADMIN_USER] = args.admin_password
     if args.switch_password:
         passwords[SWITCH_USER] = args.switch_password
-    return mosquitto_config_command(args.dir, ids["pos"], ids["app"], passwords, args.topic_root, args.listen)
+    return mosquitto_config_command(args.dir, ids["pos"], ids["app"], passwords, args.topic_root, args.listen,
+                                    institutions)
 
 
 def _plainest(exc: Exception) -> BaseException:

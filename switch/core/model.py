@@ -15,9 +15,9 @@ from switch.core.codes import Code
 from switch.core.policy import Policy, PolicyBook
 
 __all__ = ["EXTERNAL_ACCOUNTS", "Binding", "CloseWindow", "Decision", "DeleteBinding", "DeleteInvite", "Effect",
-           "Event", "Invite", "Move", "OpenWindow", "Person", "PutBinding", "PutInvite", "PutPerson", "PutPolicy",
-           "PutPremium", "PutRecord", "PutSettlement", "PutTombstone", "Record", "Reset", "Settlement", "State",
-           "UndoSettlement", "UseCap", "Window", "apply", "iso", "refuse"]
+           "Event", "Invite", "Move", "OpenWindow", "Original", "Person", "PutBinding", "PutInvite", "PutPerson",
+           "PutPolicy", "PutPremium", "PutRecord", "PutSettlement", "PutTombstone", "Record", "Reset", "Settlement",
+           "State", "UndoSettlement", "UseCap", "Window", "apply", "iso", "refuse"]
 
 # Money enters and leaves the personal accounts through these; with them the ledger is
 # double-entry: every Move debits one account and credits another by the same fen.
@@ -86,6 +86,15 @@ class Window:
     holder: str
     opened_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """What the switch answered to the message a reversal names."""
+
+    infno: str
+    code: str
+    setl_id: str | None
 
 
 @dataclass(slots=True)
@@ -296,6 +305,8 @@ class State:
     settlements: dict[str, Settlement] = field(default_factory=dict)
     records: dict[str, list[Record]] = field(default_factory=dict)  # holder -> oldest first
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)  # (terminal, omsgid) -> oinfno
+    # (terminal, msgid) -> setl_id of every settlement: outlives the idempotency record of its answer
+    settled_msgids: dict[tuple[str, str], str] = field(default_factory=dict)
     premiums: dict[tuple[str, int], int] = field(default_factory=dict)  # (relative, year) -> fen
     invites: dict[tuple[str, str], Invite] = field(default_factory=dict)  # (relative, holder) -> invite
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
@@ -324,6 +335,7 @@ def apply(state: State, effect: Effect) -> None:
             _move(state, credit, fen)
         case PutSettlement(settlement=settlement):
             state.settlements[settlement.setl_id] = settlement
+            state.settled_msgids[(settlement.terminal_id, settlement.msgid)] = settlement.setl_id
             state.next_setl = max(state.next_setl, int(settlement.setl_id[4:]) + 1)
         case CloseWindow(psn_no=psn_no, fixmedins_code=code):
             state.windows.pop((psn_no, code), None)

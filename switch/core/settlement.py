@@ -25,6 +25,7 @@ from switch.core.model import (
     Event,
     Move,
     OpenWindow,
+    Original,
     Person,
     PutRecord,
     PutSettlement,
@@ -61,15 +62,6 @@ class SettleCommand:
     data: SettleData
     pre: bool  # pre-settlement (2101/2206): answer what settling now would do, changing nothing
     med_type: str  # the medical type (医疗类别) when the request names none: 41 pharmacy, 11 outpatient
-
-
-@dataclass(frozen=True, slots=True)
-class Original:
-    """What the switch answered to the message a reversal names."""
-
-    infno: str
-    code: str
-    setl_id: str | None
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -355,16 +347,19 @@ def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list
     return effects, {**_settled(info, patient, parts, -1), "undo_time": iso(now)}
 
 
-def cancel(state: State, cmd: Cancel, infno: str, now: datetime) -> Decision:
-    """2103/2208: refund a settlement of this person."""
+def cancel(state: State, cmd: Cancel, infno: str, now: datetime, *, terminal_id: str,
+           fixmedins_code: str) -> Decision:
+    """2103/2208: refund this person's settlement made by the institution that asks; another institution's
+    is answered like one that does not exist (a terminal must not learn which setl_ids are real elsewhere)."""
     s = state.settlements.get(cmd.setl_id)
-    if s is None or s.psn_no != cmd.psn_no:
+    if s is None or s.psn_no != cmd.psn_no or s.fixmedins_code != fixmedins_code:
         return refuse(Code.SETTLEMENT_NOT_FOUND, f"参保人 {cmd.psn_no} 没有结算 {cmd.setl_id}")
     if s.status != "settled":
         return refuse(Code.ALREADY_CANCELLED, f"结算 {cmd.setl_id} 已撤销")
     effects, output = _undo(state, s, "cancelled", now)
     event = Event("settlement.cancelled", now, {"setl_id": s.setl_id, "psn_no": s.psn_no, "infno": infno,
-                                                "mulaid_psn_no": s.holder})
+                                                "terminal_id": s.terminal_id, "fixmedins_code": s.fixmedins_code,
+                                                "cancelled_by": terminal_id, "mulaid_psn_no": s.holder})
     return Decision(code=Code.OK, err_msg="撤销成功", output=output, effects=tuple(effects),
                     events=(event,), setl_id=s.setl_id)
 

@@ -4,6 +4,9 @@ One list of users (each with a role) is the source of truth. From it ``gongji-sw
 writes mosquitto's configuration, password file and ACL, and the password file and ACL of the
 embedded amqtt broker (``serve --access DIR``). A terminal's user name is its terminal id and a
 member app's is its psn_no, so the broker itself refuses a terminal that speaks under another id.
+A terminal account may be registered for an institution (``--terminal T1@P1``): the switch then
+takes the institution from the account, not from what a request's envelope claims. Terminals and
+apps read only their own events topic; the operators' ``{root}/events`` is the admin's.
 
 Strategy: every user gets explicit topics rather than a mosquitto ``pattern ... %u`` line. A pattern
 applies to every user, so a terminal account "X" could then also speak as the member app of
@@ -24,7 +27,17 @@ from typing import Any
 import yaml
 
 from switch.errors import ConfigError
-from switch.wire.topics import CHANNELS, ID_RULE, events_topic, request_filters, request_topic, response_topic, valid_id
+from switch.wire.topics import (
+    CHANNELS,
+    ID_RULE,
+    ROUTED,
+    events_topic,
+    probe_topic,
+    request_filters,
+    request_topic,
+    response_topic,
+    valid_id,
+)
 
 __all__ = [
     "ADMIN_USER",
@@ -57,6 +70,7 @@ class User:
     name: str
     role: str  # switch / admin / pos / app
     password: str
+    fixmedins_code: str | None = None  # pos only: the institution this terminal belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +92,37 @@ class AccessConfig:
     def switch(self) -> User:
         return self.user(SWITCH_USER)
 
+    @property
+    def institutions(self) -> dict[str, str]:
+        """terminal_id -> fixmedins_code of every terminal account registered for an institution."""
+        return {u.name: u.fixmedins_code for u in self.users if u.role == "pos" and u.fixmedins_code}
+
 
 def topics(user: User, root: str) -> tuple[list[str], list[str]]:
     """(may publish, may subscribe) for one user; ``+`` stands for any one id."""
     events = events_topic(root)
+    own_events = [events_topic(root, channel, "+") for channel in ROUTED]
     if user.role == "switch":
-        return ([response_topic(root, channel, "+") for channel in CHANNELS] + [events], request_filters(root))
-    return [request_topic(root, user.role, user.name)], [response_topic(root, user.role, user.name), events]
+        return ([response_topic(root, channel, "+") for channel in CHANNELS] + [events, *own_events,
+                                                                              probe_topic(root)],
+                [*request_filters(root), probe_topic(root)])
+    if user.role == "admin":  # the operator reads every event, its own feed and everyone's
+        return [request_topic(root, "admin")], [response_topic(root, "admin"), events, *own_events]
+    return ([request_topic(root, user.role, user.name)],
+            [response_topic(root, user.role, user.name), events_topic(root, user.role, user.name)])
 
 
-def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[str, str] | None = None) -> list[User]:
-    """The switch, the admin, then each terminal and app; a missing password is generated."""
+def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[str, str] | None = None,
+                institutions: dict[str, str] | None = None) -> list[User]:
+    """The switch, the admin, then each terminal and app; a missing password is generated.
+
+    ``institutions`` registers terminals for their fixmedins_code.
+    """
     passwords = passwords or {}
+    institutions = institutions or {}
+    for terminal, code in institutions.items():
+        if not valid_id(code):
+            raise ConfigError(f"institution {code!r} of terminal {terminal!r} must be {ID_RULE}")
     wanted = [(SWITCH_USER, "switch"), (ADMIN_USER, "admin"), *((t, "pos") for t in terminals),
               *((a, "app") for a in apps)]
     users: list[User] = []
@@ -100,7 +133,8 @@ def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[s
         if name in seen:
             raise ConfigError(f"{name!r} is both a {seen[name]} and a {role} user; one account has one role")
         seen[name] = role
-        users.append(User(name, role, passwords.get(name) or secrets.token_urlsafe(18)))
+        users.append(User(name, role, passwords.get(name) or secrets.token_urlsafe(18),
+                          institutions.get(name) if role == "pos" else None))
     return users
 
 
@@ -132,12 +166,21 @@ def mosquitto_conf(directory: Path, listen: str) -> str:
         f"acl_file {directory / MOSQUITTO_ACL}",
         "# paho-based clients leave Nagle on; request/response latency needs it off on both sides.",
         "set_tcp_nodelay true",
+        "# A client's id is its user name: no account can take over the switch's session, or another's.",
+        "use_username_as_clientid true",
         "# The switch keeps a persistent session: requests sent while it restarts wait here for it.",
         "persistence true",
         f"persistence_location {directory / MOSQUITTO_DATA}/",
         "max_queued_messages 100000",
         "",
     ])
+
+
+def _user_entry(user: User) -> dict[str, str]:
+    entry = {"name": user.name, "role": user.role, "password": user.password}
+    if user.fixmedins_code:
+        entry["fixmedins_code"] = user.fixmedins_code
+    return entry
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -157,7 +200,7 @@ def write_access(directory: Path, users: Sequence[User], topic_root: str, listen
     root = topic_root.rstrip("/")
     _write_private(directory / USERS_FILE, yaml.safe_dump({
         "topic_root": root, "listen": listen,
-        "users": [{"name": u.name, "role": u.role, "password": u.password} for u in users],
+        "users": [_user_entry(u) for u in users],
     }, sort_keys=False, allow_unicode=True))
     _write_private(directory / MOSQUITTO_PASSWD,
                    "".join(f"{u.name}:{mosquitto_password_hash(u.password)}\n" for u in users))
@@ -190,11 +233,12 @@ def read_access(directory: Path) -> AccessConfig:
     path = directory / USERS_FILE
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-        users = tuple(User(str(u["name"]), str(u["role"]), str(u["password"])) for u in data["users"])
+        users = tuple(User(str(u["name"]), str(u["role"]), str(u["password"]),
+                           str(u["fixmedins_code"]) if u.get("fixmedins_code") else None) for u in data["users"])
         config = AccessConfig(directory, str(data["topic_root"]), str(data["listen"]), users)
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}; write it with 'gongji-switch mosquitto-config DIR'") from exc
-    except (yaml.YAMLError, KeyError, TypeError) as exc:
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: not a users file written by mosquitto-config ({exc})") from exc
     if any(u.role not in ROLES for u in users):
         raise ConfigError(f"{path}: roles must be one of {', '.join(ROLES)}")
@@ -206,7 +250,8 @@ def amqtt_plugins(config: AccessConfig) -> dict[str, Any]:
     """The embedded broker's plugins: password file (argon2) and per-user publish/subscribe ACLs.
 
     amqtt 0.12 checks publish and subscribe against these lists; unlike mosquitto it has no
-    per-message read check, which is equivalent here because subscriptions are checked.
+    per-message read check, which is equivalent here because subscriptions are checked. A client's
+    id must be its user name (``switch.doors.broker.ClientIdIsLogin``).
     """
     publish: dict[str, list[str]] = {}
     subscribe: dict[str, list[str]] = {}
@@ -214,23 +259,25 @@ def amqtt_plugins(config: AccessConfig) -> dict[str, Any]:
         publish[user.name], subscribe[user.name] = topics(user, config.topic_root)
     return {
         "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(config.directory / AMQTT_PASSWD)},
+        "switch.doors.broker.ClientIdIsLogin": {},
         "amqtt.plugins.topic_checking.TopicAccessControlListPlugin": {"publish_acl": publish, "acl": subscribe},
     }
 
 
 def mosquitto_config_command(directory: Path, terminals: Sequence[str], apps: Sequence[str],
-                             passwords: dict[str, str], topic_root: str, listen: str) -> int:
+                             passwords: dict[str, str], topic_root: str, listen: str,
+                             institutions: dict[str, str] | None = None) -> int:
     """``gongji-switch mosquitto-config DIR``: write the files and show who may do what."""
     from rich.console import Console
     from rich.table import Table
 
-    config = write_access(directory, build_users(terminals, apps, passwords), topic_root, listen)
+    config = write_access(directory, build_users(terminals, apps, passwords, institutions), topic_root, listen)
     table = Table(title=f"Broker accounts under {config.topic_root}/ (passwords in {directory / USERS_FILE})")
-    for column in ("user", "role", "may publish", "may subscribe"):
+    for column in ("user", "role", "institution", "may publish", "may subscribe"):
         table.add_column(column)
     for user in config.users:
         publish, subscribe = topics(user, config.topic_root)
-        table.add_row(user.name, user.role, "\n".join(publish), "\n".join(subscribe))
+        table.add_row(user.name, user.role, user.fixmedins_code or "", "\n".join(publish), "\n".join(subscribe))
     console = Console()
     console.print(table)
     print(f"mosquitto:  mosquitto -c {config.directory / MOSQUITTO_CONF}\n"

@@ -1,4 +1,12 @@
-"""The embedded broker: amqtt in the switch's own process, so one command needs nothing installed."""
+"""The embedded broker: amqtt in the switch's own process, so one command needs nothing installed.
+
+With access files it also ties each client id to its login (``ClientIdIsLogin``). What that can and
+cannot do: amqtt 0.12 looks up the session of a client id, and takes it over (or deletes it, for a
+clean session), *before* its plugins authenticate the newcomer. So the plugin refuses anyone who
+logs in under another id than their own user name, and such a client never holds the switch's
+session or hears its requests; but its attempt still drops the switch's connection or leaves it
+deaf, which the switch's door detects and repairs by reconnecting (``switch/doors/liveness.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +18,30 @@ from contextlib import contextmanager
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.plugins.base import BaseAuthPlugin
+from amqtt.session import Session
 
 from switch.errors import ConfigError
 
-__all__ = ["EmbeddedBroker", "PortTaken"]
+__all__ = ["ClientIdIsLogin", "EmbeddedBroker", "PortTaken"]
 
 AMQTT_LOGGERS = ("amqtt", "transitions")
 
 
 class PortTaken(ConfigError):
     """The embedded broker's address is in use; the message says what to pass instead."""
+
+
+class ClientIdIsLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type information
+    """An amqtt authentication plugin: a client's id must be its user name (as mosquitto's
+    ``use_username_as_clientid`` makes it), so no account can speak under the switch's id or another's."""
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        if not session.username or session.client_id != session.username:
+            self.context.logger.warning("refused client id %r of user %r: a client id must be its user name",
+                                        session.client_id, session.username)
+            return False
+        return True
 
 
 class EmbeddedBroker:

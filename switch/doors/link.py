@@ -2,7 +2,10 @@
 
 Strategy: broker trouble is never a crash. Each connection of the switch (the MQTT door, the
 journal's stray watcher) runs one session at a time in ``keep_connected``, which waits with a
-growing, jittered backoff after each loss and starts over until it is told to stop.
+growing, jittered backoff after each loss and starts over until it is told to stop. The backoff
+starts again from the shortest only after a connection that stayed up ``STABLE_AFTER`` seconds: a
+session that is dropped as soon as it connects (another client taking over its client id, a
+broker refusing it) backs off instead of hammering the broker.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -24,6 +28,7 @@ __all__ = ["NODELAY", "BrokerAddress", "keep_connected", "parse_broker_url", "re
 # paho leaves Nagle on; with delayed ACKs every request/response round trip then costs ~40-90 ms.
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 FIRST_BACKOFF, LONGEST_BACKOFF = 0.2, 5.0
+STABLE_AFTER = 10.0  # seconds connected after which the next loss waits the shortest backoff again
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,26 +60,32 @@ def parse_broker_url(url: str) -> BrokerAddress:
 
 
 async def keep_connected(session: Callable[[Callable[[], None]], Awaitable[None]], stop: asyncio.Event,
-                         lost: Callable[[aiomqtt.MqttError, float], None]) -> None:
+                         lost: Callable[[aiomqtt.MqttError, float], None], *, first: float = FIRST_BACKOFF,
+                         longest: float = LONGEST_BACKOFF, stable_after: float = STABLE_AFTER) -> None:
     """Run ``session(up)`` again after each broker error until ``stop`` is set.
 
-    The session calls ``up()`` once it is connected, which makes the next loss wait the shortest
-    backoff again; ``lost(error, seconds)`` hears each loss before the wait.
+    The session calls ``up()`` once it is connected; a loss after ``stable_after`` seconds of that
+    waits ``first`` again, an earlier one waits twice the last wait (at most ``longest``, with
+    jitter). ``lost(error, seconds)`` hears each loss before the wait.
     """
-    backoff = FIRST_BACKOFF
+    backoff = first
+    connected_at: float | None = None
 
     def up() -> None:
-        nonlocal backoff
-        backoff = FIRST_BACKOFF
+        nonlocal connected_at
+        connected_at = time.monotonic()
 
     while not stop.is_set():
         try:
             await session(up)
         except aiomqtt.MqttError as exc:
+            if connected_at is not None and time.monotonic() - connected_at >= stable_after:
+                backoff = first
+            connected_at = None
             lost(exc, backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, LONGEST_BACKOFF) * random.uniform(0.9, 1.1)
+            backoff = min(backoff * 2, longest) * random.uniform(0.9, 1.1)
 
 
 async def read_until(stop: asyncio.Event, reading: Awaitable[None]) -> None:

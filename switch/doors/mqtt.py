@@ -1,7 +1,8 @@
 """The MQTT door: requests from the broker to the service, answers and events back to the broker.
 
 It only moves bytes: read the topic, hand the payload on as its own task, publish what comes
-back on the sender's resp topic and the events on the events topic. An answer that cannot be
+back on the sender's resp topic, and each event on the operators' events topic and on the own
+events topic of every terminal and member app it concerns. An answer that cannot be
 published is lost on purpose, because the terminal's retry with the same msgid gets the
 recorded answer again. Timing, the journal and every answer's content are the service's.
 """
@@ -9,6 +10,7 @@ recorded answer again. Timing, the journal and every answer's content are the se
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -16,10 +18,19 @@ from typing import Any
 import aiomqtt
 
 from switch.doors.link import NODELAY, BrokerAddress, keep_connected, parse_broker_url, read_until
+from switch.doors.liveness import Deaf, Hearing, first_failure
 from switch.doors.publish import MAX_INFLIGHT, publish_nowait
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
-from switch.wire.topics import DEFAULT_ROOT, events_topic, parse_request_topic, request_filters, response_topic
+from switch.wire.events import recipients
+from switch.wire.topics import (
+    DEFAULT_ROOT,
+    events_topic,
+    parse_request_topic,
+    probe_topic,
+    request_filters,
+    response_topic,
+)
 
 __all__ = ["NODELAY", "BrokerAddress", "MqttDoor", "parse_broker_url"]
 
@@ -42,6 +53,7 @@ class MqttDoor:
         self._client: aiomqtt.Client | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._events = events_topic(self.root)
+        self._probes = probe_topic(self.root)
 
     def describe(self) -> str:
         return f"topics {self.root}/"
@@ -52,7 +64,14 @@ class MqttDoor:
 
     def _lost(self, exc: aiomqtt.MqttError, retry_in: float) -> None:
         self.connected.clear()
-        log.warning("broker %s unreachable or lost (%s); retrying in %.1f s", self.broker.url, exc, retry_in)
+        if isinstance(exc, Deaf):
+            log.warning("session of client id %r on %s is deaf (%s); reconnecting in %.1f s",
+                        self.client_id, self.broker.url, exc, retry_in)
+            return
+        # MQTT 3.1.1 says nothing when another client takes the session over: the broker just closes.
+        log.warning("broker %s unreachable or closed the connection (%s); retrying in %.1f s. If this repeats, "
+                    "another client may be using the client id %r: tie client ids to logins (mosquitto-config)",
+                    self.broker.url, exc, retry_in, self.client_id)
 
     async def _session(self, stop: asyncio.Event, up: Callable[[], None]) -> None:
         async with aiomqtt.Client(
@@ -61,19 +80,23 @@ class MqttDoor:
             max_inflight_messages=MAX_INFLIGHT,
         ) as client:
             self._client = client
-            await client.subscribe([(topic, 1) for topic in request_filters(self.root)])
+            hearing = Hearing(self._probes)
+            await client.subscribe([(topic, 1) for topic in [*request_filters(self.root), self._probes]])
             up()
             self.connected.set()
-            log.info("subscribed on %s under %s/", self.broker.url, self.root)
-            await read_until(stop, self._read(client))
+            log.info("subscribed on %s under %s/ as client id %r", self.broker.url, self.root, self.client_id)
+            await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(client)))
             # Stopping: in-flight requests are committed and answered before we disconnect.
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=10)
             self.connected.clear()
 
-    async def _read(self, client: aiomqtt.Client) -> None:
+    async def _read(self, client: aiomqtt.Client, hearing: Hearing) -> None:
         async for message in client.messages:
-            self._spawn(self._on_message(str(message.topic), bytes(message.payload)))
+            hearing.heard()
+            topic = str(message.topic)
+            if topic != self._probes:
+                self._spawn(self._on_message(topic, bytes(message.payload)))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro, name="gongji-request")
@@ -102,7 +125,13 @@ class MqttDoor:
         return True
 
     def publish_events(self, events: list[bytes]) -> None:
-        """Subscribed to the service: every event, whichever door caused it, on ``{root}/events``."""
+        """Subscribed to the service: every event, whichever door caused it, on ``{root}/events`` (operators),
+        and on ``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}`` of each it concerns."""
         for event in events:
             self._send(self._events, event)
+            terminals, people = recipients(json.loads(event)["data"])
+            for terminal in terminals:
+                self._send(events_topic(self.root, "pos", terminal), event)
+            for psn_no in people:
+                self._send(events_topic(self.root, "app", psn_no), event)
 

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from switch.errors import json_kind
-from switch.wire.topics import CHANNELS, ID_RULE, events_topic, parse_request_topic, request_topic, valid_id
+from switch.wire.topics import (
+    CHANNELS,
+    ID_RULE,
+    is_events_topic,
+    parse_request_topic,
+    request_topic,
+    valid_id,
+)
 
 __all__ = ["DEFAULT_MAX_ROWS", "PAYLOAD_LIMIT", "Heard", "Journal", "JournalWriter", "looks_like_request",
            "row_of", "stray_hint"]
@@ -123,7 +130,7 @@ def stray_hint(root: str, topic: str, payload: bytes) -> tuple[str, str | None, 
     if not topic.startswith(root + "/"):
         return None
     parts = topic[len(root) + 1:].split("/")
-    if topic == events_topic(root) or parse_request_topic(root, topic) is not None:
+    if is_events_topic(root, topic) or parse_request_topic(root, topic) is not None:
         return None
     resp = parts == ["admin", "resp"] or (
         len(parts) == 3 and parts[0] in ("pos", "app") and parts[2] == "resp")

@@ -18,8 +18,10 @@ import aiomqtt
 
 from switch.core.model import iso
 from switch.doors.link import NODELAY, BrokerAddress, keep_connected, read_until
+from switch.doors.liveness import Hearing, first_failure
 from switch.journal.hints import Heard, Journal, stray_hint
 from switch.service.clock import Clock
+from switch.wire.topics import probe_topic
 
 __all__ = ["StrayWatcher"]
 
@@ -56,11 +58,15 @@ class StrayWatcher:
 
     async def _session(self, stop: asyncio.Event, up: Callable[[], None]) -> None:
         async with aiomqtt.Client(**self._connect) as client:  # type: ignore[arg-type]
-            await client.subscribe(f"{self.root}/#", qos=0)
+            hearing = Hearing(probe_topic(self.root))  # it hears its own probes, and the door's
+            await client.subscribe([(f"{self.root}/#", 0), (hearing.topic, 0)])
             self.ready.set()
             up()
-            await read_until(stop, self._read(client))
+            await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(client)))
 
-    async def _read(self, client: aiomqtt.Client) -> None:
+    async def _read(self, client: aiomqtt.Client, hearing: Hearing) -> None:
         async for message in client.messages:
-            self.heard(str(message.topic), bytes(message.payload))
+            hearing.heard()
+            topic = str(message.topic)
+            if topic != hearing.topic:
+                self.heard(topic, bytes(message.payload))

@@ -10,10 +10,8 @@ The document describes the switch: it *receives* requests and *sends* replies an
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from switch.core.codes import Code
 from switch.kit.examples import ROOT, Exchange, recorded
+from switch.kit.schemas import message_schemas
 from switch.service.transactions import TABLE, output_model
 from switch.wire.events import EVENT_MODELS
 from switch.wire.glossary import describe
@@ -286,11 +285,18 @@ def _events(msgs: _Messages, channels: dict[str, Any], ops: dict[str, Any], name
         key = f"event.{type_}"
         summary = (data.__doc__ or type_).strip().splitlines()[0]
         channels["events"]["messages"][key] = msgs.add(key, type_, summary, _event_schema(type_, data, names))
-    ops["events"] = {"action": "send", "title": "events", "summary": "announce what happened",
-                     "channel": {"$ref": "#/channels/events"},
-                     "messages": [{"$ref": f"#/channels/events/messages/{key}"}
-                                  for key in channels["events"]["messages"]],
-                     "bindings": MQTT_BINDING}
+    for channel in ("", *ID_PARAMETER):  # the operators' feed, then each terminal's and each app's own
+        key = f"{channel}Events" if channel else "events"
+        if channel:
+            name, description, example = ID_PARAMETER[channel]
+            channels[key] = {"address": f"{root}/events/{channel}/{{{name}}}", "title": f"{channel} events",
+                             "description": f"The events whose data names this {name}: only its own.",
+                             "parameters": {name: {"description": description, "examples": [example]}},
+                             "messages": dict(channels["events"]["messages"])}
+        ops[key] = {"action": "send", "title": channels[key]["title"], "summary": "announce what happened",
+                    "channel": {"$ref": f"#/channels/{key}"},
+                    "messages": [{"$ref": f"#/channels/{key}/messages/{m}"} for m in channels[key]["messages"]],
+                    "bindings": MQTT_BINDING}
 
 
 def build(root: str = ROOT) -> dict[str, Any]:
@@ -348,51 +354,6 @@ def _channel(channel: str, direction: str, root: str) -> dict[str, Any]:
         name, description, example = ID_PARAMETER[channel]
         body["parameters"] = {name: {"description": description, "examples": [example]}}
     return body
-
-
-# --- standalone JSON Schemas -----------------------------------------------------------------
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            yield ref.rsplit("/", 1)[1]
-        for value in node.values():
-            yield from _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _refs(value)
-
-
-def _relink(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: (v.replace("#/components/schemas/", "#/definitions/") if k == "$ref" and isinstance(v, str)
-                    else _relink(v)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_relink(v) for v in node]
-    return node
-
-
-def message_schemas(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """One self-contained draft-07 JSON Schema per message of ``doc``, by file name."""
-    components = doc["components"]["schemas"]
-    files = {}
-    for key, msg in doc["components"]["messages"].items():
-        payload = copy.deepcopy(msg["payload"])
-        needed: dict[str, Any] = {}
-        todo = list(_refs(payload))
-        while todo:
-            name = todo.pop()
-            if name not in needed:
-                needed[name] = components[name]
-                todo += _refs(components[name])
-        schema = {"$schema": "http://json-schema.org/draft-07/schema#", **_relink(payload)}
-        schema["description"] = msg["summary"]
-        if needed:
-            schema["definitions"] = _relink(dict(sorted(needed.items())))
-        files[f"{key}.schema.json"] = schema
-    return files
 
 
 def dumps(doc: dict[str, Any]) -> str:

@@ -21,7 +21,8 @@ from switch.wire.topics import ID_PATTERN
 __all__ = ["SERVE_DEMO", "SUB_DEMO", "pub_command", "render"]
 
 SERVE_DEMO = f"gongji-switch serve --clock virtual --clock-start {START.isoformat()} --db demo.db"
-SUB_DEMO = f"mosquitto_sub -h 127.0.0.1 -p 1883 -v -t '{ROOT}/#'"
+# -T hides the copies of each event sent to the terminals and apps it names ({root}/events/pos/T1...).
+SUB_DEMO = f"mosquitto_sub -h 127.0.0.1 -p 1883 -v -t '{ROOT}/#' -T '{ROOT}/events/+/+'"
 _INPUT_AMOUNT = r"^[0-9]+(\.[0-9]{1,2})?$"
 _OUTPUT_AMOUNT = r"^-?[0-9]+\.[0-9]{2}$"
 
@@ -116,12 +117,13 @@ def _worked() -> list[str]:
         "",
         "```sh",
         SERVE_DEMO + "      # terminal 1: embedded broker on 127.0.0.1:1883",
-        SUB_DEMO + "                            # terminal 2",
+        SUB_DEMO + "  # terminal 2",
         "```",
         "",
         "then publish each message from a third terminal. Each step shows the command and what "
         "`mosquitto_sub` prints for it: the request, the answer on the sender's `resp` topic, and the "
-        "events.",
+        "events on the operators' topic (their copies on each named terminal's and app's own events topic "
+        "are filtered out by `-T`).",
         "",
     ]
     for i, x in enumerate(recorded("worked"), 1):

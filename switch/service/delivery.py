@@ -73,7 +73,8 @@ def serving(service: SettlementSwitch) -> Serve:
 
 
 async def sweep_windows(service: SettlementSwitch, stop: asyncio.Event) -> None:
-    """Close pooling windows as their time passes, on whatever clock runs, until ``stop`` is set."""
+    """Close pooling windows as their time passes, and forget answers past the idempotency retention, on
+    whatever clock runs, until ``stop`` is set."""
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), service.seconds_to_next_expiry())
@@ -81,5 +82,6 @@ async def sweep_windows(service: SettlementSwitch, stop: asyncio.Event) -> None:
             pass
         try:
             service.announce(await service.sweep())
+            await service.expire_replies()
         except Exception:
-            log.exception("window sweep failed")
+            log.exception("window sweep or the expiry of answers failed")

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,6 +31,7 @@ from switch.service.context import Context
 from switch.service.delivery import Reply
 from switch.service.faults import FaultBook
 from switch.service.forms import Asked, NationalForm, form_of
+from switch.service.replies import DEFAULT_RETENTION, Recorded, ReplyIndex
 from switch.service.trail import log_answer
 from switch.service.transactions import TABLE, Transaction
 from switch.store.base import Commit, ReplyRow, Store
@@ -53,17 +53,7 @@ from switch.wire.topics import ID_RULE, valid_id
 __all__ = ["Reply", "SettlementSwitch"]
 
 log = logging.getLogger("gongji.switch")
-RECENT_REPLIES_IN_MEMORY = 20_000
-
-
-@dataclass(slots=True)
-class _Recorded:
-    fingerprint: str
-    infno: str
-    code: str
-    setl_id: str | None
-    response: bytes | None  # None once evicted from memory: read it back from the store
-    durable: asyncio.Future[None] | None = None
+PRUNE_EVERY = 10.0  # real seconds between deletions of expired answers from the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,29 +72,36 @@ class SettlementSwitch:
 
     def __init__(self, store: Store, clock: Clock, policies: Sequence[Policy], admin_token: str | None = None,
                  on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = (),
-                 national_form: NationalForm | None = None) -> None:
+                 national_form: NationalForm | None = None, institutions: Mapping[str, str] | None = None,
+                 retention: timedelta = DEFAULT_RETENTION) -> None:
         self.store = store
         self.clock = clock
         self.base_policies = tuple(policies)
         self.admin_token = admin_token
         self._loaded_replies = 0
         self.state: State | None = None
-        self._replies: dict[tuple[str, str, str], _Recorded] = {}
-        self._recent: deque[tuple[str, str, str]] = deque()
+        self._replies = ReplyIndex(retention)  # the idempotency record, for ``retention`` of switch time
+        self._expired_since_prune = 0
+        self._pruned_at = time.monotonic()
         self._on_fatal = on_fatal
         self.committer = Committer(store, self._fatal)
         self._listeners: list[Callable[[list[bytes]], None]] = []
         self.faults = FaultBook(faults)
         self._national_form = national_form or NationalForm()
         self._national = _ChannelReplies(self, NATIONAL)  # a 2601 on the national door reverses its own msgids
+        # terminal_id -> fixmedins_code registered with the terminal's broker account (--access)
+        self.institutions: Mapping[str, str] = institutions or {}
 
     # --- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.store.open()
-        self.state, rows = await self.store.load(self.base_policies)
+        # Only answers within the retention are loaded: older ones are forgotten (and pruned soon).
+        since = self.clock.now() - self._replies.retention
+        self.state, rows = await self.store.load(self.base_policies, iso(since))
         for r in rows:
-            self._replies[(r.channel, r.sender, r.msgid)] = _Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
+            kept = Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
+            self._replies.remember((r.channel, r.sender, r.msgid), kept, datetime.fromisoformat(r.at))
         self.committer.start()
         self._loaded_replies = len(rows)
 
@@ -180,6 +177,7 @@ class SettlementSwitch:
             if entry is None:
                 raise unknown_infno(request)
             model = validate_input(request, entry.input)
+            fixmedins_code = self._institution(request)
         except RequestRejected as rejected:
             asked.infno, asked.msgid = rejected.infno, rejected.msgid
             output = {"errors": rejected.errors} if rejected.errors is not None else {}
@@ -188,7 +186,7 @@ class SettlementSwitch:
             return Reply(body, code=rejected.code.value)
         fault = self.faults.match(table_channel(channel), sender, request.infno)
         if fault is None:
-            return await self._handle_valid(asked, request, entry, model, started)
+            return await self._handle_valid(asked, request, entry, model, fixmedins_code, started)
         # Injected faults (admin.faults): an error is not recorded, so a retry of the msgid can succeed;
         # a dropped answer is recorded like any other, so the retry gets what was committed.
         log.info("%s/%s %s %s fault %s", channel, sender, request.infno, request.msgid, fault.action)
@@ -198,11 +196,21 @@ class SettlementSwitch:
             body = self._answer(asked, Code.INTERNAL_ERROR,
                                 "internal error (injected by admin.faults); nothing was committed", {})
             return Reply(body, code=Code.INTERNAL_ERROR.value)
-        reply = await self._handle_valid(asked, request, entry, model, started)
+        reply = await self._handle_valid(asked, request, entry, model, fixmedins_code, started)
         return Reply(reply.payload, reply.events, reply.code, fault.sends())
 
+    def _institution(self, request: Request) -> str:
+        """The institution a request acts for: on the pos channel, the one its terminal's account is
+        registered for when there is one (a claim of another is refused), else what the envelope says."""
+        claimed = request.envelope.fixmedins_code or ""
+        registered = self.institutions.get(request.sender) if request.channel == "pos" else None
+        if registered is None or claimed == registered:
+            return claimed
+        raise RequestRejected(Code.UNAUTHORIZED, f"fixmedins_code {claimed!r} is not the institution terminal "
+                              f"{request.sender} is registered for", request.msgid, request.infno)
+
     async def _handle_valid(self, asked: Asked, request: Request, entry: Transaction[Any], model: BaseModel,
-                            started: float) -> Reply:
+                            fixmedins_code: str, started: float) -> Reply:
         key = (request.channel, request.sender, request.msgid)
         fp = fingerprint(request.infno, request.raw_input)
         seen = self._replies.get(key)
@@ -211,7 +219,7 @@ class SettlementSwitch:
         state = self._state()
         findings = await self._disk_findings() if entry.reads_disk else None
         now = self.clock.now()
-        ctx = Context(state, request.infno, request.sender, request.msgid, request.envelope.fixmedins_code or "",
+        ctx = Context(state, request.infno, request.sender, request.msgid, fixmedins_code,
                       now, self.clock, self.faults, self._national if request.channel == NATIONAL else self,
                       findings)
         decision = entry.decide(ctx, model)
@@ -222,13 +230,12 @@ class SettlementSwitch:
         recorded = entry.recorded
         reply_row = None
         if recorded:
-            kept = _Recorded(fp, request.infno, decision.code.value, decision.setl_id, body)
-            self._remember(key, kept)
+            kept = Recorded(fp, request.infno, decision.code.value, decision.setl_id, body)
+            self._replies.remember(key, kept, now)
             reply_row = ReplyRow(request.channel, request.sender, request.msgid, request.infno, fp,
                                  decision.code.value, decision.setl_id, body, iso(now))
         elif any(isinstance(e, Reset) for e in decision.effects):
             self._replies.clear()
-            self._recent.clear()
         durable = self.committer.submit(Commit(decision.effects, reply_row))
         if recorded:
             kept.durable = durable
@@ -238,7 +245,7 @@ class SettlementSwitch:
         self._log(request.channel, request.sender, request.infno, request.msgid, decision.code, decision, started)
         return Reply(body, [self._event(e) for e in decision.events], decision.code.value)
 
-    async def _replay(self, asked: Asked, request: Request, seen: _Recorded, fp: str, started: float) -> Reply:
+    async def _replay(self, asked: Asked, request: Request, seen: Recorded, fp: str, started: float) -> Reply:
         if seen.durable is not None:
             await asyncio.shield(seen.durable)
         if seen.fingerprint != fp:
@@ -257,14 +264,6 @@ class SettlementSwitch:
                  request.msgid, seen.code, (time.perf_counter() - started) * 1000)
         return Reply(response, code=seen.code)
 
-    def _remember(self, key: tuple[str, str, str], entry: _Recorded) -> None:
-        self._replies[key] = entry
-        self._recent.append(key)
-        if len(self._recent) > RECENT_REPLIES_IN_MEMORY:
-            old = self._replies.get(self._recent.popleft())
-            if old is not None and old.durable is None:
-                old.response = None
-
     def _state(self) -> State:
         if self.state is None:
             raise RuntimeError("switch not started")
@@ -273,9 +272,28 @@ class SettlementSwitch:
     # --- what decisions may ask of the service ------------------------------------------------
 
     def original(self, sender: str, msgid: str, channel: str = "pos") -> Original | None:
-        """What this switch answered to ``sender``'s ``channel`` message ``msgid`` (2601 reverses by it)."""
+        """What this switch answered to ``sender``'s ``channel`` message ``msgid`` (2601 reverses by it).
+
+        A msgid that settled is found by its settlement first, also once its answer is past the
+        retention (or was replaced by the DUPLICATE_MSGID of a reuse after it): a reversal of it must
+        undo it, not register a tombstone and leave the money taken.
+        """
+        state = self._state()
+        setl_id = state.settled_msgids.get((sender, msgid))
+        if setl_id is not None:
+            return Original(state.settlements[setl_id].infno, Code.OK.value, setl_id)
         seen = self._replies.get((channel, sender, msgid))
         return None if seen is None else Original(seen.infno, seen.code, seen.setl_id)
+
+    async def expire_replies(self) -> None:
+        """Forget the answers older than the retention, in memory now and in the store every ``PRUNE_EVERY`` s."""
+        cutoff = self.clock.now() - self._replies.retention
+        self._expired_since_prune += self._replies.expire(cutoff)
+        if self._expired_since_prune and time.monotonic() - self._pruned_at >= PRUNE_EVERY:
+            deleted = await self.store.prune_replies(iso(cutoff))
+            log.info("idempotency: %d answers older than %s forgotten (%d kept)", deleted, iso(cutoff),
+                     len(self._replies))
+            self._expired_since_prune, self._pruned_at = 0, time.monotonic()
 
     async def _disk_findings(self) -> list[str]:
         """admin.audit: once every commit is durable, what the ledger on disk says is wrong, and where
@@ -283,7 +301,7 @@ class SettlementSwitch:
         await self.committer.drain()
         violations = await self.store.audit()
         state = self._state()
-        disk = await self.store.load(self.base_policies)
+        disk = await self.store.load(self.base_policies, None)
         for psn_no, person in state.people.items():
             on_disk = disk[0].people.get(psn_no)
             if on_disk is None or on_disk.balc != person.balc:

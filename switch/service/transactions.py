@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from switch.core import member_app
 from switch.core import settlement as settle_core
-from switch.core.model import Decision, State
+from switch.core.codes import Code
+from switch.core.model import Decision, State, refuse
 from switch.service import operator
 from switch.service.context import Context
 from switch.wire import outputs as out
@@ -77,16 +78,26 @@ class Transaction(Generic[M]):
 # --- the pos channel: the settlement core, told what each entry means -------------------------
 
 
+def _settled_before(ctx: Context) -> Decision | None:
+    """A settling msgid that already settled: its answer is past the idempotency retention (or it would have
+    been replayed), but a msgid never pays twice."""
+    setl_id = ctx.state.settled_msgids.get((ctx.sender, ctx.msgid))
+    if setl_id is None:
+        return None
+    return refuse(Code.DUPLICATE_MSGID, f"msgid {ctx.msgid} already settled {setl_id}; its answer is past the "
+                                        "idempotency retention and is not replayed; nothing moved: use a new msgid")
+
+
 def _pharmacy(*, pre: bool, med_type: str) -> Callable[[Context, PharmacySettle], Decision]:
     def decide(ctx: Context, cmd: PharmacySettle) -> Decision:
-        return settle_core.settle(ctx.state, settle_core.SettleCommand(
+        return (None if pre else _settled_before(ctx)) or settle_core.settle(ctx.state, settle_core.SettleCommand(
             ctx.infno, ctx.sender, ctx.msgid, ctx.fixmedins_code, cmd.druginfo, pre, med_type), ctx.now)
     return decide
 
 
 def _outpatient(*, pre: bool, med_type: str) -> Callable[[Context, OutpatientSettle], Decision]:
     def decide(ctx: Context, cmd: OutpatientSettle) -> Decision:
-        return settle_core.settle(ctx.state, settle_core.SettleCommand(
+        return (None if pre else _settled_before(ctx)) or settle_core.settle(ctx.state, settle_core.SettleCommand(
             ctx.infno, ctx.sender, ctx.msgid, ctx.fixmedins_code, cmd.data, pre, med_type), ctx.now)
     return decide
 
@@ -96,7 +107,8 @@ def _person_info(ctx: Context, cmd: PersonQuery) -> Decision:
 
 
 def _cancel(ctx: Context, cmd: Cancel) -> Decision:
-    return settle_core.cancel(ctx.state, cmd, ctx.infno, ctx.now)
+    return settle_core.cancel(ctx.state, cmd, ctx.infno, ctx.now, terminal_id=ctx.sender,
+                              fixmedins_code=ctx.fixmedins_code)
 
 
 def _reverse(ctx: Context, cmd: Reverse) -> Decision:

@@ -47,8 +47,14 @@ class Commit:
 class Store(Protocol):
     async def open(self) -> None: ...
 
-    async def load(self, base_policies: Sequence[Policy]) -> tuple[State, list[ReplyRow]]:
-        """The whole state, and every recorded reply (with ``response`` left empty)."""
+    async def load(self, base_policies: Sequence[Policy],
+                   replies_since: str | None = "") -> tuple[State, list[ReplyRow]]:
+        """The whole state, and the replies recorded at ``replies_since`` (ISO) or later, oldest first, with
+        ``response`` left empty ("": all of them; None: none)."""
+        ...
+
+    async def prune_replies(self, before: str) -> int:
+        """Delete the replies recorded before ``before`` (ISO); returns how many."""
         ...
 
     async def commit(self, batch: Sequence[Commit]) -> None:

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS replies (
     channel TEXT NOT NULL, sender TEXT NOT NULL, msgid TEXT NOT NULL, infno TEXT NOT NULL,
     fingerprint TEXT NOT NULL, code TEXT NOT NULL, setl_id TEXT, response BLOB NOT NULL, at TEXT NOT NULL,
     PRIMARY KEY (channel, sender, msgid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS replies_at ON replies (at);
 CREATE TABLE IF NOT EXISTS invites (
     relative TEXT NOT NULL, holder TEXT NOT NULL, rltn TEXT NOT NULL, at TEXT NOT NULL,
     PRIMARY KEY (relative, holder));

@@ -48,6 +48,7 @@ from switch.core.model import (
 from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
 from switch.journal.hints import Journal
+from switch.store.audit import audit_ledger
 from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
 from switch.store.lock import LedgerLock
 from switch.store.schema import SCHEMA_VERSION, TABLES, check_file, create_or_migrate, describe, read_version
@@ -192,14 +193,15 @@ def _prepare(db: sqlite3.Connection) -> None:
     db.executemany("INSERT OR IGNORE INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
 
 
-def _in_transaction(body: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+def _in_transaction(body: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
     """``body`` as one immediate transaction: all of it is committed, or none of it."""
 
-    def run(db: sqlite3.Connection) -> None:
+    def run(db: sqlite3.Connection) -> T:
         db.execute("BEGIN IMMEDIATE")
         try:
-            body(db)
+            result = body(db)
             db.execute("COMMIT")
+            return result
         except BaseException:
             # SQLite ends the transaction itself on some errors (SQLITE_FULL, SQLITE_IOERR): a ROLLBACK
             # then fails and its "no transaction is active" would hide the cause.
@@ -208,6 +210,14 @@ def _in_transaction(body: Callable[[sqlite3.Connection], None]) -> Callable[[sql
             raise
 
     return run
+
+
+def _replies(db: sqlite3.Connection, since: str) -> list[ReplyRow]:
+    """The recorded answers decided at ``since`` or later, oldest first (without their bytes)."""
+    return [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", at)
+            for channel, sender, msgid, infno, fp, code, setl_id, at in db.execute(
+                "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id, at FROM replies "
+                "WHERE at >= ? ORDER BY at", (since,))]
 
 
 class SqliteStore:
@@ -276,7 +286,8 @@ class SqliteStore:
             return bytes(response)
         return None
 
-    async def load(self, base_policies: Sequence[Policy]) -> tuple[State, list[ReplyRow]]:
+    async def load(self, base_policies: Sequence[Policy],
+                   replies_since: str | None = "") -> tuple[State, list[ReplyRow]]:
         def run(db: sqlite3.Connection) -> tuple[State, list[ReplyRow]]:
             book = PolicyBook(base_policies)
             for (body,) in db.execute("SELECT body FROM policies"):
@@ -301,6 +312,7 @@ class SqliteStore:
             for row in db.execute(f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements"):
                 s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
                 state.settlements[s.setl_id] = s
+                state.settled_msgids[(s.terminal_id, s.msgid)] = s.setl_id
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)
                 if s.binding_id is not None:  # a removed binding's bid is never given again
                     state.next_binding = max(state.next_binding, s.binding_id + 1)
@@ -315,50 +327,25 @@ class SqliteStore:
                 state.premiums[(relative, year)] = amount
             for relative, holder, rltn, at in db.execute("SELECT * FROM invites"):
                 state.invites[(relative, holder)] = Invite(holder, relative, rltn, datetime.fromisoformat(at))
-            replies = [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", "")
-                       for channel, sender, msgid, infno, fp, code, setl_id in db.execute(
-                           "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id FROM replies")]
-            return state, replies
+            return state, [] if replies_since is None else _replies(db, replies_since)
 
         return await self._in_thread(run)
+
+    async def prune_replies(self, before: str) -> int:
+        """Delete the recorded answers decided before ``before`` (an ISO timestamp); returns how many."""
+
+        def run(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM replies WHERE at < ?", (before,)).rowcount
+
+        try:
+            return await self._in_thread(_in_transaction(run))
+        except sqlite3.Error as exc:
+            raise StoreError(f"pruning answers failed: {describe(exc)}") from exc
 
     async def audit(self) -> list[str]:
         """Recompute every balance from the ledger and check the books (conservation, no overdraft)."""
 
-        def run(db: sqlite3.Connection) -> list[str]:
-            violations: list[str] = []
-            sums: dict[str, int] = {}
-            for account, net in db.execute(
-                    "SELECT account, sum(fen) FROM (SELECT credit AS account, fen FROM ledger "
-                    "UNION ALL SELECT debit, -fen FROM ledger) GROUP BY account"):
-                sums[account] = net
-            total = 0
-            for psn_no, balc in db.execute("SELECT psn_no, balc FROM people"):
-                total += balc
-                if balc < 0:
-                    violations.append(f"negative balance: {psn_no} has {balc} fen")
-                if sums.get(psn_no, 0) != balc:
-                    violations.append(f"{psn_no}: balance {balc} fen but the ledger gives {sums.get(psn_no, 0)}")
-            for account, balc in db.execute("SELECT account, balc FROM externals"):
-                total += balc
-                if sums.get(account, 0) != balc:
-                    violations.append(f"{account}: total {balc} fen but the ledger gives {sums.get(account, 0)}")
-            if total != 0:
-                violations.append(f"money not conserved: accounts and externals sum to {total} fen, not 0")
-            for setl_id, medfee, fund, acct, mulaid, cash, status, paid in db.execute(
-                    "SELECT s.setl_id, s.medfee, s.fund, s.acct, s.mulaid, s.cash, s.status, "
-                    "coalesce((SELECT sum(CASE WHEN l.credit = '@paid' THEN l.fen ELSE -l.fen END) FROM ledger l "
-                    "WHERE l.ref = s.setl_id AND '@paid' IN (l.credit, l.debit)), 0) FROM settlements s"):
-                if fund + acct + mulaid + cash != medfee:
-                    violations.append(f"{setl_id}: parts do not add up to medfee_sumamt")
-                expected = acct + mulaid if status == "settled" else 0
-                if paid != expected:
-                    violations.append(f"{setl_id} ({status}): ledger paid {paid} fen, expected {expected}")
-            for relative, used in db.execute("SELECT relative, used FROM bindings WHERE used < 0"):
-                violations.append(f"binding of {relative}: negative cap usage {used}")
-            return violations
-
-        return await self._in_thread(run)
+        return await self._in_thread(audit_ledger)
 
     async def write_journal(self) -> None:
         """Write journal rows no batch has carried, and prune to the bound when due (the idle path)."""

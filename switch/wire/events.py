@@ -1,7 +1,10 @@
-"""Wire models of the events on ``{root}/events``: what happened, for dashboards and tests.
+"""Wire models of the events on ``{root}/events``: what happened, for dashboards and tests; and who each concerns.
 
 Like the answers' models (``switch/wire/outputs.py``) they describe and never build: the core makes
 each event's ``data`` as a plain dict, and a test holds every recorded event to its model here.
+
+Strategy: an event concerns the terminals and people its ``data`` names (``recipients``), so a
+terminal or a member app can be sent its own events without being able to read anyone else's.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from switch.wire.inputs import Relation
 from switch.wire.outputs_base import Amount, Timestamp
 from switch.wire.outputs_base import Out as _Out
 
-__all__ = ["EVENT_MODELS", "Event"]
+__all__ = ["APP_FIELDS", "EVENT_MODELS", "POS_FIELDS", "Event", "recipients"]
 
 
 class WindowData(_Out):
@@ -63,6 +66,9 @@ class SettlementCancelledData(_Out):
     setl_id: str
     psn_no: str
     infno: str
+    terminal_id: str = Field(description="the terminal that settled")
+    fixmedins_code: str = Field(description="the institution that settled, and cancelled")
+    cancelled_by: str = Field(description="the terminal that cancelled (of the same institution)")
     mulaid_psn_no: str | None
 
 
@@ -121,3 +127,15 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "binding.declined": BindingAskedData,
 }
 """The ``data`` of each event type."""
+
+
+# The fields of an event's data that name a terminal, and those that name a person (a member app).
+POS_FIELDS = ("terminal_id", "cancelled_by")
+APP_FIELDS = ("psn_no", "mulaid_psn_no", "holder_psn_no", "relative_psn_no")
+
+
+def recipients(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(terminals, people) an event with this ``data`` concerns, each once, in field order."""
+    terminals = list(dict.fromkeys(v for f in POS_FIELDS if isinstance(v := data.get(f), str) and v))
+    people = list(dict.fromkeys(v for f in APP_FIELDS if isinstance(v := data.get(f), str) and v))
+    return terminals, people

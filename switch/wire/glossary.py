@@ -93,6 +93,7 @@ GLOSSARY: dict[str, str] = {
     "acct_mulaid_pay": "paid from the family holder's account (个人账户共济支付金额)",
     "psn_cash_pay": "paid by the patient in cash (个人现金支出)",
     "mulaid_psn_no": "the holder whose account paid (or would pay), else null",
+    "cancelled_by": "the terminal that sent the cancel (of the settling institution)",
     "hifp_pay": "paid by the basic medical fund (统筹基金支出): all of fund_pay_sumamt here",
     "psn_part_amt": "the patient's part (个人负担总金额): acct_pay + acct_mulaid_pay + psn_cash_pay",
     "fulamt_ownpay_amt": "wholly self-paid items (全自费金额); no catalogue here: 0.00",

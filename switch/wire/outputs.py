@@ -313,7 +313,8 @@ CODE_WHEN: dict[Code, str] = {
     Code.INSURANCE_SUSPENDED: "the patient's insurance is suspended",
     Code.DUPLICATE_MSGID: "msgid reused by the same sender with other content",
     Code.REVERSED: "the original settlement arrived after its reversal (2601); nothing moved",
-    Code.SETTLEMENT_NOT_FOUND: "cancel/reversal: unknown setl_id, or another person's",
+    Code.SETTLEMENT_NOT_FOUND: "cancel/reversal: unknown setl_id, another person's, or (cancel) another "
+                               "institution's",
     Code.ALREADY_CANCELLED: "cancel of a settlement already cancelled or reversed",
     Code.NOT_REVERSIBLE: "2601 with an oinfno other than 2102/2207",
     Code.FACE_VERIFICATION_REQUIRED: "bind/unbind without face_verified: true",
@@ -331,7 +332,9 @@ CODE_WHEN: dict[Code, str] = {
     Code.INSUFFICIENT_BALANCE: "premium larger than the holder's balance",
     Code.PREMIUM_ALREADY_PAID: "second premium for the same relative and year",
     Code.CLOCK_NOT_VIRTUAL: "admin.clock change on a switch running the system clock",
-    Code.UNAUTHORIZED: "admin request without the switch's admin token, or with another (err_msg says which)",
+    Code.UNAUTHORIZED: "admin request without the switch's admin token, or with another (err_msg says which); "
+                       "a pos request whose fixmedins_code is not the institution its terminal's broker account "
+                       "is registered for",
     Code.INTERNAL_ERROR: "the switch failed on this request (or a fault rule said so); nothing was committed",
 }
 """When each code is sent, in English: the stable gloss of every ``err_msg`` (which is Chinese where the

@@ -1,16 +1,20 @@
 """The topic names of the protocol, the id pattern they carry, and the default root: written here once.
 
 Requests arrive on ``{root}/pos/{terminal_id}/req``, ``{root}/app/{psn_no}/req`` and
-``{root}/admin/req``; each is answered on the same topic ending in ``resp``; events go to
-``{root}/events``. Every door, tool and client builds and reads topics with these functions.
+``{root}/admin/req``; each is answered on the same topic ending in ``resp``; every event goes to
+the operators' ``{root}/events`` and, for each terminal and person it concerns, to
+``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}``. Every door, tool and client
+builds and reads topics with these functions. The switch's liveness probes
+(``switch/doors/liveness.py``) travel on ``gongji-switch-probe/{root}``, outside the root, so a
+subscriber of ``{root}/#`` sees only the protocol.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["CHANNELS", "DEFAULT_ROOT", "ID_PATTERN", "ID_RULE", "ROUTED", "events_topic", "parse_request_topic",
-           "request_filters", "request_topic", "response_topic", "valid_id"]
+__all__ = ["CHANNELS", "DEFAULT_ROOT", "ID_PATTERN", "ID_RULE", "ROUTED", "events_topic", "is_events_topic",
+           "parse_request_topic", "probe_topic", "request_filters", "request_topic", "response_topic", "valid_id"]
 
 DEFAULT_ROOT = "gongji/v1"
 CHANNELS = ("pos", "app", "admin")
@@ -41,8 +45,21 @@ def response_topic(root: str, channel: str, sender: str | None = None) -> str:
     return _topic(root, channel, sender, "resp")
 
 
-def events_topic(root: str) -> str:
-    return f"{root}/events"
+def events_topic(root: str, channel: str | None = None, recipient: str | None = None) -> str:
+    """The operators' events topic, or with ``channel`` and ``recipient`` one terminal's or one app's own."""
+    if channel is None:
+        return f"{root}/events"
+    return f"{root}/events/{channel}/{recipient}"
+
+
+def is_events_topic(root: str, topic: str) -> bool:
+    """Whether ``topic`` is one of the events topics under ``root`` (the operators' or a recipient's)."""
+    return topic == f"{root}/events" or topic.startswith(f"{root}/events/")
+
+
+def probe_topic(root: str) -> str:
+    """Where the switch publishes, and hears back, the probes that show its session still hears."""
+    return f"gongji-switch-probe/{root}"
 
 
 def request_filters(root: str) -> list[str]:

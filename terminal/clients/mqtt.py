@@ -16,7 +16,7 @@ from typing import Any, Self
 import aiomqtt
 
 from switch.doors.mqtt import NODELAY, BrokerAddress, parse_broker_url
-from switch.wire.topics import DEFAULT_ROOT, events_topic, request_topic, response_topic
+from switch.wire.topics import DEFAULT_ROOT, events_topic, is_events_topic, request_topic, response_topic
 from terminal.errors import TerminalError
 
 __all__ = ["NoAnswer", "Refused", "SwitchClient"]
@@ -39,7 +39,7 @@ class Refused(TerminalError):
 class SwitchClient:
     def __init__(self, broker: BrokerAddress | str, channel: str, sender: str = "admin", *,
                  root: str = DEFAULT_ROOT, fixmedins_code: str | None = None, token: str | None = None,
-                 events: bool = False, timeout: float = 5.0) -> None:
+                 events: bool = False, own_events: bool = False, timeout: float = 5.0) -> None:
         self.broker = parse_broker_url(broker) if isinstance(broker, str) else broker
         self.channel = channel
         self.sender = sender
@@ -47,7 +47,8 @@ class SwitchClient:
         self.fixmedins_code = fixmedins_code
         self.token = token
         self.timeout = timeout
-        self.want_events = events
+        self.want_events = events  # every event, on the operators' topic
+        self.want_own_events = own_events  # the events that concern this terminal or app, on its own topic
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.unmatched: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -65,12 +66,16 @@ class SwitchClient:
         return response_topic(self.root, self.channel, self.sender)
 
     async def __aenter__(self) -> Self:
+        # A logged-in client's id is its login: the generated broker configs tie the two together.
         self._client = aiomqtt.Client(self.broker.host, self.broker.port, username=self.broker.username,
-                                      password=self.broker.password, socket_options=NODELAY)
+                                      password=self.broker.password, identifier=self.broker.username,
+                                      socket_options=NODELAY)
         await self._client.__aenter__()
         await self._client.subscribe(self.resp_topic, qos=1)
         if self.want_events:
             await self._client.subscribe(events_topic(self.root), qos=1)
+        if self.want_own_events:
+            await self._client.subscribe(events_topic(self.root, self.channel, self.sender), qos=1)
         self._reader = asyncio.create_task(self._read())
         return self
 
@@ -87,7 +92,7 @@ class SwitchClient:
                 body = json.loads(bytes(message.payload), parse_float=Decimal)
             except ValueError:
                 continue
-            if str(message.topic) == events_topic(self.root):
+            if is_events_topic(self.root, str(message.topic)):
                 await self.events.put(body)
                 continue
             ref = body.get("inf_refmsgid") if isinstance(body, dict) else None

@@ -76,7 +76,8 @@ def run_core_bench(decisions: int = 200_000, people: int = 10_000, families: int
             _commit(state, settle(state, again, now))
             done += 1
         elif kind == "cancel" and first.setl_id:
-            _commit(state, cancel(state, Cancel(setl_id=first.setl_id, psn_no=psn), "2103", now))
+            _commit(state, cancel(state, Cancel(setl_id=first.setl_id, psn_no=psn), "2103", now,
+                                  terminal_id="BENCH", fixmedins_code="P37050000001"))
             done += 1
         elif kind == "reversal":
             original = Original("2102", first.code.value, first.setl_id)

@@ -26,7 +26,7 @@ from tests.support.brokers import MosquittoProcess, free_port, wait_port
 from tests.support.families import ZIBO, person, pharmacy_input
 from tests.support.switches import SwitchProcess
 
-TERMINALS = ("T1", "T2")
+TERMINALS = ("T1@P2", "T2@P1")  # each registered for its institution
 APPS = ("ZH", "ZR")
 
 
@@ -34,6 +34,7 @@ APPS = ("ZH", "ZR")
 class Secured:
     url: str  # no credentials
     access: AccessConfig
+    broker: str = "mosquitto"  # or "amqtt", the embedded one
 
     def client(self, channel: str, user: str, sender: str | None = None, **kw: Any) -> SwitchClient:
         """A SwitchClient logged in as ``user`` (speaking as ``sender``, by default the same id)."""
@@ -44,7 +45,7 @@ class Secured:
 
     def raw(self, user: str, password: str | None = None) -> aiomqtt.Client:
         host, port = self.url.removeprefix("mqtt://").split(":")
-        return aiomqtt.Client(host, int(port), username=user,
+        return aiomqtt.Client(host, int(port), username=user, identifier=user,  # a client id is its login
                               password=password if password is not None else self.access.user(user).password,
                               socket_options=NODELAY)
 
@@ -83,7 +84,7 @@ def secured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     else:
         switch = SwitchProcess("--listen", f"127.0.0.1:{port}", *common).start()
         wait_port(port)
-    yield Secured(f"mqtt://127.0.0.1:{port}", access)
+    yield Secured(f"mqtt://127.0.0.1:{port}", access, request.param)
     assert switch.terminate() == 0
     if broker is not None:
         broker.stop()
@@ -171,9 +172,9 @@ async def test_only_the_admin_user_uses_the_admin_channel(secured: Secured) -> N
     """A terminal publishing admin.reset is ignored, and it cannot read the admin channel's answers."""
     await load_zibo(secured)
     root = secured.access.topic_root
-    async with listening(secured.raw("T1"), f"{root}/admin/resp") as spied:
-        async with secured.raw("T1") as t1:
-            await publish_quietly(t1, f"{root}/admin/req", {"infno": "admin.reset", "msgid": "evil-1", "input": {}})
+    t1 = secured.raw("T1")  # one connection: a second one under the same login would take this one's place
+    async with listening(t1, f"{root}/admin/resp") as spied:
+        await publish_quietly(t1, f"{root}/admin/req", {"infno": "admin.reset", "msgid": "evil-1", "input": {}})
         assert await holder_balance(secured) == "200.00"
         await asyncio.sleep(0.3)
     assert spied == []
@@ -193,3 +194,102 @@ async def test_accounts_stay_on_their_own_channel(secured: Secured) -> None:
     async with secured.client("app", "T1", sender="T1") as impostor:
         with pytest.raises((aiomqtt.MqttError, NoAnswer)):
             await impostor.request("app.bindings", {}, timeout=1)
+
+
+async def test_a_terminal_cannot_cancel_another_institutions_settlement(secured: Secured) -> None:
+    """T1 (registered for P2) cancelling T2's (P1) pooled sale: claiming P1 is UNAUTHORIZED, as itself
+    SETTLEMENT_NOT_FOUND; nothing is refunded until T2 cancels it."""
+    await load_zibo(secured)
+    async with secured.client("pos", "T2", fixmedins_code="P1") as t2:
+        sale = await t2.request("2102", pharmacy_input("ZR", "80.00"))
+    setl_id = sale["output"]["setlinfo"]["setl_id"]
+    assert sale["output"]["setlinfo"]["acct_mulaid_pay"] == "80.00" and await holder_balance(secured) == "120.00"
+    cancel = {"setl_id": setl_id, "psn_no": "ZR"}
+    async with secured.client("pos", "T1", fixmedins_code="P1") as t1:
+        claimed = await t1.request("2103", cancel)
+    assert (claimed["code"], claimed["err_msg"]) == (
+        "UNAUTHORIZED", "fixmedins_code 'P1' is not the institution terminal T1 is registered for")
+    async with secured.client("pos", "T1", fixmedins_code="P2") as t1:
+        own = await t1.request("2103", cancel)
+    assert (own["code"], own["err_msg"]) == ("SETTLEMENT_NOT_FOUND", f"参保人 ZR 没有结算 {setl_id}")
+    assert await holder_balance(secured) == "120.00"
+    async with secured.client("pos", "T2", fixmedins_code="P1") as t2:
+        refund = await t2.request("2103", cancel)
+    assert refund["code"] == "OK" and await holder_balance(secured) == "200.00"
+
+
+async def test_terminals_and_apps_read_only_their_own_events(secured: Secured) -> None:
+    """T2's pooled sale reaches T2, ZR and ZH on their own events topics and the admin on {root}/events;
+    T1 hears nothing of it, whatever it subscribes to."""
+    await load_zibo(secured)
+    root = secured.access.topic_root
+    spy_topics = (f"{root}/events", f"{root}/events/#", f"{root}/events/pos/T2", f"{root}/events/app/ZR", f"{root}/#")
+    async with listening(secured.raw("T1"), *spy_topics) as spied, \
+            secured.client("admin", "admin", events=True) as admin, \
+            secured.client("app", "ZR", own_events=True) as zr, secured.client("app", "ZH", own_events=True) as zh, \
+            secured.client("pos", "T2", fixmedins_code="P1", own_events=True) as t2:
+        sale = await t2.request("2102", pharmacy_input("ZR", "30.00"))
+        setl_id = sale["output"]["setlinfo"]["setl_id"]
+        for listener in (t2, zr, zh, admin):
+            event = await asyncio.wait_for(listener.events.get(), 5)
+            assert (event["type"], event["data"]["setl_id"], event["data"]["acct_mulaid_pay"]) == (
+                "settlement.committed", setl_id, "30.00")
+        await asyncio.sleep(0.5)
+    assert spied == []
+
+
+async def retake_client_ids(secured: Secured, ids: tuple[str, ...], seconds: float) -> list[str]:
+    """Log in as terminal T1 under each of ``ids`` again and again for ``seconds``, keeping the session
+    (clean_session False), as a hostile terminal would; returns the topics of what it heard."""
+    host, port = secured.url.removeprefix("mqtt://").split(":")
+    heard: list[str] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+
+    async def read(client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            heard.append(str(message.topic))
+
+    while loop.time() < deadline:
+        for identifier in ids:
+            try:
+                async with aiomqtt.Client(host, int(port), username="T1", password=secured.access.user("T1").password,
+                                          identifier=identifier, clean_session=False) as intruder:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(read(intruder), 1.0)
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.2)
+    return heard
+
+
+async def test_a_terminal_taking_the_switchs_client_id_neither_hears_requests_nor_silences_it(
+        secured: Secured) -> None:
+    """T1 re-taking the switch's client id for 8 s hears no request; all 16 of T2's requests are answered (on
+    mosquitto at the first try: T1's id is its login), and once T1 stops the switch answers at the first try."""
+    await load_zibo(secured)
+    root = secured.access.topic_root
+    ids = ("gongji-switch", f"gongji-switch-{root.replace('/', '-')}")  # its id with access files, and without
+    query = {"mdtrt_cert_type": "01", "mdtrt_cert_no": "QRZR"}
+    async with secured.client("pos", "T2", fixmedins_code="P1") as t2:
+        intruder = asyncio.create_task(retake_client_ids(secured, ids, 8))
+        await asyncio.sleep(0.5)
+        retried = 0
+        for n in range(16):
+            msgid = f"under-attack-{n}"
+            for _attempt in range(30):
+                try:
+                    answer = await t2.request("1101", query, msgid=msgid, timeout=2)
+                    break
+                except NoAnswer:
+                    retried += 1
+            else:
+                raise AssertionError(f"{msgid} never answered")
+            assert (answer["code"], answer["output"]["baseinfo"]["psn_no"]) == ("OK", "ZR")
+            await asyncio.sleep(0.3)
+        heard = await intruder
+        after = await t2.request("1101", query, msgid="after-attack", timeout=15)
+    assert [topic for topic in heard if topic.endswith("/req")] == []
+    assert after["code"] == "OK"
+    if secured.broker == "mosquitto":  # amqtt drops the switch before refusing T1: it reconnects, T2 retries
+        assert retried == 0
+    print(f"\n{len(heard)} messages heard by the intruder; {retried} retries of T2's 16 requests")

@@ -267,7 +267,9 @@ class LedgerMachine(RuleBasedStateMachine):
         settled = self.state.settlements[setl_id]
         was = settled.status
         before = snapshot(self.state)["people"]
-        answer = self.send("pos", terminal, via, {"setl_id": setl_id, "psn_no": patient})
+        # from the institution that settled (another one's cancel is SETTLEMENT_NOT_FOUND)
+        answer = self.send("pos", terminal, via, {"setl_id": setl_id, "psn_no": patient},
+                           fixmedins=settled.fixmedins_code)
         if was != "settled":
             assert answer["code"] == "ALREADY_CANCELLED" and snapshot(self.state)["people"] == before
             return

@@ -30,13 +30,17 @@ def test_password_hash_is_mosquitto_pbkdf2_sha512() -> None:
 
 
 def test_each_account_gets_only_its_own_topics() -> None:
-    """A terminal writes its req and reads its resp (and events); the switch reads every req; nobody else does."""
+    """A terminal writes its req and reads its resp and its own events; the operator reads every event; the switch
+    reads every req; nobody else does."""
     users = build_users(["T1"], ["DH"], {"T1": "pw"})
     acl = mosquitto_acl(users, "g/v1")
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in acl.split("\n\n") if block.startswith("user")}
-    for user, topic in (("T1", "pos/T1"), ("DH", "app/DH"), ("admin", "admin")):
+    for user, topic in (("T1", "pos/T1"), ("DH", "app/DH")):
         assert blocks[f"user {user}"] == [f"topic write g/v1/{topic}/req", f"topic read g/v1/{topic}/resp",
-                                          "topic read g/v1/events"]
+                                          f"topic read g/v1/events/{topic}"]
+    assert blocks["user admin"] == ["topic write g/v1/admin/req", "topic read g/v1/admin/resp",
+                                    "topic read g/v1/events", "topic read g/v1/events/pos/+",
+                                    "topic read g/v1/events/app/+"]
     assert "topic read g/v1/pos/+/req" in blocks["user gongji-switch"]
     assert "pattern" not in acl and "%u" not in acl
 
@@ -62,8 +66,18 @@ def test_written_files_read_back_and_feed_the_embedded_broker(tmp_path: Path) ->
     plugins = amqtt_plugins(back)
     acl = plugins["amqtt.plugins.topic_checking.TopicAccessControlListPlugin"]
     assert acl["publish_acl"]["T1"] == ["g/v1/pos/T1/req"]
-    assert acl["acl"]["T1"] == ["g/v1/pos/T1/resp", "g/v1/events"]
+    assert acl["acl"]["T1"] == ["g/v1/pos/T1/resp", "g/v1/events/pos/T1"]
     hashes = (tmp_path / "acc" / "amqtt-passwd").read_text()
     assert hashes.startswith("gongji-switch:$argon2id$")
     with pytest.raises(ConfigError, match="mosquitto-config"):
         read_access(tmp_path / "nowhere")
+
+
+def test_terminal_registered_for_its_institution(tmp_path: Path) -> None:
+    """``--terminal T1@P1`` registers T1 for P1 in users.yaml; the switch reads it back as T1's institution."""
+    users = build_users(["T1", "T2"], ["DH"], {}, {"T1": "P1"})
+    written = write_access(tmp_path / "acc", users, "g/v1", "127.0.0.1:1884")
+    assert "fixmedins_code: P1" in (tmp_path / "acc" / "users.yaml").read_text()
+    assert read_access(tmp_path / "acc").institutions == written.institutions == {"T1": "P1"}
+    with pytest.raises(ConfigError, match="institution 'P 1' of terminal 'T1'"):
+        build_users(["T1"], [], {}, {"T1": "P 1"})

@@ -26,6 +26,8 @@ from tests.support.states import (
     resident,
 )
 
+AT_P1 = {"terminal_id": "T1", "fixmedins_code": "P1"}  # a cancel from the institution that settled
+
 
 def _pay(d: Decision) -> tuple[str, str]:
     info = (d.output or {})["setlinfo"]
@@ -68,7 +70,7 @@ def test_cancel_and_reversal_restore_cap_usage() -> None:
     first = pharmacy(state, "ZR", 3_000, msgid="A")
     second = pharmacy(state, "ZR", 3_000, msgid="B")
     assert state.binding_of["ZR"].used == 5_000
-    commit(state, cancel(state, Cancel(setl_id=first.setl_id or "", psn_no="ZR"), "2103", NOW))
+    commit(state, cancel(state, Cancel(setl_id=first.setl_id or "", psn_no="ZR"), "2103", NOW, **AT_P1))
     assert state.binding_of["ZR"].used == 2_000
     commit(state, reverse(state, Reverse(psn_no="ZR", omsgid="B", oinfno="2102"), "T1",
                           Original("2102", "OK", second.setl_id), NOW))
@@ -115,7 +117,7 @@ def _history(state: State) -> list[str]:
     setl = [pharmacy(state, "ZR", fen, now=NOW + timedelta(minutes=i), msgid=f"M{i}", fixmedins_code=f"P{i}")
             for i, fen in enumerate((1_000, 2_000, 3_000))]
     commit(state, cancel(state, Cancel(setl_id=setl[1].setl_id or "", psn_no="ZR"), "2103",
-                         NOW + timedelta(minutes=9)))
+                         NOW + timedelta(minutes=9), **AT_P1))
     return [s.setl_id or "" for s in setl]
 
 
@@ -276,7 +278,7 @@ def test_a_refund_returns_cap_only_to_the_binding_it_was_spent_under(undo: str) 
         original = Original("2102", "OK", first.setl_id)
         d = commit(state, reverse(state, Reverse(psn_no="ZR", omsgid="A", oinfno="2102"), "T1", original, NOW))
     else:
-        d = commit(state, cancel(state, Cancel(psn_no="ZR", setl_id=first.setl_id or ""), undo, NOW))
+        d = commit(state, cancel(state, Cancel(psn_no="ZR", setl_id=first.setl_id or ""), undo, NOW, **AT_P1))
     assert d.code is Code.OK
     assert (state.binding_of["ZR"].used, state.people["ZH"].balc) == (5_000, 20_000 - 5_000)
     assert _pay(pharmacy(state, "ZR", 10_000, msgid="C")) == ("50.00", "50.00")

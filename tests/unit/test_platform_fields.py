@@ -125,7 +125,8 @@ def test_cancel_and_reversal_show_the_same_visit_negated() -> None:
     first = swipe(state, "R", "100.00", infno="2207", med_type="14", msgid="M-1")
     second = swipe(state, "R", "50.00", infno="2207", med_type="11", msgid="M-2")
     assert first.setl_id is not None and second.setl_id is not None
-    cancelled = cancel(state, Cancel(setl_id=first.setl_id, psn_no="R"), "2208", T0).output
+    cancelled = cancel(state, Cancel(setl_id=first.setl_id, psn_no="R"), "2208", T0, terminal_id="T1",
+                       fixmedins_code="P1").output
     reversed_ = reverse(state, Reverse(psn_no="R", omsgid="M-2", oinfno="2207"), "T1",
                         Original("2207", "OK", second.setl_id), T0).output
     assert cancelled is not None and reversed_ is not None

@@ -15,6 +15,8 @@ from switch.wire.inputs import Cancel, Load, PersonQuery, Reverse, SetStatus
 from tests.support.families import DONGYING, ZIBO, person
 from tests.unit.core_helpers import T0, balances, commit, loaded, new_state, swipe
 
+AT_P1 = {"terminal_id": "T1", "fixmedins_code": "P1"}  # a cancel from the institution that settled
+
 PROMPT = "您存在有效的家庭共济绑定关系,5分钟内再次刷卡,可以走家庭共济消费"
 
 
@@ -184,7 +186,7 @@ def test_cap_limits_pooling_and_cancel_restores_it() -> None:
     assert state.binding_of["ZR"].used == 5000
     third = swipe(state, "ZR", "30.00")
     assert amounts(third)[2:4] == ("0.00", "30.00")
-    commit(state, cancel(state, Cancel(setl_id=first.setl_id, psn_no="ZR"), "2103", T0))  # type: ignore[arg-type]
+    commit(state, cancel(state, Cancel(setl_id=first.setl_id, psn_no="ZR"), "2103", T0, **AT_P1))  # type: ignore[arg-type]
     assert state.binding_of["ZR"].used == 2000
     assert amounts(swipe(state, "ZR", "40.00"))[2:4] == ("30.00", "10.00")
 
@@ -234,16 +236,17 @@ def test_cancel_refunds_every_source_with_negated_amounts() -> None:
     swipe(state, "DE", "80.00")
     settled = swipe(state, "DE", "80.00")
     assert balances(state) == {"DH": "450.00", "DR": "0.00", "DE": "0.00"}
-    d = commit(state, cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="DE"), "2103", T0))
+    d = commit(state, cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="DE"), "2103", T0, **AT_P1))
     assert d.code is Code.OK
     assert amounts(d) == ("0.00", "-30.00", "-50.00", "0.00", "30.00")
     assert d.output["setlinfo"]["medfee_sumamt"] == "-80.00"  # type: ignore[index]
     assert balances(state) == {"DH": "500.00", "DR": "0.00", "DE": "30.00"}
-    again = cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="DE"), "2103", T0)
+    again = cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="DE"), "2103", T0, **AT_P1)
     assert again.code is Code.ALREADY_CANCELLED and again.effects == ()
-    other = cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="DR"), "2103", T0)
+    other = cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="DR"), "2103", T0, **AT_P1)
     assert other.code is Code.SETTLEMENT_NOT_FOUND
-    assert cancel(state, Cancel(setl_id="SETL9999999999", psn_no="DE"), "2103", T0).code is Code.SETTLEMENT_NOT_FOUND
+    assert cancel(state, Cancel(setl_id="SETL9999999999", psn_no="DE"), "2103", T0,
+                  **AT_P1).code is Code.SETTLEMENT_NOT_FOUND
     assert [r.amount for r in state.records["DH"]] == [5000, -5000]
 
 
@@ -334,6 +337,26 @@ def test_people_are_upserted_and_balance_set_through_the_ledger() -> None:
     replaced = PutPerson(Person("ZH", "x", "310", "370300", "active", {}))
     commit(state, type("D", (), {"effects": (replaced,)})())
     assert state.cert_owner.get(("01", "QRZH")) is None and state.people["ZH"].balc == 35000
+
+
+def test_cancel_from_another_institution_is_settlement_not_found() -> None:
+    """Only the institution that settled may cancel; another gets SETTLEMENT_NOT_FOUND, as for no settlement."""
+    state = loaded(ZIBO)
+    settled = swipe(state, "ZR", "80.00", fixmedins="P2", terminal="T2")
+    assert balances(state)["ZH"] == "120.00"
+    foreign = cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="ZR"), "2103", T0,
+                     terminal_id="T1", fixmedins_code="P1")
+    missing = cancel(state, Cancel(setl_id="SETL9999999999", psn_no="ZR"), "2103", T0,
+                     terminal_id="T1", fixmedins_code="P1")
+    assert foreign.code is Code.SETTLEMENT_NOT_FOUND and foreign.effects == () and foreign.events == ()
+    assert foreign.err_msg == f"参保人 ZR 没有结算 {settled.setl_id}"
+    assert missing.err_msg == "参保人 ZR 没有结算 SETL9999999999"
+    assert balances(state)["ZH"] == "120.00"
+    own = commit(state, cancel(state, Cancel(setl_id=settled.setl_id or "", psn_no="ZR"), "2103", T0,
+                               terminal_id="T3", fixmedins_code="P2"))
+    assert own.code is Code.OK and balances(state)["ZH"] == "200.00"
+    assert own.events[0].data == {"setl_id": settled.setl_id, "psn_no": "ZR", "infno": "2103", "terminal_id": "T2",
+                                  "fixmedins_code": "P2", "cancelled_by": "T3", "mulaid_psn_no": "ZH"}
 
 
 def test_a_swipe_before_the_window_opened_is_outside_it() -> None:

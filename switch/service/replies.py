@@ -1,0 +1,79 @@
+"""The idempotency record in memory: the answers recorded by (channel, sender, msgid), kept for a stated retention.
+
+Strategy: a payment API keeps idempotency keys for a day, not for ever; so does the switch
+(``--idempotency-hours``, 24 by default). Each recorded answer is indexed with the moment it was
+decided; ``expire`` drops every key older than the retention, so memory follows the traffic of the
+last retention period, not of the switch's whole life. The bytes of an answer stay in memory only
+for the newest ``RECENT_RESPONSES``; older ones are read back from the store when replayed. The
+store's ``replies`` table is pruned with the same cutoff, after memory, so a key still indexed
+here always has its row on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+__all__ = ["DEFAULT_RETENTION", "RECENT_RESPONSES", "Recorded", "ReplyIndex"]
+
+DEFAULT_RETENTION = timedelta(hours=24)
+RECENT_RESPONSES = 20_000
+Key = tuple[str, str, str]  # (channel, sender, msgid)
+
+
+@dataclass(slots=True)
+class Recorded:
+    fingerprint: str
+    infno: str
+    code: str
+    setl_id: str | None
+    response: bytes | None  # None once evicted from memory: read it back from the store
+    durable: asyncio.Future[None] | None = None
+
+
+class ReplyIndex:
+    """Recorded answers by key, each for ``retention`` after the moment it was decided."""
+
+    def __init__(self, retention: timedelta = DEFAULT_RETENTION) -> None:
+        self.retention = retention
+        self._by_key: dict[Key, Recorded] = {}
+        self._recent: deque[Key] = deque()  # whose response bytes are still in memory
+        self._expiry: deque[tuple[datetime, Key]] = deque()  # in the order remembered
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def get(self, key: Key) -> Recorded | None:
+        return self._by_key.get(key)
+
+    def remember(self, key: Key, entry: Recorded, at: datetime) -> None:
+        """Index ``entry``, decided at ``at``; keys that passed the retention by then are dropped."""
+        self._by_key[key] = entry
+        self._expiry.append((at, key))
+        if entry.response is not None:
+            self._recent.append(key)
+            if len(self._recent) > RECENT_RESPONSES:
+                old = self._by_key.get(self._recent.popleft())
+                if old is not None and old.durable is None:
+                    old.response = None
+        self.expire(at - self.retention)
+
+    def expire(self, cutoff: datetime) -> int:
+        """Forget every key decided before ``cutoff``; returns how many.
+
+        A virtual clock moved back leaves the order of remembering out of time order: a key then
+        waits behind a newer one at the front, and is forgotten late, never early.
+        """
+        dropped = 0
+        while self._expiry and self._expiry[0][0] < cutoff:
+            _, key = self._expiry.popleft()
+            if self._by_key.pop(key, None) is not None:
+                dropped += 1
+        return dropped
+
+    def clear(self) -> None:
+        self._by_key.clear()
+        self._recent.clear()
+        self._expiry.clear()

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from switch.core.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
 from switch.doors.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.doors.broker import EmbeddedBroker
+from switch.doors.http import HttpDoor, parse_http_address
 from switch.doors.link import BrokerAddress, parse_broker_url
 from switch.doors.mqtt import MqttDoor
 from switch.errors import ConfigError
@@ -60,6 +61,7 @@ class Settings:
     journal_max: int = DEFAULT_MAX_ROWS  # rows of traffic journal kept; 0 keeps none
     faults: Path | None = None  # fault rules in force from the start (admin.faults can change them)
     access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
+    http: str = "127.0.0.1:8080"  # the HTTP door's HOST:PORT (port 0: any free one), or "off"
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -145,6 +147,11 @@ class Running:
     def mqtt(self) -> MqttDoor:
         return next(door for door in self.doors if isinstance(door, MqttDoor))
 
+    @property
+    def http(self) -> HttpDoor | None:
+        """The HTTP door, None with ``--http off``; its ``url`` has the port it really listens on."""
+        return next((door for door in self.doors if isinstance(door, HttpDoor)), None)
+
     def ready_line(self) -> str:
         doors = ", ".join(door.describe() for door in self.doors)
         return (f"gongji-switch ready: broker {self.broker.url}{' (embedded)' if self.embedded else ''}, "
@@ -209,9 +216,30 @@ async def _broker(settings: Settings, stack: AsyncExitStack) -> tuple[BrokerAddr
     return address, settings.broker is None
 
 
-def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None) -> list[Door]:
-    """Every door the settings ask for, all serving the same service (an HTTP door joins this list)."""
-    return [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
+def _served(service: SettlementSwitch) -> Serve:
+    """The ``Serve`` every door calls: the service's, journaled when the store keeps a journal."""
+    store = service.store
+    if isinstance(store, JournalWriter) and store.journal is not None:
+        return journaled(serving(service), store.journal, service.clock)
+    return serving(service)
+
+
+async def _http_door(settings: Settings, serve: Serve, stack: AsyncExitStack) -> HttpDoor | None:
+    """The HTTP door, listening already (it serves once it runs), or None with ``--http off``."""
+    address = parse_http_address(settings.http)
+    if address is None:
+        return None
+    door = HttpDoor(serve, *address)
+    await door.open()
+    stack.push_async_callback(door.close)
+    return door
+
+
+def _doors(settings: Settings, serve: Serve, broker: BrokerAddress, watcher: StrayWatcher | None,
+           http: HttpDoor | None) -> list[Door]:
+    """Every door the settings ask for, all serving the same service."""
+    doors: list[Door] = [MqttDoor(serve, broker, settings.topic_root, settings.client_id, watcher)]
+    return doors if http is None else [*doors, http]
 
 
 async def _stopped(tasks: list[asyncio.Task[None]], timeout: float = 15) -> None:
@@ -242,8 +270,11 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
         stop.set()
 
     service = build_switch(settings, on_fatal)
+    serve = _served(service)
     async with AsyncExitStack() as stack:
         broker, embedded = await _broker(settings, stack)
+        # Every address is taken before the ledger loads, so a taken port is the only thing said.
+        http = await _http_door(settings, serve, stack)
         stack.push_async_callback(service.stop)
         await service.start()
         run = Running(settings, service, broker, embedded, stop, fatal)
@@ -257,16 +288,14 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
             freeze_state()  # the loaded ledger stays out of garbage collections (switch/service/heap.py)
             spawn(keep_young(stop), "gongji-heap")
         spawn(sweep_windows(service, stop), "gongji-sweeper")
-        serve = serving(service)
         store = service.store
         if isinstance(store, JournalWriter) and store.journal is not None:
-            serve = journaled(serve, store.journal, service.clock)
             client_id = settings.client_id or f"gongji-switch-{settings.topic_root.rstrip('/').replace('/', '-')}"
             run.watcher = StrayWatcher(broker, settings.topic_root.rstrip("/"), store.journal, service.clock,
                                        f"{client_id}-watch")
             spawn(flush_journal(store, stop), "gongji-journal")
             spawn(run.watcher.run(stop), "gongji-watch")
-        run.doors = _doors(settings, serve, broker, run.watcher)
+        run.doors = _doors(settings, serve, broker, run.watcher, http)
         stack.push_async_callback(_stopped, run.door_tasks)
         stack.callback(stop.set)  # first thing on the way out: the doors answer what is in flight and stop
         for door in run.doors:

@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                    "start (see admin.faults)")
     s.add_argument("--access", type=Path, metavar="DIR", help="users and ACLs written by mosquitto-config: the "
                    "embedded broker enforces them, and the switch logs in as their switch user")
+    s.add_argument("--http", default=DEFAULTS.http, metavar="HOST:PORT|off",
+                   help=f"where the HTTP door (the national interface, admin, app, events) listens "
+                   f"(default {DEFAULTS.http}; off: no HTTP door)")
     s.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     s.add_argument("--journal-max", type=int, default=DEFAULTS.journal_max, metavar="N",
                    help=f"messages kept in the traffic journal (default {DEFAULTS.journal_max}; 0: none)")

@@ -158,7 +158,7 @@ def _answer_hint(heard: Heard, answer: dict[str, Any] | None) -> str | None:
     if _topic_refused(answer):
         hint = (f"the topic id {heard.sender!r} in {heard.topic} is not {ID_RULE}, so the request was refused "
                 "without being read; publish under an id of that form")
-    elif answer.get("inf_refmsgid") is None:
+    elif answer.get("inf_refmsgid") is None and "refmsg_time" not in answer:
         hint = (f"{_why_no_msgid(heard.payload)}, so the answer carries inf_refmsgid null: a client waiting "
                 "for its msgid never matches it")
     elif answer.get("code") not in ("OK", None):
@@ -197,10 +197,14 @@ def row_of(heard: Heard, limit: int = PAYLOAD_LIMIT) -> tuple[Any, ...]:
     answer = answer if isinstance(answer, dict) else None
     request = request if isinstance(request, dict) else {}
     infno = (answer or {}).get("infno") or request.get("infno")
-    msgid = (answer or {}).get("inf_refmsgid") or request.get("msgid")
+    # A national answer's inf_refmsgid is the platform's own id, not the request's msgid.
+    national = answer is not None and "refmsg_time" in answer
+    msgid = request.get("msgid") if national else (answer or {}).get("inf_refmsgid") or request.get("msgid")
+    # The HTTP door's national paths leave the sender to the envelope's fixmedins_code.
+    sender = heard.sender or request.get("fixmedins_code")
     hint = heard.hint if heard.hint is not None else _answer_hint(heard, answer)
     response = heard.answers[0] if heard.answers else None
-    return (heard.received, heard.switch_time, heard.topic, heard.channel, heard.sender,
+    return (heard.received, heard.switch_time, heard.topic, heard.channel, sender if isinstance(sender, str) else None,
             infno if isinstance(infno, str) else None, msgid if isinstance(msgid, str) else None,
             (answer or {}).get("code"), len(heard.answers), heard.took_ms, hint,
             heard.payload[:limit], len(heard.payload),

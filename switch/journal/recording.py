@@ -26,7 +26,8 @@ FLUSH_SECONDS = 1.0
 def journaled(serve: Serve, journal: Journal, clock: Clock) -> Serve:
     """``serve``, with each request and every answer it sent recorded in ``journal``."""
 
-    async def recorded(where: str, channel: str, sender: str, payload: bytes, send: Send) -> None:
+    async def recorded(where: str, channel: str, sender: str, payload: bytes, send: Send, /, *,
+                       infno: str | None = None) -> None:
         received, started, switch_time = time.time(), time.perf_counter(), iso(clock.now())
         answers: list[bytes] = []
 
@@ -37,7 +38,7 @@ def journaled(serve: Serve, journal: Journal, clock: Clock) -> Serve:
             return went
 
         try:
-            await serve(where, channel, sender, payload, sent)
+            await serve(where, channel, sender, payload, sent, infno=infno)
         finally:
             journal.record(Heard(received, switch_time, where, channel, sender, payload, tuple(answers),
                                  (time.perf_counter() - started) * 1000))

@@ -1,4 +1,4 @@
-"""The vendor kit's commands: ``asyncapi``, ``schemas``, ``reference`` and ``journal``."""
+"""The vendor kit's commands: ``asyncapi``, ``openapi``, ``schemas``, ``reference`` and ``journal``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from switch.wire.inputs import parse_duration
 
 __all__ = ["TOOLS", "add_tools", "run_tool"]
 
-TOOLS = ("asyncapi", "schemas", "reference", "journal")
+TOOLS = ("asyncapi", "openapi", "schemas", "reference", "journal")
 # The checkout's docs, wherever the command runs from (an editable install lives in the checkout).
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
 
@@ -30,6 +30,12 @@ def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                    "from the wire models with examples recorded from the real switch.")
     a.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
     a.add_argument("--topic-root", default=ROOT, help=f"topic root of the channel addresses (default {ROOT})")
+    o = sub.add_parser("openapi", help="print the OpenAPI 3.1 document of the HTTP door",
+                       description="Print the OpenAPI 3.1 document of the HTTP door (JSON, or YAML with --yaml), "
+                                   "generated from the same wire models as the AsyncAPI document.")
+    o.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    o.add_argument("--server", default="http://127.0.0.1:8080", help="the server URL it names "
+                   "(default http://127.0.0.1:8080)")
     s = sub.add_parser("schemas", help="write one JSON Schema per message into a directory",
                        description="Write one self-contained JSON Schema (draft-07) per message into DIR.")
     s.add_argument("dir", type=Path, metavar="DIR")
@@ -56,6 +62,14 @@ def run_tool(args: argparse.Namespace) -> int:
         from switch.kit.asyncapi import build, dumps
 
         doc = build(args.topic_root.rstrip("/"))
+        sys.stdout.write(yaml.dump(doc, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
+                         if args.yaml else dumps(doc))
+        return 0
+    if args.command == "openapi":
+        from switch.kit.asyncapi import dumps
+        from switch.kit.openapi import build as build_openapi
+
+        doc = build_openapi(args.server)
         sys.stdout.write(yaml.dump(doc, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
                          if args.yaml else dumps(doc))
         return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from switch.core.codes import Code
 from switch.kit.asyncapi import build, envelope_schemas, message_key, operations
+from switch.kit.curl import curl_command, recorded_http
 from switch.kit.examples import FIXMEDINS, ROOT, START, Exchange, recorded
 from switch.wire.glossary import describe
 from switch.wire.outputs import CODE_WHEN
@@ -137,10 +138,34 @@ def _worked() -> list[str]:
     return out
 
 
+def _curl() -> list[str]:
+    out = [
+        "## The same window over HTTP, with curl",
+        "",
+        "The switch started above also listens for HTTP on `127.0.0.1:8080` (`--http`). The till posts the "
+        "national platform's envelope to a path ending in `/callService` or in the transaction's code; the "
+        "operator posts v1 envelopes to `/gongji/v1/admin` (the national interface: docs/national.md). Each "
+        "step shows the command and exactly what it prints, except that the last 10 digits of "
+        "`inf_refmsgid` (a sequence that keeps the platform's ids unique across restarts) differ in your run:",
+        "",
+    ]
+    for i, x in enumerate(recorded_http(), 1):
+        out += [f"**{i}. {x.step.label}**", "", "```sh", curl_command(x.step), "```", "", "```json",
+                x.response.decode(), "```", ""]
+    out += [
+        "Step 4 declines with `POOLING_AVAILABLE` (`infcode` -1, the prompt in `err_msg`) and opens the "
+        "window; step 6 is a new msgid and the holder pays `acct_mulaid_pay` 80.00; step 7 repeats step 6 "
+        "and gets its answer byte for byte, `inf_refmsgid` included, moving nothing. Over HTTP the sender is "
+        "`fixmedins_code`, so a window opened here is used by an MQTT swipe from the same institution.",
+        "",
+    ]
+    return out
+
+
 def render() -> str:
     """The whole of docs/reference.md."""
     doc = build()
-    out = [*_head(doc), *_worked(), *_transactions(doc)]
+    out = [*_head(doc), *_worked(), *_curl(), *_transactions(doc)]
     request, response = envelope_schemas()
     out += ["## Envelopes", "", "Request (every channel; `fixmedins_code` is required on `pos`, `token` is "
             "for `admin`; other fields are ignored):", "", *_fields(request), "", "Response:", "",

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from switch.service.handling import SettlementSwitch
@@ -22,8 +22,14 @@ log = logging.getLogger("gongji.switch")
 
 # Put one answer on the wire; False when it could not go out (it is then not journaled as sent).
 Send = Callable[[bytes], bool]
-# Serve one request: (where it was heard, channel, sender, payload, how to answer).
-Serve = Callable[[str, str, str, bytes, Send], Awaitable[None]]
+
+
+class Serve(Protocol):
+    """Serve one request: where it was heard, channel, sender, payload, how to answer; and the transaction
+    its address names, if any (an HTTP path such as ``/csb/2102``)."""
+
+    def __call__(self, where: str, channel: str, sender: str, payload: bytes, send: Send, /, *,
+                 infno: str | None = None) -> Awaitable[None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +65,9 @@ async def deliver(reply: Reply, send: Send, announce: Callable[[list[bytes]], No
 def serving(service: SettlementSwitch) -> Serve:
     """The plain ``Serve`` of a service: its answer, delivered on time (the journal wraps this)."""
 
-    async def serve(where: str, channel: str, sender: str, payload: bytes, send: Send) -> None:
-        await deliver(await service.handle(channel, sender, payload), send, service.announce)
+    async def serve(where: str, channel: str, sender: str, payload: bytes, send: Send, /, *,
+                    infno: str | None = None) -> None:
+        await deliver(await service.handle(channel, sender, payload, infno=infno), send, service.announce)
 
     return serve
 

@@ -32,10 +32,21 @@ from switch.service.committer import Committer
 from switch.service.context import Context
 from switch.service.delivery import Reply
 from switch.service.faults import FaultBook
+from switch.service.forms import Asked, NationalForm, form_of
 from switch.service.trail import log_answer
 from switch.service.transactions import TABLE, Transaction
 from switch.store.base import Commit, ReplyRow, Store
-from switch.wire.envelope import Request, encode, fingerprint, parse_request, unknown_infno, usable_ids, validate_input
+from switch.wire.envelope import (
+    NATIONAL,
+    Request,
+    encode,
+    fingerprint,
+    parse_request,
+    table_channel,
+    unknown_infno,
+    usable_ids,
+    validate_input,
+)
 from switch.wire.inputs import FaultRule
 from switch.wire.topics import ID_RULE, valid_id
 
@@ -55,11 +66,23 @@ class _Recorded:
     durable: asyncio.Future[None] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _ChannelReplies:
+    """The recorded answers of one channel, as a decision's ``Replies``."""
+
+    service: SettlementSwitch
+    channel: str
+
+    def original(self, sender: str, msgid: str) -> Original | None:
+        return self.service.original(sender, msgid, self.channel)
+
+
 class SettlementSwitch:
     """The switch without its transport: ``handle`` turns a payload into a durable reply."""
 
     def __init__(self, store: Store, clock: Clock, policies: Sequence[Policy], admin_token: str | None = None,
-                 on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = ()) -> None:
+                 on_fatal: Callable[[BaseException], None] | None = None, faults: Sequence[FaultRule] = (),
+                 national_form: NationalForm | None = None) -> None:
         self.store = store
         self.clock = clock
         self.base_policies = tuple(policies)
@@ -71,6 +94,8 @@ class SettlementSwitch:
         self.committer = Committer(store, self._fatal)
         self._listeners: list[Callable[[list[bytes]], None]] = []
         self.faults = FaultBook(faults)
+        self._national_form = national_form or NationalForm()
+        self._national = _ChannelReplies(self, NATIONAL)  # a 2601 on the national door reverses its own msgids
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -105,85 +130,92 @@ class SettlementSwitch:
 
     # --- requests ------------------------------------------------------------------------------
 
-    async def handle(self, channel: str, sender: str, payload: bytes) -> Reply:
+    async def handle(self, channel: str, sender: str, payload: bytes, *, infno: str | None = None) -> Reply:
         """The answer to a request heard from ``sender`` on ``channel``: any payload, any sender, never raises.
 
         ``sender`` is the id the door read (a topic's terminal_id or psn_no; ``admin`` on the admin
-        channel). Every answer, refusals and internal errors included, is built here, so each one
-        has the shape the published models promise.
+        channel; on the national channel the envelope's fixmedins_code is read instead). ``infno`` is
+        the transaction an HTTP path names. Every answer, refusals and internal errors included, is
+        built here, in the form of the door it came through, so each has the shape its models promise.
         """
-        if channel != "admin" and not valid_id(sender):
-            return self._refuse_sender(channel, sender, payload)
+        asked = Asked(channel, self.clock.now())
+        if channel not in ("admin", NATIONAL) and not valid_id(sender):
+            return self._refuse_sender(asked, sender, payload)
         try:
-            return await self._handle(channel, sender, payload)
+            return await self._handle(asked, sender, payload, infno)
         except Exception:  # the switch never crashes on input: answer, log, go on
             log.exception("internal error on %s/%s", channel, sender)
             try:
-                msgid, infno = usable_ids(channel, sender, payload)
+                asked.msgid, asked.infno = usable_ids(channel, sender, payload, infno)
             except Exception:  # the envelope parser itself failed: answer without ids
-                msgid, infno = None, None
-            body = self._answer(infno, msgid, Code.INTERNAL_ERROR,
+                asked.msgid, asked.infno = None, None
+            body = self._answer(asked, Code.INTERNAL_ERROR,
                                 "internal error; nothing was committed for this request", {})
             return Reply(body, code=Code.INTERNAL_ERROR.value)
 
-    def _refuse_sender(self, channel: str, sender: str, payload: bytes) -> Reply:
+    def _refuse_sender(self, asked: Asked, sender: str, payload: bytes) -> Reply:
         started = time.perf_counter()
-        msgid, infno = usable_ids(channel, sender, payload)
-        body = self._answer(infno, msgid, Code.INVALID_REQUEST, f"topic id {sender!r} must be {ID_RULE}",
+        asked.msgid, asked.infno = usable_ids(asked.channel, sender, payload)
+        body = self._answer(asked, Code.INVALID_REQUEST, f"topic id {sender!r} must be {ID_RULE}",
                             {"errors": [{"loc": ["topic"], "msg": "bad id"}]})
-        self._log(channel, sender, infno, msgid, Code.INVALID_REQUEST, None, started)
+        self._log(asked.channel, sender, asked.infno, asked.msgid, Code.INVALID_REQUEST, None, started)
         return Reply(body, code=Code.INVALID_REQUEST.value)
 
-    async def _handle(self, channel: str, sender: str, payload: bytes) -> Reply:
+    async def _handle(self, asked: Asked, sender: str, payload: bytes, path_infno: str | None) -> Reply:
         started = time.perf_counter()
+        channel = asked.channel
         try:
-            request = parse_request(channel, sender, payload)
+            request = parse_request(channel, sender, payload, path_infno)
+            asked.infno, asked.msgid, asked.envelope = request.infno, request.msgid, request.envelope
+            sender = request.sender
             if channel == "admin" and self.admin_token is not None:
                 given = request.envelope.token or ""
                 if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
                     raise RequestRejected(Code.UNAUTHORIZED, "admin token missing or wrong", request.msgid,
                                           request.infno)
-            entry = TABLE.get((channel, request.infno))
+            entry = TABLE.get((table_channel(channel), request.infno))
             if entry is None:
                 raise unknown_infno(request)
             model = validate_input(request, entry.input)
         except RequestRejected as rejected:
+            asked.infno, asked.msgid = rejected.infno, rejected.msgid
             output = {"errors": rejected.errors} if rejected.errors is not None else {}
-            body = self._answer(rejected.infno, rejected.msgid, rejected.code, rejected.err_msg, output)
+            body = self._answer(asked, rejected.code, rejected.err_msg, output)
             self._log(channel, sender, rejected.infno, rejected.msgid, rejected.code, None, started)
             return Reply(body, code=rejected.code.value)
-        fault = self.faults.match(channel, sender, request.infno)
+        fault = self.faults.match(table_channel(channel), sender, request.infno)
         if fault is None:
-            return await self._handle_valid(request, entry, model, started)
+            return await self._handle_valid(asked, request, entry, model, started)
         # Injected faults (admin.faults): an error is not recorded, so a retry of the msgid can succeed;
         # a dropped answer is recorded like any other, so the retry gets what was committed.
         log.info("%s/%s %s %s fault %s", channel, sender, request.infno, request.msgid, fault.action)
         if fault.action == "drop_request":
             return Reply(b"", code="DROPPED", sends=())
         if fault.action == "error":
-            body = self._answer(request.infno, request.msgid, Code.INTERNAL_ERROR,
+            body = self._answer(asked, Code.INTERNAL_ERROR,
                                 "internal error (injected by admin.faults); nothing was committed", {})
             return Reply(body, code=Code.INTERNAL_ERROR.value)
-        reply = await self._handle_valid(request, entry, model, started)
+        reply = await self._handle_valid(asked, request, entry, model, started)
         return Reply(reply.payload, reply.events, reply.code, fault.sends())
 
-    async def _handle_valid(self, request: Request, entry: Transaction[Any], model: BaseModel,
+    async def _handle_valid(self, asked: Asked, request: Request, entry: Transaction[Any], model: BaseModel,
                             started: float) -> Reply:
         key = (request.channel, request.sender, request.msgid)
         fp = fingerprint(request.infno, request.raw_input)
         seen = self._replies.get(key)
         if seen is not None:
-            return await self._replay(request, seen, fp, started)
+            return await self._replay(asked, request, seen, fp, started)
         state = self._state()
         findings = await self._disk_findings() if entry.reads_disk else None
         now = self.clock.now()
         ctx = Context(state, request.infno, request.sender, request.msgid, request.envelope.fixmedins_code or "",
-                      now, self.clock, self.faults, self, findings)
+                      now, self.clock, self.faults, self._national if request.channel == NATIONAL else self,
+                      findings)
         decision = entry.decide(ctx, model)
         for effect in decision.effects:
             apply(state, effect)
         # respond_time is the moment decided at: ctx.now, which admin.clock moves with the clock.
-        body = self._answer(request.infno, request.msgid, decision.code, decision.err_msg, decision.output, ctx.now)
+        body = self._answer(asked, decision.code, decision.err_msg, decision.output, ctx.now)
         recorded = entry.recorded
         reply_row = None
         if recorded:
@@ -203,11 +235,11 @@ class SettlementSwitch:
         self._log(request.channel, request.sender, request.infno, request.msgid, decision.code, decision, started)
         return Reply(body, [self._event(e) for e in decision.events], decision.code.value)
 
-    async def _replay(self, request: Request, seen: _Recorded, fp: str, started: float) -> Reply:
+    async def _replay(self, asked: Asked, request: Request, seen: _Recorded, fp: str, started: float) -> Reply:
         if seen.durable is not None:
             await asyncio.shield(seen.durable)
         if seen.fingerprint != fp:
-            body = self._answer(request.infno, request.msgid, Code.DUPLICATE_MSGID,
+            body = self._answer(asked, Code.DUPLICATE_MSGID,
                                 f"msgid {request.msgid} was already used for a different request "
                                 f"(infno {seen.infno}); use a new msgid", {})
             self._log(request.channel, request.sender, request.infno, request.msgid, Code.DUPLICATE_MSGID, None,
@@ -237,9 +269,9 @@ class SettlementSwitch:
 
     # --- what decisions may ask of the service ------------------------------------------------
 
-    def original(self, sender: str, msgid: str) -> Original | None:
-        """What this switch answered to ``sender``'s pos message ``msgid`` (2601 reverses by it)."""
-        seen = self._replies.get(("pos", sender, msgid))
+    def original(self, sender: str, msgid: str, channel: str = "pos") -> Original | None:
+        """What this switch answered to ``sender``'s ``channel`` message ``msgid`` (2601 reverses by it)."""
+        seen = self._replies.get((channel, sender, msgid))
         return None if seen is None else Original(seen.infno, seen.code, seen.setl_id)
 
     async def _disk_findings(self) -> list[str]:
@@ -287,13 +319,9 @@ class SettlementSwitch:
 
     # --- encoding ------------------------------------------------------------------------------
 
-    def _answer(self, infno: str | None, msgid: str | None, code: Code, err_msg: str | None,
-                output: dict[str, Any] | None, at: datetime | None = None) -> bytes:
-        return encode({
-            "infno": infno, "inf_refmsgid": msgid, "infcode": code.infcode, "code": code.value,
-            "err_msg": err_msg or ("success" if code is Code.OK else code.value),
-            "respond_time": iso(at or self.clock.now()), "output": output or {},
-        })
+    def _answer(self, asked: Asked, code: Code, err_msg: str | None, output: dict[str, Any] | None,
+                at: datetime | None = None) -> bytes:
+        return form_of(asked.channel, self._national_form)(asked, code, err_msg, output, at or self.clock.now())
 
     @staticmethod
     def _event(event: Event) -> bytes:

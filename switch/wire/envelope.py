@@ -1,4 +1,4 @@
-"""From raw MQTT payload to a validated request, or a precise INVALID_REQUEST saying what is wrong."""
+"""From a raw payload (MQTT or HTTP) to a validated request, or a precise INVALID_REQUEST saying what is wrong."""
 
 from __future__ import annotations
 
@@ -13,11 +13,31 @@ from pydantic import BaseModel, ValidationError
 from switch.core.codes import Code
 from switch.errors import RequestRejected
 from switch.wire.inputs import MAX_PAYLOAD_BYTES, Envelope
+from switch.wire.topics import ID_RULE, valid_id
 
-__all__ = ["Request", "encode", "errors_of", "fingerprint", "parse_request", "unknown_infno", "usable_ids",
-           "validate_input"]
+__all__ = [
+    "NATIONAL",
+    "Request",
+    "encode",
+    "errors_of",
+    "fingerprint",
+    "parse_request",
+    "table_channel",
+    "unknown_infno",
+    "usable_ids",
+    "validate_input",
+]
 
 M = TypeVar("M", bound=BaseModel)
+
+# The HTTP door's national paths: the pos transactions, the sender read from the envelope's
+# fixmedins_code, answered in the platform's form, remembered under their own (channel, sender, msgid).
+NATIONAL = "national"
+
+
+def table_channel(channel: str) -> str:
+    """The channel whose transactions (and fault rules) ``channel`` uses: national requests are pos ones."""
+    return "pos" if channel == NATIONAL else channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +100,13 @@ def _summary(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def parse_request(channel: str, sender: str, payload: bytes) -> Request:
-    """Check size, JSON and envelope; raise RequestRejected with everything a sender needs to fix it."""
+def parse_request(channel: str, sender: str, payload: bytes, path_infno: str | None = None) -> Request:
+    """Check size, JSON and envelope; raise RequestRejected with everything a sender needs to fix it.
+
+    ``path_infno`` is the transaction an HTTP path names (``/csb/2102``): an envelope without infno
+    takes it, one with another infno is refused. On the national channel the sender is the envelope's
+    ``fixmedins_code``.
+    """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise RequestRejected(Code.INVALID_REQUEST,
                               f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}",
@@ -99,6 +124,8 @@ def parse_request(channel: str, sender: str, payload: bytes) -> Request:
                               errors=[{"loc": [], "msg": f"expected an object, got {type(data).__name__}"}])
     msgid = data.get("msgid")
     usable_msgid = msgid if isinstance(msgid, str) and 1 <= len(msgid) <= 64 else None
+    if path_infno is not None and data.get("infno") in (None, ""):
+        data["infno"] = path_infno
     infno = data.get("infno") if isinstance(data.get("infno"), str) else None
     try:
         envelope = Envelope.model_validate(data)
@@ -106,9 +133,17 @@ def parse_request(channel: str, sender: str, payload: bytes) -> Request:
         # Without a usable msgid the answer cannot be correlated: say that first.
         errors = sorted(errors_of(exc, ()), key=lambda e: e["loc"][:1] != ["msgid"])
         raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), usable_msgid, infno, errors) from None
-    if channel == "pos" and envelope.fixmedins_code is None:
+    if channel in ("pos", NATIONAL) and envelope.fixmedins_code is None:
         errors = [{"loc": ["fixmedins_code"], "msg": "required on the pos channel (the institution code)"}]
         raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), envelope.msgid, infno, errors)
+    if path_infno is not None and envelope.infno != path_infno:
+        errors = [{"loc": ["infno"], "msg": f"the path names transaction {path_infno}, the envelope {envelope.infno}"}]
+        raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), envelope.msgid, infno, errors)
+    if channel == NATIONAL:
+        sender = envelope.fixmedins_code or ""
+        if not valid_id(sender):
+            errors = [{"loc": ["fixmedins_code"], "msg": f"must be {ID_RULE} (it names the sender)"}]
+            raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), envelope.msgid, infno, errors)
     return Request(channel, sender, envelope, envelope.input)
 
 
@@ -127,10 +162,11 @@ def validate_input(request: Request, model: type[M]) -> M:
         raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), request.msgid, request.infno, errors) from None
 
 
-def usable_ids(channel: str, sender: str, payload: bytes) -> tuple[str | None, str | None]:
+def usable_ids(channel: str, sender: str, payload: bytes,
+               path_infno: str | None = None) -> tuple[str | None, str | None]:
     """(msgid, infno) of any payload, each None unless the envelope rules let an answer name it."""
     try:
-        request = parse_request(channel, sender, payload)
+        request = parse_request(channel, sender, payload, path_infno)
     except RequestRejected as rejected:
         return rejected.msgid, rejected.infno
     return request.msgid, request.infno

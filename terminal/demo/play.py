@@ -81,7 +81,7 @@ async def _demo(args: argparse.Namespace) -> int:
                     where = {"listen": f"{host}:{int(port) or _free_port(host)}"}
                 settings = Settings(**where, db=args.db or Path(tmp) / "demo.db",  # type: ignore[arg-type]
                                     clock="virtual", topic_root=args.root,
-                                    client_id=f"gongji-demo-{Path(tmp).name}")
+                                    client_id=f"gongji-demo-{Path(tmp).name}", http="127.0.0.1:0")
                 switch: Running = await stack.enter_async_context(running(settings))
             except (ConfigError, ValueError, OSError) as exc:
                 print(f"gongji-terminal demo: cannot start the broker: {exc}")

@@ -136,7 +136,8 @@ def switch_process(log_dir: Path, broker_url: str, root: str, db: Path, log_leve
     """``gongji-switch serve`` on that broker, as operators run it (system clock, WAL, synchronous=FULL)."""
     client_id = f"gongji-load-{os.getpid()}-{root.replace('/', '-')}"
     args = [sys.executable, "-m", "switch", "serve", "--broker", broker_url, "--topic-root", root,
-            "--db", str(db), "--log-level", log_level, "--client-id", client_id, *extra]
+            "--db", str(db), "--log-level", log_level, "--client-id", client_id, "--http", "127.0.0.1:0",
+            *extra]
     return Child("switch", args, log_dir, lambda c: c.said("ready"))
 
 

@@ -222,7 +222,7 @@ class EmbeddedTargets:
         root = f"gongji-scenarios/{clock}-{secrets.token_hex(4)}"
         client_id = f"gongji-scenarios-{clock}-{secrets.token_hex(4)}"
         settings = Settings(broker=self.url, db=self.workdir / f"{clock}.db", clock=clock, topic_root=root,
-                            admin_token=self.token, client_id=client_id)
+                            admin_token=self.token, client_id=client_id, http="127.0.0.1:0")
         switch: Running = await self._switches.enter_async_context(running(settings))
         await switch.ready(10)
         session = Session(self.url, root, self.token, self.timeout)

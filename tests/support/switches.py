@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ class InProcessSwitch:
     adapter: MqttDoor
     url: str
     root: str
+    http: str = ""  # the HTTP door's base URL, e.g. http://127.0.0.1:40123
 
     @property
     def clock(self) -> VirtualClock:
@@ -45,17 +47,20 @@ class InProcessSwitch:
 @asynccontextmanager
 async def in_process_switch(url: str, root: str, db: Path, clock: str = "virtual",
                             **settings: object) -> AsyncIterator[InProcessSwitch]:
+    settings.setdefault("http", "127.0.0.1:0")  # every test switch has its HTTP door, on a free port
     config = Settings(broker=url, db=db, clock=clock, topic_root=root, **settings)  # type: ignore[arg-type]
     async with running(config) as run:
         await run.ready(10)
-        yield InProcessSwitch(run.service, run.mqtt, url, root)
+        yield InProcessSwitch(run.service, run.mqtt, url, root, run.http.url if run.http is not None else "")
 
 
 class SwitchProcess:
     """``python -m switch serve`` as a child process; ``ready`` once it printed its ready line."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.args = [sys.executable, "-m", "switch", "serve", *args]
+        # A free port for the HTTP door unless the test names one: tests run beside other switches.
+        http = () if "--http" in args else ("--http", "127.0.0.1:0")
+        self.args = [sys.executable, "-m", "switch", "serve", *args, *http]
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
         self.stderr_lines: list[str] = []
@@ -79,6 +84,13 @@ class SwitchProcess:
             self.kill()
             raise RuntimeError("switch did not become ready:\n" + "".join(self.stderr_lines[-30:]))
         return self
+
+    @property
+    def http_url(self) -> str:
+        """The HTTP door's base URL, read from the ready line (``http http://127.0.0.1:PORT/``)."""
+        found = re.search(r"http (http://\S+?)/?,", self.ready_line)
+        assert found is not None, self.ready_line
+        return found.group(1)
 
     def _drain_stderr(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None

@@ -1,0 +1,234 @@
+"""The HTTP door: the national platform's URLs, the v1 admin and app envelopes, and the events as SSE.
+
+It only moves bytes, as the MQTT door does: read the path, the sender and the body, hand them to
+the same ``Serve``, and write back the first answer it is given. It answers by itself only what
+HTTP alone decides (404 unknown path, 405 wrong method, 413 body too large, 408 body too slow).
+aiohttp's server: one well-kept asyncio dependency, and a request costs a parse and a write, like
+an MQTT message. Slow clients hold nothing: idle or half-sent headers end with the connection's
+keepalive timeout, a body must arrive within ``body_seconds``, and an events subscriber that does
+not read is dropped once its bounded queue is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+
+from switch.doors.broker import PortTaken, free_port_after
+from switch.errors import ConfigError
+from switch.service.delivery import Serve
+from switch.wire.envelope import NATIONAL
+from switch.wire.inputs import MAX_PAYLOAD_BYTES
+
+__all__ = ["EVENTS_PATH", "HttpDoor", "parse_http_address", "route_of"]
+
+log = logging.getLogger("gongji.http")
+
+ADMIN_PATH = "/gongji/v1/admin"
+APP_PREFIX = "/gongji/v1/app/"
+EVENTS_PATH = "/gongji/v1/events"
+_CODED = re.compile(r"(?:.*-)?([0-9]{4})")  # a last segment that is, or ends in -, a 4-digit infno
+EVENT_QUEUE = 1024  # events held for one subscriber before it counts as too slow and is dropped
+
+
+def parse_http_address(value: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` as (host, port), None for ``off``; a ConfigError naming what to pass otherwise."""
+    if value == "off":
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"--http {value!r}: expected HOST:PORT (e.g. 127.0.0.1:8080) or off")
+    return host.strip("[]"), int(port)
+
+
+def route_of(method: str, path: str) -> tuple[str, str, str | None] | int:
+    """(channel, sender, the path's infno) a request goes to, or the HTTP status that answers it."""
+    if path == EVENTS_PATH:
+        return ("events", "", None) if method == "GET" else 405
+    if path == ADMIN_PATH:
+        route: tuple[str, str, str | None] = ("admin", "admin", None)
+    elif path.startswith(APP_PREFIX) and "/" not in path[len(APP_PREFIX):]:
+        route = ("app", path[len(APP_PREFIX):], None)
+    elif path.endswith("/callService"):
+        route = (NATIONAL, "", None)  # the service reads the sender (fixmedins_code) from the envelope
+    elif (coded := _CODED.fullmatch(path.rpartition("/")[2])) is not None:
+        route = (NATIONAL, "", coded.group(1))
+    else:
+        return 404
+    return route if method == "POST" else 405
+
+
+class HttpDoor:
+    """An aiohttp server on (host, port); ``connected`` is set while it listens."""
+
+    name = "http"
+
+    def __init__(self, serve: Serve, host: str, port: int, *, heartbeat: float = 15.0,
+                 body_seconds: float = 10.0, idle_seconds: float = 10.0) -> None:
+        self.serve = serve
+        self.host, self.port = host, port
+        self.heartbeat = heartbeat
+        self.body_seconds = body_seconds
+        self.connected = asyncio.Event()
+        self._serving = asyncio.Event()  # listening starts before the ledger is loaded; serving after
+        app = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
+        app.router.add_route("*", "/{path:.*}", self._route)
+        # lingering_time: after an early answer (413, 408) the rest of a body is read for this long, no longer.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=idle_seconds,
+                                     lingering_time=body_seconds, shutdown_timeout=10)
+        self._subscribers: dict[asyncio.Queue[bytes | None], web.Request] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def describe(self) -> str:
+        return f"http {self.url}/"
+
+    async def open(self) -> None:
+        """Listen (before the switch says it is ready), or a one-line ConfigError saying what to pass."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            where = f"{self.host}:{self.port}"
+            if exc.errno == errno.EADDRINUSE:
+                raise PortTaken(f"{where} is taken (another switch, or another web server?): pass --http "
+                                f"{self.host}:{free_port_after(self.host, self.port)} for another port, or "
+                                f"--http off for no HTTP door") from None
+            raise ConfigError(f"cannot listen for HTTP on {where}: {exc.strerror or exc}; "
+                              f"pass another --http HOST:PORT, or --http off") from None
+        bound = self._runner.addresses[0]
+        self.port = int(bound[1])  # port 0 asks for a free one
+        self.connected.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set; then answer what is in flight, end the event streams, and close."""
+        if not self.connected.is_set():
+            await self.open()
+        log.info("HTTP door listening on %s/", self.url)
+        self._serving.set()
+        await stop.wait()
+        self.connected.clear()
+        if self._tasks:  # answers still being committed or sent late (fault rules) finish first
+            await asyncio.wait(set(self._tasks), timeout=10)
+        for queue, request in list(self._subscribers.items()):
+            self._drop(queue, request)
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop listening and close every connection (again: nothing)."""
+        if not self._closed:
+            self._closed = True
+            await self._runner.cleanup()
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        await self._serving.wait()
+        route = route_of(request.method, request.path)
+        if isinstance(route, int):
+            return web.Response(status=route, text=f"{route} {_REASONS[route]}: {request.method} {request.path}\n")
+        channel, sender, infno = route
+        if channel == "events":
+            return await self._events(request)
+        if request.content_length is not None and request.content_length > MAX_PAYLOAD_BYTES:
+            return web.Response(status=413, text=f"413 body larger than {MAX_PAYLOAD_BYTES} bytes\n")
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                body = await request.read()
+        except TimeoutError:
+            return web.Response(status=408, text="408 the body did not arrive in time\n",
+                                headers={"Connection": "close"})
+        where = f"{request.method} {request.path} ({', '.join(k.lower() for k in request.headers)})"
+        return await self._answer(request, where, channel, sender, body, infno)
+
+    async def _answer(self, request: web.Request, where: str, channel: str, sender: str, body: bytes,
+                      infno: str | None) -> web.StreamResponse:
+        answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        def send(answer: bytes) -> bool:
+            if answered.done():
+                return False  # HTTP has one answer per request: a duplicated one is not sent
+            answered.set_result(answer)
+            return True
+
+        # Its own task, shielded: a client that leaves does not stop the commit or the journal.
+        serving = asyncio.ensure_future(self.serve(where, channel, sender, body, send, infno=infno))
+        self._tasks.add(serving)
+        serving.add_done_callback(self._tasks.discard)
+        either: set[asyncio.Future[Any]] = {answered, asyncio.shield(serving)}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if not answered.done():  # a fault rule dropped the answer: the client sees its connection end
+            answered.cancel()
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=204)
+        return web.Response(body=answered.result(), content_type="application/json", charset="utf-8")
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                               "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(EVENT_QUEUE)
+        self._subscribers[queue] = request
+        try:
+            await response.write(b": gongji events\n\n")
+            while True:
+                try:
+                    frame = await asyncio.wait_for(queue.get(), self.heartbeat)
+                except TimeoutError:
+                    frame = b": heartbeat\n\n"  # keeps proxies from closing a quiet stream
+                if frame is None:
+                    break
+                await response.write(frame)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._subscribers.pop(queue, None)
+        return response
+
+    def publish_events(self, events: list[bytes]) -> None:
+        """Subscribed to the service: every event to every stream; a stream that does not keep up is dropped."""
+        if not self._subscribers or not events:
+            return
+        frames = [_frame(event) for event in events]
+        for queue, request in list(self._subscribers.items()):
+            for frame in frames:
+                try:
+                    queue.put_nowait(frame)
+                except asyncio.QueueFull:
+                    log.warning("events subscriber %s does not read; dropped", request.remote)
+                    self._drop(queue, request)
+                    break
+
+    def _drop(self, queue: asyncio.Queue[bytes | None], request: web.Request) -> None:
+        self._subscribers.pop(queue, None)
+        try:
+            queue.put_nowait(None)
+        except asyncio.QueueFull:  # it cannot even be told: end its connection
+            if request.transport is not None:
+                request.transport.abort()
+
+
+def _frame(event: bytes) -> bytes:
+    """One Server-Sent Event: ``event: <type>`` and the v1 event JSON (one line: JSON escapes newlines)."""
+    kind = "event"
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(event)
+        if isinstance(parsed, dict) and isinstance(parsed.get("type"), str):
+            kind = parsed["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + event + b"\n\n"
+
+
+_REASONS = {404: "no such path", 405: "method not allowed"}

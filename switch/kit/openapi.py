@@ -1,0 +1,149 @@
+"""The OpenAPI 3.1 document of the HTTP door, generated from the same table and wire models as the AsyncAPI one.
+
+Strategy: every schema comes from ``switch.kit.asyncapi``'s components (the wire models through
+pydantic, described from the glossary); this module only says where each message goes over HTTP
+and adds the national answer envelope (``switch/service/forms.py`` writes it; its model is here).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from switch.core.codes import Code
+from switch.kit.asyncapi import (
+    SCHEMA_REF,
+    _event_schema,
+    _outputs,
+    _polish,
+    _ref,
+    _request_schema,
+    _response_schema,
+    component_schemas,
+    operations,
+)
+from switch.wire.events import EVENT_MODELS
+from switch.wire.glossary import describe
+from switch.wire.inputs import MAX_PAYLOAD_BYTES
+
+__all__ = ["OPENAPI_VERSION", "NationalAnswer", "build"]
+
+OPENAPI_VERSION = "3.1.0"
+CALL_SERVICE = "/fsi/api/rsfComIfsService/callService"
+CODED = "/csb/{infno}"
+
+
+class NationalAnswer(BaseModel):
+    """The platform's answer envelope on the HTTP door's national paths (docs/national.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    infcode: Literal[0, -1] = Field(description="0 success, -1 failure (the platform's)")
+    inf_refmsgid: str = Field(pattern=r"^[0-9]{30}$", description="the platform's id of this exchange: region "
+                              "(6 digits) + yyyyMMddHHmmss + a 10-digit sequence")
+    refmsg_time: str = Field(pattern=r"^[0-9]{17}$", description="when the request was received, "
+                             "yyyyMMddHHmmssSSS, switch clock, China time")
+    respond_time: str = Field(pattern=r"^[0-9]{17}$", description="when it was decided, yyyyMMddHHmmssSSS")
+    err_msg: str | None = Field(description="null on success; the v1 text on failure")
+    warn_msg: str | None = Field(description="what is wrong with a msgid not shaped like the platform's, else null")
+    cainfo: None = Field(description="always null here")
+    signtype: None = Field(description="always null here")
+    output: dict[str, Any] | None = Field(description="the transaction's output; null on most failures")
+    code: Literal[tuple(c.value for c in Code)] = Field(  # type: ignore[valid-type]
+        description="gongji's code (PROTOCOL.md), beside infcode")
+
+
+def _national_answer(outputs: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    schema = _polish(NationalAnswer.model_json_schema(ref_template=SCHEMA_REF))
+    schema["title"] = title
+    schema["properties"]["output"] = {"anyOf": [*outputs, {"type": "null"}], "description": describe("output")}
+    return dict(schema)
+
+
+def _national_person_info(components: dict[str, Any]) -> None:
+    """1101's output as the national door sends it: psn_insu_stas is the platform's "1" / "2"."""
+    insu = copy.deepcopy(components["InsuInfo"])
+    insu["title"] = "NationalInsuInfo"
+    insu["properties"]["psn_insu_stas"] = {"type": "string", "enum": ["1", "2"],
+                                           "description": "insurance status (参保状态): 1 normal, 2 suspended"}
+    person = copy.deepcopy(components["PersonInfo"])
+    person["title"] = "NationalPersonInfo"
+    person["properties"]["insuinfo"]["items"] = _ref("NationalInsuInfo")
+    components["NationalInsuInfo"], components["NationalPersonInfo"] = insu, person
+
+
+def _post(summary: str, description: str, request: dict[str, Any], answer: dict[str, Any],
+          parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    body = {"required": True, "content": {media: {"schema": request} for media in ("application/json",
+                                                                                   "text/plain")}}
+    op: dict[str, Any] = {
+        "summary": summary, "description": description, "requestBody": body,
+        "responses": {
+            "200": {"description": "the answer, failures included (the code is in the body)",
+                    "content": {"application/json": {"schema": answer}}},
+            "413": {"description": f"the body is larger than {MAX_PAYLOAD_BYTES} bytes; nothing was read"},
+        },
+    }
+    if parameters:
+        op["parameters"] = parameters
+    return {"post": op}
+
+
+def build(server: str = "http://127.0.0.1:8080") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the HTTP door listening at ``server``."""
+    names, components = component_schemas()
+    by_channel: dict[str, list[dict[str, Any]]] = {"pos": [], "app": [], "admin": []}
+    outputs: dict[str, list[dict[str, Any]]] = {"pos": [], "app": [], "admin": []}
+    for op in operations():
+        key = f"{op.channel}.{op.infno}.request" if op.channel == "pos" else f"{op.infno}.request"
+        components[key] = _request_schema(op, names, components)
+        by_channel[op.channel].append(_ref(key))
+        outputs[op.channel] += [o for o in _outputs(op, names) if o not in outputs[op.channel]]
+    _national_person_info(components)
+    national_outputs = [_ref("NationalPersonInfo") if o == _ref("PersonInfo") else o for o in outputs["pos"]]
+    components["NationalAnswer"] = _national_answer(national_outputs, "national answer")
+    for channel in ("app", "admin"):
+        components[f"{channel}.response"] = _response_schema(
+            f"{channel} answer (v1)", {"type": ["string", "null"], "description": describe("infno")},
+            {"type": ["string", "null"], "description": describe("inf_refmsgid")}, outputs[channel])
+    national = {"oneOf": by_channel["pos"]}
+    pos_infnos = sorted({op.infno for op in operations() if op.channel == "pos"})
+    events = [_event_schema(t, data, names) for t, data in EVENT_MODELS.items()]
+    paths = {
+        CALL_SERVICE: _post("a national transaction, named by the envelope's infno",
+                            "Any path ending in `/callService` is this one (every province's URL shape).",
+                            national, _ref("NationalAnswer")),
+        CODED: _post("a national transaction, named by the path",
+                     "Any path whose last segment is a 4-digit infno or ends in `-` and one (`/csb/2102`, "
+                     "`/1.0.0/hsa-fsi-2102`); an envelope infno that differs is INVALID_REQUEST.",
+                     national, _ref("NationalAnswer"),
+                     [{"name": "infno", "in": "path", "required": True,
+                       "schema": {"type": "string", "enum": pos_infnos}}]),
+        "/gongji/v1/admin": _post("an operator request (v1 envelope and answer)", "As on MQTT's admin channel.",
+                                  {"oneOf": by_channel["admin"]}, _ref("admin.response")),
+        "/gongji/v1/app/{psn_no}": _post(
+            "a member-app request by the member psn_no (v1)", "As on MQTT's app channel.",
+            {"oneOf": by_channel["app"]}, _ref("app.response"),
+            [{"name": "psn_no", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}]),
+        "/gongji/v1/events": {"get": {
+            "summary": "the events as Server-Sent Events",
+            "description": "`event: <type>` and `data: <the v1 event JSON>` per event, a `: heartbeat` comment "
+                           "now and then; a subscriber that does not read is dropped.",
+            "responses": {"200": {"description": "an endless event stream", "content": {
+                "text/event-stream": {"schema": {"type": "string",
+                                                 "description": "each data line is one of the events",
+                                                 "x-gongji-events": {"oneOf": events}}}}}}}},
+    }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": "gongji settlement switch: the HTTP door", "version": "1",
+                 "description": "The national interface's envelope over HTTP (docs/national.md), and the v1 "
+                                "admin and member-app envelopes (docs/protocol.md). Every answer is HTTP 200, "
+                                "failures included, except 404 (unknown path), 405 (method) and 413 (size)."},
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": {"schemas": components},
+    }

@@ -132,8 +132,9 @@ class HttpLink:
         payload = json.dumps(envelope, ensure_ascii=False, default=str).encode()
         return await self.post(path, payload, timeout=timeout)
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """The switch's events, as ``GET /gongji/v1/events`` streams them (Server-Sent Events), until closed."""
+    async def events(self, opened: asyncio.Event | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The switch's events, as ``GET /gongji/v1/events`` streams them (Server-Sent Events), until closed;
+        ``opened`` is set once the stream is there (events from then on are all seen)."""
         try:
             resp = await self.session.get(self.base + EVENTS_PATH, timeout=aiohttp.ClientTimeout(total=None))
         except aiohttp.ClientConnectorError as exc:
@@ -143,6 +144,8 @@ class HttpLink:
                 raise HttpStatus(self.base + EVENTS_PATH, resp.status, await resp.text())
             data: list[str] = []
             async for line in resp.content:
+                if opened is not None:  # the door's first line follows the subscription: nothing missed after it
+                    opened.set()
                 text = line.decode("utf-8").rstrip("\r\n")
                 if text.startswith("data:"):
                     data.append(text[5:].removeprefix(" "))

@@ -31,7 +31,7 @@ from typing import Any
 
 from switch.wire.topics import valid_id
 
-__all__ = ["PendingReversal", "TerminalState", "default_state_dir"]
+__all__ = ["PendingReversal", "TerminalState", "default_state_dir", "next_platform_msgid"]
 
 MSGID_MAX = 64
 CHINA = timezone(timedelta(hours=8))  # the platform's msgid time is China time
@@ -44,6 +44,21 @@ def default_state_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "gongji" / "terminals"
+
+
+def next_platform_msgid(counter: dict[str, Any], fixmedins_code: str, now: datetime) -> str:
+    """The institution's next platform msgid; ``counter`` keeps the last (time, sequence) issued, and only rises."""
+    last, seq = str(counter.get("time", "")), int(counter.get("seq", 0))
+    stamp = f"{now.astimezone(CHINA):%Y%m%d%H%M%S}"
+    if stamp > last:
+        seq = 1
+    elif seq < 9999:
+        stamp, seq = last, seq + 1
+    else:  # a second's sequence is used up (or the clock went back): borrow the next second
+        stamp = f"{datetime.strptime(last, '%Y%m%d%H%M%S') + timedelta(seconds=1):%Y%m%d%H%M%S}"
+        seq = 1
+    counter["time"], counter["seq"] = stamp, seq
+    return f"{fixmedins_code}{stamp}{seq:04d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,21 +141,7 @@ class TerminalState:
         if self.national is None:
             return [self._format(data["epoch"], n + i) for i in range(count)]
         with self._locked(self.dir / f"{self.national}.national.json") as counter:
-            return [self._platform_msgid(counter) for _ in range(count)]
-
-    def _platform_msgid(self, counter: dict[str, Any]) -> str:
-        """The institution's next platform msgid; ``counter`` keeps the last (time, sequence) issued."""
-        last, seq = str(counter.get("time", "")), int(counter.get("seq", 0))
-        now = f"{self._wall_clock().astimezone(CHINA):%Y%m%d%H%M%S}"
-        if now > last:
-            stamp, seq = now, 1
-        elif seq < 9999:
-            stamp, seq = last, seq + 1
-        else:  # a second's sequence is used up (or the clock went back): borrow the next second
-            stamp = f"{datetime.strptime(last, '%Y%m%d%H%M%S') + timedelta(seconds=1):%Y%m%d%H%M%S}"
-            seq = 1
-        counter["time"], counter["seq"] = stamp, seq
-        return f"{self.national}{stamp}{seq:04d}"
+            return [next_platform_msgid(counter, self.national, self._wall_clock()) for _ in range(count)]
 
     def next_msgid(self) -> str:
         """A msgid this terminal never used, durably reserved before it is returned."""

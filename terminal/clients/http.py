@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -112,8 +113,8 @@ class HttpLink:
         except TimeoutError:
             raise NoAnswer(f"no answer from {url} within {wait:g} s") from None
         except aiohttp.ClientConnectorError as exc:
-            raise Unreachable(f"nothing answers at {self.base}: {exc.os_error.strerror or exc}; is "
-                              f"gongji-switch serve running with --http {urlsplit(self.base).netloc}?") from None
+            raise Unreachable(f"nothing answers at {self.base}: {_reason(exc)}; is gongji-switch serve running "
+                              f"with --http {urlsplit(self.base).netloc}?") from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
             # The request went out: whether the switch committed it is unknown, as after a timeout.
             raise NoAnswer(f"{url} ended the connection without an answer ({type(exc).__name__})") from None
@@ -138,7 +139,7 @@ class HttpLink:
         try:
             resp = await self.session.get(self.base + EVENTS_PATH, timeout=aiohttp.ClientTimeout(total=None))
         except aiohttp.ClientConnectorError as exc:
-            raise Unreachable(f"nothing answers at {self.base}: {exc.os_error.strerror or exc}") from None
+            raise Unreachable(f"nothing answers at {self.base}: {_reason(exc)}") from None
         async with resp:
             if resp.status != 200:
                 raise HttpStatus(self.base + EVENTS_PATH, resp.status, await resp.text())
@@ -199,6 +200,13 @@ class HttpSwitchClient:
         """Post one request; its answer (``NoAnswer`` after ``timeout``, or when the connection ends first)."""
         return await self.link.post_json(self.link.path, self.envelope(infno, input or {}, msgid),
                                          timeout=timeout if timeout is not None else self.timeout)
+
+
+def _reason(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection failed, in the operating system's words (e.g. "Connection refused")."""
+    error = exc.os_error
+    # asyncio's own strerror is "Connect call failed (host, port)": the errno's text says more
+    return os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
 
 
 def _now_text() -> str:

@@ -92,6 +92,11 @@ async def _swipe(args: argparse.Namespace) -> int:
     title = f"{'clinic 门诊' if args.clinic else 'pharmacy 药店'} {args.fixmedins} · terminal {args.terminal}"
     answered = False
     try:
+        if args.http:
+            from terminal.clients.http import parse_http_url
+
+            parse_http_url(args.http)  # a wrong URL is said before anything is sent
+
         def trouble(step: Step) -> None:  # a receipt is all a cashier wants, unless something went wrong
             nonlocal answered
             if step.kind == "answer" and not answered:

@@ -45,7 +45,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.http:
         from terminal.scenarios.http_targets import HttpTargets
 
-        targets: Targets = HttpTargets(args.http, args.token, args.timeout)
+        try:
+            targets: Targets = HttpTargets(args.http, args.token, args.timeout)
+        except ValueError as exc:
+            console.print(f"[bold red]gongji-terminal run:[/] {exc}", soft_wrap=True)
+            return 2
     elif args.broker:
         targets = RemoteTargets(args.broker, args.root, args.token, args.timeout)
     else:
@@ -62,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
             results = asyncio.run(run_scenarios(found, targets, args.timeout, advanced, args.keyword))
         except RunnerError as exc:
             progress.stop()
-            console.print(f"[bold red]gongji-terminal run:[/] {exc}")
+            console.print(f"[bold red]gongji-terminal run:[/] {exc}", soft_wrap=True)  # one line: people copy it
             return 2
     seconds = time.monotonic() - started
     print_results(results, console, seconds)

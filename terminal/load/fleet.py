@@ -217,9 +217,10 @@ class Fleet:
         c = self.config
         ids = [f"{self.run_id}-{i:04d}" for i in range(c.terminals)]
         lines: list[Line | HttpLine] = []
+        msgids: dict[str, dict[str, Any]] = {}
         for i in range(0, c.terminals, c.per_connection):
             if self.http is not None:
-                lines.append(HttpLine(self.http, ids[i:i + c.per_connection], self.stats, c.timeout))
+                lines.append(HttpLine(self.http, ids[i:i + c.per_connection], self.stats, c.timeout, msgids))
             else:
                 assert self.broker is not None, "a fleet needs a broker or an HTTP door"
                 lines.append(Line(self.broker, self.root, ids[i:i + c.per_connection], self.stats, c.timeout))

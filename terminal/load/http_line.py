@@ -29,10 +29,11 @@ class HttpLine:
 
     national = True
 
-    def __init__(self, url: str, tills: Sequence[str], stats: Stats, timeout: float) -> None:
+    def __init__(self, url: str, tills: Sequence[str], stats: Stats, timeout: float,
+                 counters: dict[str, dict[str, Any]]) -> None:
         self.tills, self.stats, self.timeout = tills, stats, timeout
         self.link = HttpLink(url, timeout=timeout, connections=len(tills))
-        self._counters: dict[str, dict[str, Any]] = {}
+        self._counters = counters  # per institution, shared by every line: an institution's tills span lines
 
     async def open(self) -> None:
         await self.link.__aenter__()

@@ -65,19 +65,13 @@ class NationalForm:
         failed = code is not Code.OK
         return encode({
             "infcode": code.infcode,
-            "inf_refmsgid": self.refmsgids.next(_region(envelope), at),
+            "inf_refmsgid": self.refmsgids.next(None if envelope is None else envelope.mdtrtarea_admvs, at),
             "refmsg_time": platform_time(asked.received), "respond_time": platform_time(at),
             "err_msg": (err_msg or code.value) if failed else None, "warn_msg": warning,
             "cainfo": None, "signtype": None,
             "output": (output or None) if failed else _national_output(output or {}),
             "code": code.value,
         })
-
-
-def _region(envelope: Envelope | None) -> str | None:
-    # The envelope keeps mdtrtarea_admvs once the national layouts are in; until then it is not read.
-    region = getattr(envelope, "mdtrtarea_admvs", None)
-    return region if isinstance(region, str) else None
 
 
 def _national_output(output: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -52,3 +53,26 @@ def test_the_reference_curl_session_prints_what_it_shows(tmp_path: Path) -> None
         assert printed[6] == printed[5]  # the retry gets the first answer, inf_refmsgid included
     finally:
         assert switch.terminate() == 0
+
+
+def test_the_readme_curl_lines_work(tmp_path: Path) -> None:
+    """The README's quick-start curl lines against `gongji-switch serve`: the load is OK and DH's card reads 500.00."""
+    curl = shutil.which("curl")
+    assert curl is not None, "curl is not installed"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = [line for line in readme.splitlines() if line.startswith("curl -s ") and "/events" not in line]
+    assert len(lines) == 2, lines
+    port = free_port()
+    switch = SwitchProcess("--db", str(tmp_path / "l.db"), "--listen", f"127.0.0.1:{free_port()}",
+                           "--http", f"127.0.0.1:{port}").start()
+    try:
+        answers = []
+        for line in lines:
+            local = line.replace(BASE, f"http://127.0.0.1:{port}").replace("curl", curl, 1)
+            done = subprocess.run(["sh", "-c", local], capture_output=True, text=True, timeout=30)
+            answers.append(json.loads(done.stdout))
+    finally:
+        assert switch.terminate() == 0
+    assert (answers[0]["code"], answers[0]["output"]) == ("OK", {"people": 1, "bindings": 0})
+    assert (answers[1]["infcode"], answers[1]["inf_refmsgid"][:6]) == (0, "370500")
+    assert answers[1]["output"]["insuinfo"][0]["balc"] == "500.00"

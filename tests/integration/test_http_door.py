@@ -64,7 +64,7 @@ async def test_the_national_answer_envelope(door: tuple[InProcessSwitch, HttpCli
     answer = await client.call("1101", {"mdtrt_cert_type": "01", "mdtrt_cert_no": cert("DH")})
     assert list(answer) == ["infcode", "inf_refmsgid", "refmsg_time", "respond_time", "err_msg", "warn_msg",
                             "cainfo", "signtype", "output", "code"]
-    assert re.fullmatch(r"\d{30}", answer["inf_refmsgid"]), answer["inf_refmsgid"]
+    assert re.fullmatch(r"370500\d{24}", answer["inf_refmsgid"]), answer["inf_refmsgid"]
     assert answer["inf_refmsgid"][6:20] == now[:14]
     assert (answer["refmsg_time"], answer["respond_time"]) == (now, now)
     assert (answer["infcode"], answer["err_msg"], answer["warn_msg"], answer["cainfo"], answer["signtype"],

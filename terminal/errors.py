@@ -6,6 +6,8 @@ Each keeps the builtin base its callers catch (a missing answer is still a ``Tim
     └── TerminalError
         ├── NoAnswer (TimeoutError)          terminal/clients/mqtt.py: no answer in time
         ├── Refused                          terminal/clients/mqtt.py: the switch answered a failure code
+        ├── Unreachable (ConnectionError)    terminal/clients/http.py: nothing answers at an HTTP URL
+        ├── HttpStatus                       terminal/clients/http.py: a URL answered 404, 405, 413...
         ├── ScenarioError (ValueError)       terminal/scenarios/format.py: a scenario file that cannot be used
         └── ReferenceError_ (LookupError)    terminal/scenarios/match.py: a ``${step.path}`` naming nothing
 """

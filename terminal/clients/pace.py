@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from terminal.clients.admin import Admin
+    from terminal.clients.admin import AdminCalls
 
 __all__ = ["JumpPace", "Pace", "RealPace", "SwitchTime", "parse_switch_time"]
 
 
 def parse_switch_time(text: str) -> datetime:
-    """An ISO 8601 time from the switch (``respond_time``, ``window_expires_at``)."""
+    """A time from the switch: ISO 8601 (v1's ``respond_time``, ``window_expires_at``) or the national
+    door's ``yyyyMMddHHmmssSSS`` (China time)."""
+    if len(text) == 17 and text.isdigit():
+        return datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(
+            microsecond=int(text[14:]) * 1000, tzinfo=timezone(timedelta(hours=8)))
     return datetime.fromisoformat(text)
 
 
@@ -50,7 +54,7 @@ class JumpPace:
 
     speed = 0.0
 
-    def __init__(self, admin: Admin) -> None:
+    def __init__(self, admin: AdminCalls) -> None:
         self.admin = admin
         # Several terminals may wait at once; each jump is a separate, ordered step of the clock.
         self._lock = asyncio.Lock()

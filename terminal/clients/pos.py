@@ -7,6 +7,11 @@ a new msgid (that could charge twice): the terminal sends a 2601 reversal of it,
 msgid reserved before the settlement went out, again and again with backoff until the switch
 answers. A ``POOLING_AVAILABLE`` decline puts the prompt and its countdown on the screen; an
 automatic cashier swipes again after the configured delays (in switch time, see ``terminal.clients.pace``).
+
+The terminal talks through a ``PosLine``: MQTT (``SwitchClient``, topics of ``terminal_id``) or the
+national door over HTTP (``HttpSwitchClient``, sender ``fixmedins_code``), chosen by the address
+(``mqtt://`` or ``http://``). Over HTTP it speaks as a national till does: the platform's layouts
+(``data{...}`` for 1101, 2103/2208 and 2601) and msgids in the platform's shape.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from switch.doors.mqtt import BrokerAddress
 from switch.wire.topics import DEFAULT_ROOT
+from terminal.clients.http import HttpSwitchClient
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from terminal.clients.pace import Pace, RealPace, SwitchTime, parse_switch_time
-from terminal.clients.state import PendingReversal, TerminalState, default_state_dir
+from terminal.clients.state import NATIONAL_DOOR, PendingReversal, TerminalState, default_state_dir
 
-__all__ = ["Card", "Checkout", "Kind", "Prompt", "Step", "Swipe", "Terminal"]
+__all__ = ["Card", "Checkout", "Kind", "PosLine", "Prompt", "Step", "Swipe", "Terminal", "pos_line"]
 
 Kind = Literal["pharmacy", "clinic"]
 # (pre-settlement, settlement, cancel) and the settlement body's key, per kind of terminal.
@@ -34,6 +40,34 @@ INFNOS: dict[str, tuple[str, str, str]] = {"pharmacy": ("2101", "2102", "2103"),
 BODY_KEY = {"pharmacy": "druginfo", "clinic": "data"}
 # A reversal the switch could not process (nothing moved) is worth sending again; any other code is final.
 REVERSAL_TRANSIENT = {"INTERNAL_ERROR"}
+
+
+class PosLine(Protocol):
+    """What a terminal needs of its line to the switch: one request, one answer (or ``NoAnswer``)."""
+
+    timeout: float
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def request(self, infno: str, input: dict[str, Any] | None = None, *, msgid: str,
+                      timeout: float | None = None) -> dict[str, Any]: ...
+
+
+def pos_line(switch: BrokerAddress | str | PosLine, terminal_id: str, fixmedins_code: str, *,
+             root: str = DEFAULT_ROOT, timeout: float = 5.0) -> PosLine:
+    """The line an address names: ``http(s)://`` the national door, else a broker (``mqtt://``)."""
+    if isinstance(switch, str) and switch.startswith(("http://", "https://")):
+        return HttpSwitchClient(switch, fixmedins_code, timeout=timeout)
+    if isinstance(switch, (str, BrokerAddress)):
+        return SwitchClient(switch, "pos", terminal_id, root=root, fixmedins_code=fixmedins_code, timeout=timeout)
+    return switch
+
+
+def national_line(line: PosLine) -> bool:
+    """Whether a line speaks the national door (platform layouts and msgids, answers per institution)."""
+    return bool(getattr(line, "national", False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +94,7 @@ class Prompt:
     @classmethod
     def from_answer(cls, answer: dict[str, Any]) -> Prompt:
         out = answer["output"]
-        return cls(str(answer["err_msg"]), out["psn_no"], out["mulaid_psn_no"], out["shortfall"],
+        return cls(str(answer.get("err_msg")), out["psn_no"], out["mulaid_psn_no"], out["shortfall"],
                    parse_switch_time(out["window_expires_at"]), float(out["window_seconds"]),
                    parse_switch_time(answer["respond_time"]))
 
@@ -131,7 +165,7 @@ class Checkout:
 class Terminal:
     """One POS terminal (``terminal_id`` on the pos channel) of institution ``fixmedins_code``."""
 
-    def __init__(self, broker: BrokerAddress | str, terminal_id: str, fixmedins_code: str, *,
+    def __init__(self, broker: BrokerAddress | str | PosLine, terminal_id: str, fixmedins_code: str, *,
                  kind: Kind = "pharmacy", root: str = DEFAULT_ROOT, state_dir: Path | None = None,
                  timeout: float = 5.0, pace: Pace | None = None, auto_retry: Sequence[timedelta] = (),
                  reversal_backoff: tuple[float, float] = (0.5, 8.0), reversal_attempts: int | None = None,
@@ -142,9 +176,11 @@ class Terminal:
         self.fixmedins_code = fixmedins_code
         self.kind = kind
         self.name = name or terminal_id
-        self.state = TerminalState(state_dir or default_state_dir(), terminal_id)
-        self.client = SwitchClient(broker, "pos", terminal_id, root=root, fixmedins_code=fixmedins_code,
-                                   timeout=timeout)
+        self.client = pos_line(broker, terminal_id, fixmedins_code, root=root, timeout=timeout)
+        self.national = national_line(self.client)
+        self.door = NATIONAL_DOOR if self.national else "mqtt"
+        self.state = TerminalState(state_dir or default_state_dir(), terminal_id,
+                                   national=fixmedins_code if self.national else None)
         self.pace: Pace = pace or RealPace(1.0)
         self.time = SwitchTime(self.pace.speed)
         self.auto_retry = tuple(auto_retry)
@@ -181,7 +217,7 @@ class Terminal:
                        infno=infno, msgid=msgid)
             raise
         self.time.observe(answer.get("respond_time"))
-        self._step("answer", f"{infno} ← {answer.get('code')} {answer.get('err_msg')}", infno=infno,
+        self._step("answer", f"{infno} ← {answer.get('code')} {answer.get('err_msg') or ''}".rstrip(), infno=infno,
                    msgid=msgid, answer=answer)
         return answer
 
@@ -203,7 +239,11 @@ class Terminal:
         body: dict[str, Any] = {"mdtrt_cert_type": card.cert_type, "mdtrt_cert_no": card.cert_no}
         if card.psn_no is not None:
             body["psn_no"] = card.psn_no
-        return await self._safe_request("1101", body)
+        return await self._safe_request("1101", self._layout(body))
+
+    def _layout(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The input as this terminal's door expects it: the platform's ``data{...}`` on the national door."""
+        return {"data": body} if self.national else body
 
     def settlement_body(self, psn_no: str, card: Card, amount: str | Decimal, use_account: bool = True,
                         details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -239,7 +279,7 @@ class Terminal:
             self._step("reversal", f"2601 reversal of {pending.omsgid}, attempt {attempt}", infno="2601",
                        msgid=pending.msgid)
             try:
-                answer = await self._request("2601", pending.input(), pending.msgid)
+                answer = await self._request("2601", self._layout(pending.input()), pending.msgid)
             except NoAnswer:
                 answer = None
             if answer is not None and answer.get("code") not in REVERSAL_TRANSIENT:
@@ -255,6 +295,10 @@ class Terminal:
         """Send the reversals an earlier run of this terminal still owes (a crash while waiting)."""
         answers = []
         for pending in self.state.pending():
+            if pending.door != self.door:  # its msgids are known only on the door it was sent through
+                self._step("recover", f"owed from an earlier run over {pending.door}: reversal {pending.msgid} "
+                           f"of {pending.omsgid}; it is sent when this terminal next runs over {pending.door}")
+                continue
             self._step("recover", f"owed from an earlier run: reversal {pending.msgid} of {pending.omsgid}",
                        infno="2601", msgid=pending.msgid)
             answers.append(await self.reverse(pending))
@@ -264,7 +308,7 @@ class Terminal:
         """2103 / 2208: refund a settlement in full (repeated under the same msgid if unanswered)."""
         async with self._busy:
             self.prompt = None
-            return await self._safe_request(INFNOS[self.kind][2], {"setl_id": setl_id, "psn_no": psn_no})
+            return await self._safe_request(INFNOS[self.kind][2], self._layout({"setl_id": setl_id, "psn_no": psn_no}))
 
     # --- the checkout ----------------------------------------------------------------------------
 
@@ -283,7 +327,7 @@ class Terminal:
         answer, msgid, reversed_ = await self.settle(body, psn_no)
         if reversed_:
             self._step("reversal", f"settlement {msgid} unanswered, reversal answered {answer.get('code')} "
-                       f"(reversed={answer.get('output', {}).get('reversed')})", answer=answer)
+                       f"(reversed={(answer.get('output') or {}).get('reversed')})", answer=answer)
             return Swipe("reversed", info, preview, answer, msgid)
         if answer.get("code") == "OK":
             return Swipe("settled", info, preview, answer, msgid)

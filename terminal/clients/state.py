@@ -6,6 +6,14 @@ must still be reversed when the terminal comes back. Each change rewrites the fi
 (write, fsync, rename) under an ``flock``, so two processes sharing a terminal id never hand out the
 same msgid. The file also holds a random ``epoch`` chosen when it is created: msgids are
 ``{terminal}-{epoch}-{n}``, so a deleted state directory yields new msgids, not replays.
+
+Over the national (HTTP) door the sender is the institution, not the terminal, and msgids take the
+platform's shape: ``fixmedins_code`` + ``yyyyMMddHHmmss`` + a 4-digit sequence. Every terminal of an
+institution then draws from one counter, ``{fixmedins_code}.national.json`` beside the terminals'
+files (locked after the terminal's own file, always in that order): its (time, sequence) only rises,
+taking the later of the wall clock (China time) and the last time issued, and the next second once
+a second's 9999 are used; so no two terminals sharing the directory send the same msgid, a restart
+goes on above the last one, and a deleted directory starts at the present second.
 """
 
 from __future__ import annotations
@@ -14,17 +22,20 @@ import fcntl
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from switch.wire.topics import valid_id
 
-__all__ = ["PendingReversal", "TerminalState", "default_state_dir"]
+__all__ = ["PendingReversal", "TerminalState", "default_state_dir", "next_platform_msgid"]
 
 MSGID_MAX = 64
+CHINA = timezone(timedelta(hours=8))  # the platform's msgid time is China time
+NATIONAL_DOOR = "http"  # the door a pending reversal owed over the national interface goes back through
 
 
 def default_state_dir() -> Path:
@@ -35,6 +46,21 @@ def default_state_dir() -> Path:
     return Path(base) / "gongji" / "terminals"
 
 
+def next_platform_msgid(counter: dict[str, Any], fixmedins_code: str, now: datetime) -> str:
+    """The institution's next platform msgid; ``counter`` keeps the last (time, sequence) issued, and only rises."""
+    last, seq = str(counter.get("time", "")), int(counter.get("seq", 0))
+    stamp = f"{now.astimezone(CHINA):%Y%m%d%H%M%S}"
+    if stamp > last:
+        seq = 1
+    elif seq < 9999:
+        stamp, seq = last, seq + 1
+    else:  # a second's sequence is used up (or the clock went back): borrow the next second
+        stamp = f"{datetime.strptime(last, '%Y%m%d%H%M%S') + timedelta(seconds=1):%Y%m%d%H%M%S}"
+        seq = 1
+    counter["time"], counter["seq"] = stamp, seq
+    return f"{fixmedins_code}{stamp}{seq:04d}"
+
+
 @dataclass(frozen=True, slots=True)
 class PendingReversal:
     """A settlement sent and not (yet) answered: if it stays so, 2601 ``msgid`` undoes ``omsgid``."""
@@ -43,54 +69,61 @@ class PendingReversal:
     omsgid: str
     oinfno: str
     psn_no: str
+    door: str = "mqtt"  # a 2601 reverses msgids of its own door: it must go back the same way
 
     def input(self) -> dict[str, str]:
         return {"psn_no": self.psn_no, "omsgid": self.omsgid, "oinfno": self.oinfno}
 
 
 class TerminalState:
-    """``{state_dir}/{terminal_id}.json``: ``{"epoch", "next", "pending": [...]}``."""
+    """``{state_dir}/{terminal_id}.json``: ``{"epoch", "next", "pending": [...]}``; with ``national``
+    (the institution's fixmedins_code), msgids in the platform's shape from the institution's counter."""
 
-    def __init__(self, state_dir: Path, terminal_id: str) -> None:
+    def __init__(self, state_dir: Path, terminal_id: str, *, national: str | None = None,
+                 wall_clock: Callable[[], datetime] = lambda: datetime.now(CHINA)) -> None:
         if not valid_id(terminal_id):
             raise ValueError(f"terminal id {terminal_id!r} must be 1-64 characters of A-Za-z0-9_-")
+        if national is not None and not valid_id(national):
+            raise ValueError(f"fixmedins_code {national!r} must be 1-64 characters of A-Za-z0-9_-")
         self.terminal_id = terminal_id
         self.dir = Path(state_dir)
         self.path = self.dir / f"{terminal_id}.json"
-        self._lock_path = self.dir / f"{terminal_id}.lock"
+        self.national = national
+        self._wall_clock = wall_clock
 
     @contextmanager
-    def _locked(self) -> Iterator[dict[str, Any]]:
-        """The file's content under an exclusive lock; what the block leaves in the dict is written back."""
+    def _locked(self, path: Path | None = None) -> Iterator[dict[str, Any]]:
+        """A file's content under an exclusive lock; what the block leaves in the dict is written back."""
+        path = path or self.path
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
+        with open(path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            data = self._read()
+            data = self._read(path)
             before = json.dumps(data, sort_keys=True)
             yield data
             if json.dumps(data, sort_keys=True) != before:
-                self._write(data)
+                self._write(path, data)
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, path: Path) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(path.read_text())
         except FileNotFoundError:
             return {"terminal_id": self.terminal_id, "epoch": secrets.token_hex(3), "next": 1, "pending": []}
         except (OSError, ValueError) as exc:
-            raise RuntimeError(f"terminal state {self.path} is unreadable ({exc}); fix or remove it "
+            raise RuntimeError(f"terminal state {path} is unreadable ({exc}); fix or remove it "
                                "(removing it forgets any reversal this terminal still owes)") from None
         if not isinstance(data, dict) or not isinstance(data.get("next"), int) or "epoch" not in data:
-            raise RuntimeError(f"terminal state {self.path} is not a gongji terminal state file")
+            raise RuntimeError(f"terminal state {path} is not a gongji terminal state file")
         data.setdefault("pending", [])
         return data
 
-    def _write(self, data: dict[str, Any]) -> None:
-        tmp = self.path.with_suffix(".tmp")
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        tmp = path.with_suffix(".tmp")
         with open(tmp, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        os.replace(tmp, path)
         dir_fd = os.open(self.dir, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the rename itself must survive a power cut
@@ -101,12 +134,19 @@ class TerminalState:
         suffix = f"-{epoch}-{n:06d}"
         return self.terminal_id[: MSGID_MAX - len(suffix)] + suffix
 
+    def _reserve(self, data: dict[str, Any], count: int) -> list[str]:
+        """``count`` new msgids, the terminal's file (``data``) already locked by the caller."""
+        n = data["next"]
+        data["next"] = n + count  # counted in national mode too: next_number tells how many were used
+        if self.national is None:
+            return [self._format(data["epoch"], n + i) for i in range(count)]
+        with self._locked(self.dir / f"{self.national}.national.json") as counter:
+            return [next_platform_msgid(counter, self.national, self._wall_clock()) for _ in range(count)]
+
     def next_msgid(self) -> str:
         """A msgid this terminal never used, durably reserved before it is returned."""
         with self._locked() as data:
-            n = data["next"]
-            data["next"] = n + 1
-            return self._format(data["epoch"], n)
+            return self._reserve(data, 1)[0]
 
     def arm_settlement(self, oinfno: str, psn_no: str) -> PendingReversal:
         """Reserve a settlement's msgid and, in the same write, the reversal undoing it if no answer comes.
@@ -115,12 +155,11 @@ class TerminalState:
         on its next start, sends) the reversal under the same reversal msgid.
         """
         with self._locked() as data:
-            n = data["next"]
-            data["next"] = n + 2
-            epoch = data["epoch"]
-            pending = PendingReversal(self._format(epoch, n + 1), self._format(epoch, n), oinfno, psn_no)
-            data["pending"].append({"msgid": pending.msgid, "omsgid": pending.omsgid, "oinfno": oinfno,
-                                    "psn_no": psn_no})
+            omsgid, msgid = self._reserve(data, 2)
+            door = "mqtt" if self.national is None else NATIONAL_DOOR
+            pending = PendingReversal(msgid, omsgid, oinfno, psn_no, door)
+            entry = {"msgid": msgid, "omsgid": omsgid, "oinfno": oinfno, "psn_no": psn_no}
+            data["pending"].append(entry if door == "mqtt" else {**entry, "door": door})
             return pending
 
     def disarm(self, pending: PendingReversal) -> None:
@@ -131,7 +170,7 @@ class TerminalState:
     def pending(self) -> list[PendingReversal]:
         """Reversals owed from an earlier run, oldest first."""
         with self._locked() as data:
-            return [PendingReversal(p["msgid"], p["omsgid"], p["oinfno"], p["psn_no"])
+            return [PendingReversal(p["msgid"], p["omsgid"], p["oinfno"], p["psn_no"], p.get("door", "mqtt"))
                     for p in data["pending"]]
 
     @property

@@ -3,7 +3,8 @@
 Exit status: 0 settled; 1 declined or refused (the code is printed; for POOLING_AVAILABLE the
 prompt and when the window ends); 2 bad arguments, no broker, or no switch answering on it (said
 within seconds); 3 no answer once the switch had answered (nothing was charged: an unanswered
-settlement is reversed before the command gives up).
+settlement is reversed before the command gives up). With --http URL the till talks to the switch's
+HTTP door as national checkout software does (the platform's envelope, layouts and msgids).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def _amount(text: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL",
                    help="broker of the switch (default mqtt://127.0.0.1:1883)")
+    p.add_argument("--http", metavar="URL",
+                   help="talk to the switch's HTTP door instead, e.g. http://127.0.0.1:8080 (a till's own "
+                        "path, …/callService, may follow)")
     p.add_argument("--root", default=DEFAULT_ROOT, help=f"topic root (default {DEFAULT_ROOT})")
     p.add_argument("--terminal", default="POS-01", help="terminal id (default POS-01)")
     p.add_argument("--fixmedins", default="P37050000001", metavar="CODE",
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_swipe(args))
     except KeyboardInterrupt:
-        owed = TerminalState(args.state_dir or default_state_dir(), args.terminal).pending()
+        owed = TerminalState(args.state_dir or default_state_dir(), args.terminal).pending()  # per terminal, any door
         for p in owed:
             print(f"interrupted: reversal {p.msgid} of settlement {p.omsgid} is still owed; terminal "
                   f"{args.terminal} sends it when it next starts", file=sys.stderr)
@@ -78,6 +82,7 @@ async def _swipe(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from switch.errors import ConfigError
+    from terminal.clients.http import HttpStatus, Unreachable
     from terminal.clients.mqtt import NoAnswer
     from terminal.clients.pos import Card, Kind, Step, Terminal
 
@@ -87,6 +92,11 @@ async def _swipe(args: argparse.Namespace) -> int:
     title = f"{'clinic 门诊' if args.clinic else 'pharmacy 药店'} {args.fixmedins} · terminal {args.terminal}"
     answered = False
     try:
+        if args.http:
+            from terminal.clients.http import parse_http_url
+
+            parse_http_url(args.http)  # a wrong URL is said before anything is sent
+
         def trouble(step: Step) -> None:  # a receipt is all a cashier wants, unless something went wrong
             nonlocal answered
             if step.kind == "answer" and not answered:
@@ -95,7 +105,7 @@ async def _swipe(args: argparse.Namespace) -> int:
             if answered and (step.kind in ("reversal", "timeout", "recover") or step.infno == "2601"):
                 err.print(step.text, style="dim", markup=False)
 
-        terminal = Terminal(args.broker, args.terminal, args.fixmedins, kind=kind, root=args.root,
+        terminal = Terminal(args.http or args.broker, args.terminal, args.fixmedins, kind=kind, root=args.root,
                             state_dir=args.state_dir, timeout=min(args.timeout, FIRST_ANSWER_SECONDS),
                             on_step=trouble)
         async with terminal:
@@ -107,10 +117,15 @@ async def _swipe(args: argparse.Namespace) -> int:
     except aiomqtt.MqttError as exc:
         print(f"gongji-terminal swipe: cannot reach the broker {args.broker}: {exc}", file=sys.stderr)
         return 2
+    except (Unreachable, HttpStatus) as exc:
+        print(f"gongji-terminal swipe: {exc}", file=sys.stderr)
+        return 2
     except NoAnswer as exc:
         if not answered:
-            print(f"gongji-terminal swipe: no switch answered on {args.broker} under {args.root.rstrip('/')}: "
-                  f"is a switch running there with that --topic-root?", file=sys.stderr)
+            where = (f"at {args.http}: is gongji-switch serve running with that --http?" if args.http else
+                     f"on {args.broker} under {args.root.rstrip('/')}: is a switch running there with that "
+                     f"--topic-root?")
+            print(f"gongji-terminal swipe: no switch answered {where}", file=sys.stderr)
             return 2
         print(f"gongji-terminal swipe: {exc}", file=sys.stderr)
         return 3

@@ -5,6 +5,8 @@ child processes on a fresh ledger, loads the population, runs the fleet and chec
 With --broker it drives the switch already running there (--root), or with --spawn-switch
 starts one on that broker. --echo puts the echo responder where the switch would be: the same
 requests through the same broker and client library, answered at once — the transport's floor.
+With --http URL it drives the switch running at that HTTP door: the tills speak the national
+interface on kept-alive connections, admin goes to POST /gongji/v1/admin.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds to wait for an answer")
     p.add_argument("--warmup", type=float, default=0.0, help="seconds at the start left out of the rates")
     p.add_argument("--broker", metavar="URL", help="a running broker (default: start mosquitto)")
+    p.add_argument("--http", metavar="URL",
+                   help="drive the switch running at this HTTP door instead, e.g. http://127.0.0.1:8080")
     p.add_argument("--embedded", action="store_true",
                    help="start the embedded amqtt broker instead of mosquitto")
     p.add_argument("--root",
@@ -89,7 +93,7 @@ def plan_from(args: argparse.Namespace) -> Any:
                     spawn_switch=True if args.spawn_switch else None, echo=args.echo, root=args.root,
                     admin_token=args.admin_token,
                     switch_log_level=args.switch_log_level, switch_journal=args.journal, db=args.db,
-                    verify=not args.no_verify)
+                    verify=not args.no_verify, http=args.http)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +106,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"gongji-terminal load: {text}", file=sys.stderr)
         return 2
 
+    clash = [flag for flag, on in (("--broker", args.broker), ("--echo", args.echo),
+                                   ("--spawn-switch", args.spawn_switch), ("--embedded", args.embedded)) if on]
+    if args.http and clash:
+        return fail(f"--http drives a switch already running at that HTTP door; drop {', '.join(clash)}")
     try:
+        if args.http:
+            from terminal.clients.http import parse_http_url
+
+            parse_http_url(args.http)
         build_population(args.people, args.families, args.prefix)
         plan = plan_from(args)
     except ValueError as exc:

@@ -7,7 +7,8 @@ subscribes to the resp topics of its own tills only, matches answers by ``inf_re
 publishes without awaiting PUBACKs. Each till still does one checkout at a time and waits for
 every answer, as a till does; a person is at one till at a time, so every answer is predictable
 and checked. msgids are counted in memory under a run prefix, not by ``terminal.clients.pos``'s durable
-counter, whose fsync per msgid would throttle the fleet.
+counter, whose fsync per msgid would throttle the fleet. Over the HTTP door (``http``) the tills
+share ``HttpLine`` sessions instead and speak the national form (``terminal.load.http_line``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from switch.core.money import format_fen
 from switch.doors.mqtt import NODELAY, BrokerAddress
 from switch.doors.publish import MAX_INFLIGHT, publish_nowait
 from switch.wire.topics import request_topic, response_topic
+from terminal.load.http_line import HttpLine
 from terminal.load.population import Population, cert_of
 from terminal.load.stats import Stats
 
@@ -76,6 +78,8 @@ class FleetConfig:
 
 class Line:
     """One MQTT connection shared by several tills."""
+
+    national = False
 
     def __init__(self, broker: BrokerAddress, root: str, tills: Sequence[str], stats: Stats,
                  timeout: float) -> None:
@@ -133,11 +137,19 @@ class Till:
     till_id: str
     fixmedins_code: str
     kind: str
-    line: Line
+    line: Line | HttpLine
     sent: int = 0
+
+    def layout(self, body: dict[str, Any]) -> dict[str, Any]:
+        """1101, cancel and 2601 inputs as the door's tills send them: ``data{...}`` on the national door."""
+        return {"data": body} if self.line.national else body
 
     async def send(self, infno: str, body: dict[str, Any],
                    msgid: str | None = None) -> tuple[dict[str, Any] | None, str]:
+        if isinstance(self.line, HttpLine):
+            msgid = msgid or self.line.next_msgid(self.fixmedins_code)
+            payload = self.line.payload(self.fixmedins_code, infno, msgid, body)
+            return await self.line.request(self.till_id, infno, payload, msgid), msgid
         if msgid is None:
             self.sent += 1
             msgid = f"{self.till_id}-{self.sent}"
@@ -166,9 +178,10 @@ class Pacer:
 class Fleet:
     """Tills running checkouts of ``config.mix`` over ``population`` until the duration or count is done."""
 
-    def __init__(self, broker: BrokerAddress, root: str, population: Population, config: FleetConfig,
-                 run_id: str) -> None:
+    def __init__(self, broker: BrokerAddress | None, root: str, population: Population, config: FleetConfig,
+                 run_id: str, *, http: str | None = None) -> None:
         self.broker, self.root, self.population, self.config = broker, root, population, config
+        self.http = http  # the switch's HTTP door: tills speak the national form there instead
         self.stats = Stats(warmup=config.warmup)
         self.rng = random.Random(config.seed)
         self.pacer = Pacer(config.rate)
@@ -191,7 +204,7 @@ class Fleet:
             self.free[name] = queue
         self._left = config.count
 
-    def _tills(self, lines: list[Line]) -> list[Till]:
+    def _tills(self, lines: Sequence[Line | HttpLine]) -> list[Till]:
         tills = []
         for i in range(self.config.terminals):
             kind = "clinic" if i % CLINIC_EVERY == CLINIC_EVERY - 1 else "pharmacy"
@@ -203,8 +216,14 @@ class Fleet:
     async def run(self, on_tick: Callable[[Stats], None] | None = None) -> Stats:
         c = self.config
         ids = [f"{self.run_id}-{i:04d}" for i in range(c.terminals)]
-        lines = [Line(self.broker, self.root, ids[i:i + c.per_connection], self.stats, c.timeout)
-                 for i in range(0, c.terminals, c.per_connection)]
+        lines: list[Line | HttpLine] = []
+        msgids: dict[str, dict[str, Any]] = {}
+        for i in range(0, c.terminals, c.per_connection):
+            if self.http is not None:
+                lines.append(HttpLine(self.http, ids[i:i + c.per_connection], self.stats, c.timeout, msgids))
+            else:
+                assert self.broker is not None, "a fleet needs a broker or an HTTP door"
+                lines.append(Line(self.broker, self.root, ids[i:i + c.per_connection], self.stats, c.timeout))
         await asyncio.gather(*(line.open() for line in lines))
         ticker = None
         try:
@@ -273,7 +292,7 @@ class Fleet:
                 "medfee_sumamt": format_fen(fen), "acct_used_flag": "1"}
         body = {BODY_KEY[till.kind]: data}
         if self.config.full_checkout:
-            card = {"mdtrt_cert_type": "01", "mdtrt_cert_no": cert_of(psn_no)}
+            card = till.layout({"mdtrt_cert_type": "01", "mdtrt_cert_no": cert_of(psn_no)})
             if await self._step(till, "1101", card, "OK") is None:
                 return None, ""
             if await self._step(till, pre, body, expect) is None:
@@ -281,7 +300,7 @@ class Fleet:
         await self.pacer.wait()
         answer, msgid = await till.send(settle, body)
         if answer is None:  # an unanswered settlement is reversed, never sent again (it might have settled)
-            await self._step(till, "2601", {"psn_no": psn_no, "omsgid": msgid, "oinfno": settle}, "OK")
+            await self._step(till, "2601", till.layout({"psn_no": psn_no, "omsgid": msgid, "oinfno": settle}), "OK")
             return None, msgid
         code = answer.get("code")
         if self.config.expect and code != expect:
@@ -315,7 +334,8 @@ class Fleet:
         if answer is None:
             return False
         setl_id = ((answer.get("output") or {}).get("setlinfo") or {}).get("setl_id") or NO_SETL_ID
-        undone = await self._step(till, INFNOS[till.kind][2], {"setl_id": setl_id, "psn_no": psn_no}, "OK")
+        undone = await self._step(till, INFNOS[till.kind][2], till.layout({"setl_id": setl_id, "psn_no": psn_no}),
+                                  "OK")
         if undone is None:
             return False
         self.stats.undone += 1
@@ -326,7 +346,7 @@ class Fleet:
         answer, msgid = await self._settle(till, psn_no, fen)
         if answer is None:
             return False
-        body = {"psn_no": psn_no, "omsgid": msgid, "oinfno": INFNOS[till.kind][1]}
+        body = till.layout({"psn_no": psn_no, "omsgid": msgid, "oinfno": INFNOS[till.kind][1]})
         undone = await self._step(till, "2601", body, "OK")
         if undone is None:
             return False

@@ -3,7 +3,9 @@
 The run starts what it is not given — a broker (mosquitto, or the embedded amqtt in a process of
 its own) and the switch (or the echo responder) as child processes, so each one's CPU is its own —
 and stops them afterwards. Against a switch that is already running it only loads its population
-(upserting the same people every time) and checks the books with ``admin.audit``.
+(upserting the same people every time) and checks the books with ``admin.audit``. Given a switch's
+HTTP door (``http``) it drives that running switch there: admin on ``POST /gongji/v1/admin``, the
+fleet in the national form.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 from switch.doors.link import parse_broker_url
 from switch.wire.topics import DEFAULT_ROOT
-from terminal.clients.admin import Admin
+from terminal.clients.admin import Admin, HttpAdmin
+from terminal.clients.http import HttpStatus, Unreachable
 from terminal.clients.mqtt import NoAnswer
 from terminal.load.fleet import Fleet, FleetConfig
 from terminal.load.population import Population, build_population
@@ -46,13 +49,17 @@ class NoSwitch(RuntimeError):
     """No switch answered on the broker and topic root given: the message says what to check."""
 
 
-async def probe_switch(admin: Admin, url: str) -> None:
+async def probe_switch(admin: Admin | HttpAdmin, url: str) -> None:
     """Ask a running switch the time before loading anything, so a wrong broker or root fails in seconds."""
     try:
         answer = await admin.request("admin.clock", {}, timeout=PROBE_SECONDS)
     except NoAnswer:
+        if isinstance(admin, HttpAdmin):
+            raise NoSwitch(f"no switch answered at {url} within {PROBE_SECONDS:g} s") from None
         raise NoSwitch(f"no switch answered on {url} under {admin.root}: is a switch running there with that "
                        f"--topic-root?") from None
+    except (Unreachable, HttpStatus) as exc:
+        raise NoSwitch(str(exc)) from None
     if answer.get("code") == "UNAUTHORIZED":
         raise NoSwitch(f"the switch on {url} under {admin.root} requires its admin token: pass --admin-token")
 
@@ -74,15 +81,18 @@ class LoadPlan:
     # the settlement path, so the switch started here runs with --journal-max 0 unless asked.
     switch_journal: bool = False
     db: Path | None = None  # the spawned switch's ledger; None: a temporary file
+    http: str | None = None  # a running switch's HTTP door: the fleet and admin go there, nothing is started
     verify: bool = True
     broker_pid: int | None = None  # a running broker whose CPU to measure too (the bench's own)
 
     @property
     def spawns_switch(self) -> bool:
+        if self.http is not None:
+            return False
         return not self.echo and (self.spawn_switch if self.spawn_switch is not None else self.broker is None)
 
 
-async def load_population(admin: Admin, population: Population) -> dict[str, Any]:
+async def load_population(admin: Admin | HttpAdmin, population: Population) -> dict[str, Any]:
     """Load every chunk with a few in flight; the figures of the load."""
     chunks = list(population.chunks())
     gate = asyncio.Semaphore(LOADS_IN_FLIGHT)
@@ -98,7 +108,7 @@ async def load_population(admin: Admin, population: Population) -> dict[str, Any
             "chunks": len(chunks), "people_per_s": round(population.people / seconds) if seconds else None}
 
 
-async def _counts(admin: Admin, population: Population) -> dict[str, int]:
+async def _counts(admin: Admin | HttpAdmin, population: Population) -> dict[str, int]:
     """The switch's global counts, asked about one person so the answer stays small."""
     anyone = (population.singles or population.families[0].members)[0]
     return dict((await admin.state(anyone))["counts"])
@@ -123,10 +133,14 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
         url, root = _start(plan, Path(stack.enter_context(temp_dir())), stack, children, phase, run_id, result)
         result.update(root=root, people=population.people, families=len(population.families),
                       terminals=plan.fleet.terminals,
-                      connections=-(-plan.fleet.terminals // plan.fleet.per_connection),
+                      # over HTTP each till keeps a connection of its own alive
+                      connections=plan.fleet.terminals if plan.http else
+                      -(-plan.fleet.terminals // plan.fleet.per_connection),
                       rate=plan.fleet.rate, full_checkout=plan.fleet.full_checkout)
         responder = children.get("switch")
-        async with Admin(url, root=root, token=plan.admin_token, timeout=30) as admin:
+        admin_line = (HttpAdmin(url, token=plan.admin_token, timeout=30) if plan.http else
+                      Admin(url, root=root, token=plan.admin_token, timeout=30))
+        async with admin_line as admin:
             before: dict[str, int] = {}
             if not (plan.echo or plan.spawns_switch):
                 phase("asking the switch the time")
@@ -138,7 +152,8 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
                     result["rss_after_load_mb"] = round((rss_mb(responder.pid) or (0.0, 0.0))[0], 1)
                 if plan.verify:
                     before = await _counts(admin, population)
-            fleet = Fleet(parse_broker_url(url), root, population, plan.fleet, run_id)
+            broker = None if plan.http else parse_broker_url(url)
+            fleet = Fleet(broker, root, population, plan.fleet, run_id, http=plan.http)
             phase("running the fleet")
             stats = await _measure(plan, fleet, children, on_tick, result)
             if responder is not None:
@@ -161,6 +176,9 @@ def _start(plan: LoadPlan, tmp: Path, stack: ExitStack, children: dict[str, Chil
         children[child.name] = child
         return child
 
+    if plan.http is not None:
+        result["broker"] = f"HTTP door {plan.http}"
+        return plan.http, ""
     if plan.broker is None:
         url = start(amqtt_process(tmp) if plan.embedded else mosquitto_process(tmp)).url
         result["broker"] = "amqtt (embedded broker, own process)" if plan.embedded else "mosquitto"
@@ -199,7 +217,7 @@ async def _measure(plan: LoadPlan, fleet: Fleet, children: dict[str, Child],
     return stats
 
 
-async def _check_books(admin: Admin, population: Population, before: dict[str, int], stats: Stats,
+async def _check_books(admin: Admin | HttpAdmin, population: Population, before: dict[str, int], stats: Stats,
                        result: dict[str, Any]) -> None:
     """The audit, and whether the switch counted what the fleet saw settled and undone."""
     result["audit"] = await admin.audit()

@@ -42,8 +42,16 @@ def _run(args: argparse.Namespace) -> int:
     if not found:
         console.print(f"[red]no scenario files under {' '.join(map(str, args.paths))}[/]")
         return 2
-    if args.broker:
-        targets: Targets = RemoteTargets(args.broker, args.root, args.token, args.timeout)
+    if args.http:
+        from terminal.scenarios.http_targets import HttpTargets
+
+        try:
+            targets: Targets = HttpTargets(args.http, args.token, args.timeout)
+        except ValueError as exc:
+            console.print(f"[bold red]gongji-terminal run:[/] {exc}", soft_wrap=True)
+            return 2
+    elif args.broker:
+        targets = RemoteTargets(args.broker, args.root, args.token, args.timeout)
     else:
         targets = EmbeddedTargets(args.timeout)
     started = time.monotonic()
@@ -58,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
             results = asyncio.run(run_scenarios(found, targets, args.timeout, advanced, args.keyword))
         except RunnerError as exc:
             progress.stop()
-            console.print(f"[bold red]gongji-terminal run:[/] {exc}")
+            console.print(f"[bold red]gongji-terminal run:[/] {exc}", soft_wrap=True)  # one line: people copy it
             return 2
     seconds = time.monotonic() - started
     print_results(results, console, seconds)
@@ -72,9 +80,13 @@ def add_run_parser(subparsers: Any) -> None:
         "run", help="run YAML scenarios and print a table of results",
         description="Run scenario files (or directories of them). Without --broker the scenarios run on a "
                     "broker and switches started in this process on a virtual clock; with --broker they run "
-                    "on a switch already running there (it is reset before every scenario).")
+                    "on a switch already running there (it is reset before every scenario); with --http on "
+                    "the switch at that HTTP door, pos steps in the platform's form, events from its SSE stream.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or directories")
     p.add_argument("--broker", metavar="URL", help="run on the switch at this broker, mqtt://host:port")
+    p.add_argument("--http", metavar="URL",
+                   help="run on the switch at this HTTP door instead, http://host:port (scenarios marked "
+                        "doors: [mqtt] are skipped)")
     p.add_argument("--root", default=DEFAULT_ROOT, help=f"that switch's topic root (default {DEFAULT_ROOT})")
     p.add_argument("--token", help="that switch's admin token (--admin-token)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer (default 5)")

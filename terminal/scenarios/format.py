@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 DEFAULT_START = datetime(2026, 11, 25, 10, 0, tzinfo=CST)
+Door = Literal["mqtt", "http"]
+DOORS: tuple[Door, ...] = ("mqtt", "http")
 REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([^}]+)\}")
 
 
@@ -71,6 +73,10 @@ class Scenario(Model):
     people: list[PersonSpec] = Field(default_factory=list)
     bindings: list[BindingSpec] = Field(default_factory=list)
     audit: bool = Field(True, description="check the ledger with admin.audit after the last step")
+    doors: list[Door] = Field(
+        default_factory=lambda: list(DOORS), min_length=1,
+        description="the doors it holds on; [mqtt] for what only MQTT has (a topic's terminal id as the "
+                    "sender, v1's inf_refmsgid)")
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("start")

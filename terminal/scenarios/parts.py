@@ -276,6 +276,9 @@ class Step(Model):
         default=None, description="real seconds to wait before sending (system clock)")
     timeout: Duration | None = None
     expect: Expect = Field(default_factory=lambda: Expect.model_validate({}))
+    expect_http: Expect | None = Field(
+        default=None, description="what the HTTP door answers instead, where its national form differs "
+                                  "(e.g. psn_insu_stas \"1\" for active): replaces expect when run with --http")
     save: dict[str, str] | None = Field(
         default=None, description="name: path in the answer, output.setlinfo.setl_id")
 

@@ -1,7 +1,8 @@
 """pytest plugin: YAML scenarios under a ``scenarios/`` directory become test items (as Tavern does).
 
 ``pytest scenarios/`` runs them on one embedded broker and switch for the whole session (state
-reset per scenario); ``--gongji-broker URL`` runs them on a switch already running there. The
+reset per scenario); ``--gongji-broker URL`` runs them on a switch already running there, and
+``--gongji-http URL`` on a switch's HTTP door (pos steps in the platform's form). The
 switch, the broker and the runner live on an event loop of their own thread, so they keep
 answering keep-alives between items and never meet pytest-asyncio's loops.
 """
@@ -26,6 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gongji", "gongji scenarios")
     group.addoption("--gongji-broker", metavar="URL",
                     help="run scenarios on the switch at this broker, not an embedded one (it gets reset)")
+    group.addoption("--gongji-http", metavar="URL",
+                    help="run scenarios on the switch at this HTTP door, http://host:port (it gets reset)")
     group.addoption("--gongji-root", default=DEFAULT_ROOT, help=f"that switch's topic root (default {DEFAULT_ROOT})")
     group.addoption("--gongji-token", help="that switch's admin token")
     group.addoption("--gongji-timeout", type=float, default=5.0, help="seconds to wait for each answer")
@@ -123,8 +126,13 @@ class _Host:
 
         timeout = config.getoption("gongji_timeout")
         broker = config.getoption("gongji_broker")
+        http = config.getoption("gongji_http")
         targets: Targets
-        if broker:
+        if http:
+            from terminal.scenarios.http_targets import HttpTargets
+
+            targets = HttpTargets(http, config.getoption("gongji_token"), timeout)
+        elif broker:
             targets = RemoteTargets(broker, config.getoption("gongji_root"), config.getoption("gongji_token"),
                                     timeout)
         else:

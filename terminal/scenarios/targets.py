@@ -16,6 +16,7 @@ import socket
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ import aiomqtt
 from switch.bootstrap import Running, Settings, running
 from switch.doors.broker import EmbeddedBroker
 from switch.doors.link import NODELAY, parse_broker_url
+from switch.service.clock import CST
 from switch.wire.topics import DEFAULT_ROOT, request_topic, response_topic
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from terminal.scenarios.format import Scenario
@@ -111,6 +113,9 @@ class Observer:
 class Session:
     """The runner's connections to one switch (broker + topic root)."""
 
+    national = False  # pos steps in the platform's form (the HTTP door's session)
+    delayed_log = True  # the observer hears an answer through the broker, after the client has it
+
     def __init__(self, broker: str, root: str, token: str | None, timeout: float = 5.0) -> None:
         self.broker = broker
         self.root = root.rstrip("/")
@@ -167,6 +172,40 @@ class Session:
         under = len(self.root) + 1
         return request_topic(self.root, channel, sender)[under:], response_topic(self.root, channel, sender)[under:]
 
+    def envelope(self, channel: str, infno: str | None, msgid: str, body: dict[str, Any],
+                 fixmedins_code: str | None, sender: str) -> dict[str, Any]:
+        """A step's envelope before its own fields (token, ``envelope:`` overrides) are added."""
+        sent_at = datetime.now(CST).strftime("%Y-%m-%d %H:%M:%S")  # the sender's clock: informational
+        envelope: dict[str, Any] = {"infno": infno, "msgid": msgid, "inf_time": sent_at, "input": body}
+        if channel == "pos" and fixmedins_code is not None:
+            envelope["fixmedins_code"] = fixmedins_code
+        return envelope
+
+    def default_msgid(self, channel: str, sender: str, fixmedins_code: str | None, fallback: str) -> str:
+        """The msgid of a step that names none: the runner's own (``fallback``)."""
+        return fallback
+
+    def diagnose(self, seen: list[Seen], channel: str, sender: str, msgid: str | None, wait: float) -> list[str]:
+        """Why an answer did not come, as far as the messages seen show."""
+        from terminal.scenarios.report import diagnose_no_answer  # report reads this module's Seen
+
+        req, resp = self.topics(channel, sender)
+        return diagnose_no_answer(seen, self.root, req, resp, msgid, wait)
+
+    async def quiesce(self) -> None:
+        """After the fence's answer: nothing more to wait for, one broker orders the events before it."""
+
+    def fit(self, scenario: Scenario) -> Session | str:
+        """This session, or why ``scenario`` cannot run on its switch."""
+        needs = scenario.needs()
+        if "virtual_clock" in needs and not self.virtual:
+            return "needs a switch on a virtual clock (start it with --clock virtual)"
+        if "system_clock" in needs and self.virtual:
+            return "needs a switch on the system clock (the target runs a virtual clock)"
+        if "admin_token" in needs and self.token is None:
+            return "needs a switch started with --admin-token, and --token given to the runner"
+        return self
+
     async def close(self) -> None:
         for client in self._clients.values():
             with contextlib.suppress(aiomqtt.MqttError):
@@ -197,8 +236,9 @@ class EmbeddedTargets:
     ``clock: system`` scenario needs it. Admin requests need a token, so UNAUTHORIZED is testable.
     """
 
-    def __init__(self, timeout: float = 5.0, workdir: Path | None = None) -> None:
+    def __init__(self, timeout: float = 5.0, workdir: Path | None = None, *, http: bool = False) -> None:
         self.timeout = timeout
+        self.http = http  # run over each switch's HTTP door instead of its broker
         self._tmp = tempfile.TemporaryDirectory(prefix="gongji-scenarios-") if workdir is None else None
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.token = secrets.token_hex(8)
@@ -225,7 +265,12 @@ class EmbeddedTargets:
                             admin_token=self.token, client_id=client_id, http="127.0.0.1:0")
         switch: Running = await self._switches.enter_async_context(running(settings))
         await switch.ready(10)
-        session = Session(self.url, root, self.token, self.timeout)
+        if self.http and switch.http is not None:
+            from terminal.scenarios.http_targets import HttpSession
+
+            session: Session = HttpSession(switch.http.url, self.token, self.timeout)
+        else:
+            session = Session(self.url, root, self.token, self.timeout)
         await session.open()
         return session
 
@@ -234,7 +279,7 @@ class EmbeddedTargets:
             session = self._sessions.get(scenario.clock)
             if session is None:
                 session = self._sessions[scenario.clock] = await self._start_switch(scenario.clock)
-            return session
+            return session.fit(scenario) if self.http else session
 
     async def close(self) -> None:
         for session in self._sessions.values():
@@ -265,14 +310,7 @@ class RemoteTargets:
                 self._error = exc
                 raise
             self._opened = True
-        needs = scenario.needs()
-        if "virtual_clock" in needs and not self.session.virtual:
-            return "needs a switch on a virtual clock (start it with --clock virtual)"
-        if "system_clock" in needs and self.session.virtual:
-            return "needs a switch on the system clock (the target runs a virtual clock)"
-        if "admin_token" in needs and self.session.token is None:
-            return "needs a switch started with --admin-token, and --token given to the runner"
-        return self.session
+        return self.session.fit(scenario)
 
     async def close(self) -> None:
         await self.session.close()

@@ -1,0 +1,113 @@
+"""The terminal commands over HTTP against gongji-switch serve as a subprocess: swipe, run, the pytest plugin, load."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from terminal.clients.admin import HttpAdmin
+from tests.support.brokers import free_port
+from tests.support.families import DONGYING, cert
+from tests.support.switches import ROOT, SwitchProcess
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[SwitchProcess]:
+    """gongji-switch serve on a virtual clock, its embedded broker and HTTP door on free ports."""
+    switch = SwitchProcess("--listen", f"127.0.0.1:{free_port()}", "--db", str(tmp_path / "ledger.db"),
+                           "--clock", "virtual", "--log-level", "WARNING").start()
+    try:
+        yield switch
+    finally:
+        assert switch.terminate() == 0
+
+
+async def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "120", **(env or {})})
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_swipe_over_http_prints_the_receipt_and_the_prompt(served: SwitchProcess, tmp_path: Path) -> None:
+    """swipe --http: own account settles (exit 0, 450.00 after), a relative gets the prompt (exit 1), pooled next."""
+    env = {"GONGJI_STATE_DIR": str(tmp_path / "state")}
+    base = ("terminal", "swipe", "--http", served.http_url, "--terminal", "T1", "--fixmedins", "P37050000001")
+    async with HttpAdmin(served.http_url) as admin:
+        await admin.load(**DONGYING)
+        ends = datetime.fromisoformat((await admin.clock())["now"]) + timedelta(minutes=5)
+        code, out, err = await _run(*base, "--cert", cert("DH"), "--amount", "50", env=env)
+        assert code == 0, out + err
+        assert "SETL0000000001" in out and "450.00" in out
+        code, out, err = await _run(*base, "--cert", cert("DR"), "--amount", "80.00", env=env)
+        assert code == 1 and f"POOLING_AVAILABLE: swipe again before {ends:%H:%M:%S}" in out, out + err
+        code, out, err = await _run(*base, "--cert", cert("DR"), "--amount", "80.00", env=env)
+        assert code == 0 and "SETL0000000002" in out, out + err
+        assert await admin.balances("DH") == {"DH": "370.00", "DR": "0.00", "DE": "30.00"}
+        assert (await admin.audit())["ok"] is True
+    counter = json.loads((tmp_path / "state" / "P37050000001.national.json").read_text())
+    assert counter["seq"] >= 1 and len(counter["time"]) == 14
+
+
+async def test_run_over_http_passes_the_platform_scenarios(served: SwitchProcess, tmp_path: Path) -> None:
+    """run --http URL scenarios/platform: every one passes on the running switch's HTTP door (exit 0)."""
+    code, out, err = await _run("terminal", "run", "--http", served.http_url, "scenarios/platform",
+                                "--junitxml", str(tmp_path / "junit.xml"))
+    assert code == 0, out + err
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'tests="4"' in junit and 'failures="0"' in junit
+
+
+async def test_the_pytest_plugin_runs_scenarios_over_http(served: SwitchProcess) -> None:
+    """pytest --gongji-http URL: the platform scenarios pass; a doors: [mqtt] one is skipped with its reason."""
+    code, out, err = await _run("pytest", "scenarios/platform", "scenarios/flows/reversal.yaml", "-p",
+                                "no:cacheprovider", "-q", "-rs", "--gongji-http", served.http_url)
+    assert code == 0, out + err
+    assert "4 passed, 1 skipped" in out and "runs on the mqtt door only" in out
+
+
+async def test_load_over_http_balances_its_books(served: SwitchProcess) -> None:
+    """load --http URL: every checkout kind over kept-alive connections, no timeouts, audit ok, counts match."""
+    code, out, err = await _run("terminal", "load", "--http", served.http_url, "--terminals", "6",
+                                "--per-connection", "3", "--count", "60", "--people", "60", "--families", "12",
+                                "--full-checkout", "--json")
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert result["broker"] == f"HTTP door {served.http_url}" and result["connections"] == 6
+    stats = result["stats"]
+    assert (stats["timeouts"], stats["unexpected"]) == (0, {})
+    assert sum(stats["checkouts"].values()) == 60 and set(stats["checkouts"]) == {
+        "own", "retry", "auto", "cancel", "reversal"}
+    assert result["audit"]["ok"] is True and result["counts_match"] is True
+    assert result["counts"]["settled"] == stats["settled"] - stats["undone"] > 0
+
+
+@pytest.mark.parametrize("command", [("swipe", "--cert", "QRX", "--amount", "1"), ("run", "scenarios/platform"),
+                                     ("load", "--count", "5")], ids=["swipe", "run", "load"])
+async def test_nothing_at_the_url_is_one_line_and_exit_2(command: tuple[str, ...], tmp_path: Path) -> None:
+    """Nothing listening at --http URL: exit 2 and one line naming the URL, within seconds."""
+    url = f"http://127.0.0.1:{closed_port()}"
+    name, *rest = command
+    code, out, err = await _run("terminal", name, "--http", url, *rest, env={"GONGJI_STATE_DIR": str(tmp_path)},
+                                timeout=30)
+    said = [line for line in (out + err).splitlines() if line.strip()]
+    assert code == 2 and len(said) == 1, out + err
+    assert f"nothing answers at {url}: Connection refused" in said[0]

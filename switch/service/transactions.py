@@ -84,8 +84,9 @@ def _settled_before(ctx: Context) -> Decision | None:
     setl_id = ctx.state.settled_msgids.get((ctx.sender, ctx.msgid))
     if setl_id is None:
         return None
-    return refuse(Code.DUPLICATE_MSGID, f"msgid {ctx.msgid} already settled {setl_id}; its answer is past the "
-                                        "idempotency retention and is not replayed; nothing moved: use a new msgid")
+    return refuse(Code.DUPLICATE_MSGID, f"msgid {ctx.msgid} already settled {setl_id}; its answer is not replayed "
+                                        "here (past the idempotency retention, or given by the other door); "
+                                        "nothing moved: use a new msgid")
 
 
 def _pharmacy(*, pre: bool, med_type: str) -> Callable[[Context, PharmacySettle], Decision]:

@@ -47,13 +47,17 @@ async def test_replay_and_duplicate_msgid_across_a_restart(amqtt_url: str, topic
     async with in_process_switch(amqtt_url, topic_root, tmp_path / "l.db") as live, http_client(live.http) as client:
         status, again = await client.raw("/csb/2102", body)
         other = await client.post(CALL_SERVICE, {**envelope, "input": pharmacy_input("DE", "10.00")})
-        async with live.pos(FIXMEDINS) as pos:  # MQTT keeps its own keys: the same ids there are a new request
+        async with live.pos(FIXMEDINS) as pos:  # MQTT keeps its own keys, but a settled msgid never pays twice
             over_mqtt = await pos.request("2102", pharmacy_input("DE", "10.00"), msgid=envelope["msgid"])
+            read_card = await pos.request("1101", {"mdtrt_cert_type": "01", "mdtrt_cert_no": "QRDE"},
+                                          msgid=envelope["msgid"][:-1] + "9")
     assert again == first
     assert (other["infcode"], other["code"], other["output"]) == (-1, "DUPLICATE_MSGID", None)
     assert other["err_msg"] == f"msgid {envelope['msgid']} was already used for a different request (infno 2102); " \
                                "use a new msgid"
-    assert over_mqtt["code"] == "POOLING_AVAILABLE"  # decided afresh: DE's own account is empty now
+    assert (over_mqtt["code"], over_mqtt["output"]) == ("DUPLICATE_MSGID", {})
+    assert "already settled SETL0000000001" in over_mqtt["err_msg"]
+    assert read_card["code"] == "OK"  # the institution's other msgids are MQTT's own
 
 
 async def test_events_arrive_as_server_sent_events(bare: tuple[HttpDoor, Direct]) -> None:

@@ -60,8 +60,8 @@ async def test_a_settled_msgid_past_the_retention_never_pays_twice_and_stays_rev
         assert sw.switch._replies.get(("pos", "T1", "sale-1")) is None
         again = await sw.pos("T1", "2102", pharmacy_input("ZR", "80.00"), msgid="sale-1")
         assert (again["code"], again["err_msg"]) == (
-            "DUPLICATE_MSGID", f"msgid sale-1 already settled {setl_id}; its answer is past the idempotency "
-                               "retention and is not replayed; nothing moved: use a new msgid")
+            "DUPLICATE_MSGID", f"msgid sale-1 already settled {setl_id}; its answer is not replayed here (past "
+                               "the idempotency retention, or given by the other door); nothing moved: use a new msgid")
         assert (await sw.balances())["ZH"] == "120.00"
         undo = await sw.pos("T1", "2601", {"psn_no": "ZR", "omsgid": "sale-1", "oinfno": "2102"})
         assert (undo["code"], undo["output"]["reversed"]) == ("OK", True)

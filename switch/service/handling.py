@@ -179,6 +179,7 @@ class SettlementSwitch:
         now = self.clock.now()
         ctx = Context(state, request.infno, request.sender, request.msgid, request.envelope.fixmedins_code or "",
                       now, self.clock, self.faults, self, findings)
+        ctx.sign_no = request.envelope.sign_no
         decision = entry.decide(ctx, model)
         for effect in decision.effects:
             apply(state, effect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from tests.support.clinic import fee_line, register_input, settle_input
@@ -39,3 +40,21 @@ async def test_a_restart_keeps_the_visit_its_batch_and_the_sign_in(tmp_path: Pat
         state = (await d.admin("admin.state", msgid="state-3"))["output"]
         assert [b["status"] for b in state["batches"]] == ["uploaded"]  # freed by the cancel
         assert (await d.pos("T3", "9002", {"signOut": {"sign_no": sign_no}}))["code"] == "INVALID_REQUEST"
+
+
+async def test_a_version_3_ledger_migrates_to_4_and_its_settlements_keep_derived_visits(tmp_path: Path) -> None:
+    """A schema-3 file gains the clinic's tables and settlements.mdtrt_id (null): its 2207 cancels as MDTRT+digits."""
+    db = tmp_path / "v3.db"
+    async with direct_switch(db) as d:
+        await d.admin("admin.load", ZIBO)
+        assert (await d.pos("T1", "2207", settle_input("ZR", "10.00")))["code"] == "OK"
+    with sqlite3.connect(db) as raw:
+        raw.executescript("ALTER TABLE settlements DROP COLUMN mdtrt_id; DROP TABLE visits; DROP TABLE batches; "
+                          "DROP TABLE sign_ins; UPDATE meta SET value = '3' WHERE key = 'schema_version';")
+    async with direct_switch(db) as d:
+        cancel = await d.pos("T2", "2208", {"data": {"setl_id": "SETL0000000001", "psn_no": "ZR"}})
+        assert (cancel["code"], cancel["output"]["setlinfo"]["mdtrt_id"]) == ("OK", "MDTRT0000000001")
+        assert (await d.pos("T2", "2201", register_input("ZR")))["output"]["data"]["mdtrt_id"] == "MDTRTV000000001"
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert raw.execute("SELECT mdtrt_id FROM settlements").fetchall() == [(None,)]

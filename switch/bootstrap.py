@@ -243,9 +243,12 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
 
     service = build_switch(settings, on_fatal)
     async with AsyncExitStack() as stack:
-        broker, embedded = await _broker(settings, stack)
+        # The ledger first: a second switch on the same --db is told who holds it (pid, start time),
+        # instead of stopping at the embedded broker's port, which it would share as well.
         stack.push_async_callback(service.stop)
         await service.start()
+        broker, embedded = await _broker(settings, stack)
+        log.info(service.loaded())  # only now: a port that is taken stays the one line serve prints
         run = Running(settings, service, broker, embedded, stop, fatal)
         loops: list[asyncio.Task[None]] = []
         stack.push_async_callback(_cancelled, loops)
@@ -291,14 +294,19 @@ def _signals(stop: asyncio.Event) -> Iterator[None]:
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None,
-                on_ready: Callable[[str], None] | None = None) -> int:
-    """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status."""
+                on_ready: Callable[[str], None] | None = None, *, log_ready: bool = True) -> int:
+    """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status.
+
+    ``log_ready`` False leaves the ready line to ``on_ready`` alone: the command line passes it when
+    stdout and stderr are one file (``serve > log 2>&1``), where it would otherwise appear twice.
+    """
     stop = stop or asyncio.Event()
     with _signals(stop):
         async with running(settings, stop, tune_heap=True) as run:
             if await run.ready():
                 line = run.ready_line()
-                log.info(line)
+                if log_ready:
+                    log.info(line)
                 if on_ready is not None:
                     on_ready(line)
             await run.finished()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
+import os
 import sys
 from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 from switch.bootstrap import Settings, serve
 from switch.doors.broker import PortTaken
@@ -98,6 +101,15 @@ def _plainest(exc: Exception) -> BaseException:
     return exc
 
 
+def _one_file(a: TextIO, b: TextIO) -> bool:
+    """Whether two streams write to the same file (``> log 2>&1``, or one terminal)."""
+    try:
+        first, second = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # a stream without a file: pytest's capture
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in TOOLS:
@@ -114,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         # Every option of serve is a field of Settings, under the same name.
         settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
         try:
-            return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True)))
+            return asyncio.run(serve(settings, on_ready=lambda line: print(line, flush=True),
+                                     log_ready=not _one_file(sys.stdout, sys.stderr)))
         except (ConfigError, StoreOpenError) as exc:
             print(f"gongji-switch: {_plainest(exc)}", file=sys.stderr)
             return 2

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the core imports this module: importing the core here would be a cycle
     from switch.core.codes import Code
 
-__all__ = ["ConfigError", "DataFileError", "GongjiError", "RequestRejected"]
+__all__ = ["ConfigError", "DataFileError", "GongjiError", "RequestRejected", "json_kind"]
 
 
 class GongjiError(Exception):
@@ -45,3 +45,18 @@ class RequestRejected(GongjiError):
         self.msgid = msgid
         self.infno = infno
         self.errors = errors
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in the wire's words: "a number", "null", not Python's ``int``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return "a number"

@@ -202,7 +202,7 @@ def bindings(state: State, caller: str, cmd: Empty, now: datetime) -> Decision:
             # The other relatives: who and how related, not their spending (that is the holder's to see).
             "relatives": [{**_who(state.people[b.relative]), "rltn": b.rltn} for b in others],
         }
-        return Decision(Code.OK, output, "success")
+        return Decision(Code.OK, output, "查询成功")
     family = sorted(state.relatives_of.get(caller, {}).values(), key=lambda b: b.relative)
     output = {
         "role": "holder" if family else "none", "read_only": False,
@@ -210,7 +210,7 @@ def bindings(state: State, caller: str, cmd: Empty, now: datetime) -> Decision:
         "relatives": [{**_who(state.people[b.relative]), "rltn": b.rltn, "cap": _cap(b.cap),
                        "used": format_fen(b.used)} for b in family],
     }
-    return Decision(Code.OK, output, "success")
+    return Decision(Code.OK, output, "查询成功")
 
 
 def _who(p: Person) -> dict[str, Any]:
@@ -236,7 +236,7 @@ def records(state: State, caller: str, cmd: Records, now: datetime) -> Decision:
                     for r in page],
         "next_before": page[-1].rec_id if start > 0 else None,
     }
-    return Decision(Code.OK, output, "success")
+    return Decision(Code.OK, output, "查询成功")
 
 
 def pay_premium(state: State, caller: str, cmd: PayPremium, now: datetime) -> Decision:

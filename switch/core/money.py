@@ -2,55 +2,79 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from switch.errors import GongjiError
+from switch.errors import GongjiError, json_kind
 
 __all__ = ["MAX_AMOUNT_FEN", "AmountError", "format_fen", "parse_amount", "round_half_up"]
 
 MAX_AMOUNT_FEN = 100_000_000  # 1,000,000.00 yuan
 _AMOUNT_TEXT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+_MANY_DECIMALS = re.compile(r"^[0-9]+\.[0-9]{3,}$")
 
 
 class AmountError(GongjiError, ValueError):
     """An input amount the protocol does not accept; the message says why."""
 
 
+def _as_sent(value: object) -> str:
+    """The amount as the sender wrote it in JSON: ``80.001``, ``"80.001"``, ``null``."""
+    if isinstance(value, str):
+        # A lone surrogate ("\ud800") stays its escape: a message must stay encodable.
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+        return str(value)
+    return "null" if value is None else json_kind(value)
+
+
+def _text_amount(value: str) -> Decimal:
+    """A string amount, exactly as sent: spaces, signs and exponents are a sender's bug, not an amount."""
+    if value != value.strip():
+        # Refused rather than trimmed: a serializer padding its numbers is a bug a vendor wants to find here.
+        raise AmountError(f"{_as_sent(value)} has spaces around the amount; send {_as_sent(value.strip())}")
+    if value.startswith("-"):
+        raise AmountError(f"{_as_sent(value)} is negative; an amount must be greater than 0")
+    if _MANY_DECIMALS.match(value):
+        raise AmountError(f"{_as_sent(value)} has more than two decimals; amounts have at most two decimals")
+    if not _AMOUNT_TEXT.match(value):
+        raise AmountError(f"{_as_sent(value)} is not a decimal amount such as \"80.00\"")
+    return Decimal(value)
+
+
 def parse_amount(value: object, *, allow_zero: bool = False) -> int:
     """Turn a wire amount (string or JSON number) into fen, refusing anything inexact.
 
     Strategy: JSON numbers reach us as int or Decimal (the envelope is parsed with
-    ``parse_float=Decimal``), so no binary float ever touches money.
+    ``parse_float=Decimal``), so no binary float ever touches money. Messages quote the value as
+    it was on the wire (``80.001``, ``null``), not as Python holds it.
     """
     if isinstance(value, bool):
-        raise AmountError("must be an amount such as \"80.00\", not a boolean")
+        raise AmountError(f"{str(value).lower()} is a boolean, not an amount; send a string such as \"80.00\"")
     if isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, Decimal | float):
         amount = Decimal(str(value))
     elif isinstance(value, str):
-        text = value.strip()
-        if text.startswith("-"):
-            raise AmountError(f"must be greater than 0, got {value!r}")
-        if not _AMOUNT_TEXT.match(text):
-            raise AmountError(f"must be a decimal amount with at most two decimals, got {value!r}")
-        amount = Decimal(text)
+        amount = _text_amount(value)
     else:
-        raise AmountError(f"must be an amount (string or number), got {type(value).__name__}")
+        raise AmountError(f"{_as_sent(value)} is not an amount; send a string or number such as \"80.00\"")
     if not amount.is_finite():
-        raise AmountError(f"must be a finite amount, got {value!r}")
+        raise AmountError(f"{_as_sent(value)} is not a finite amount")
     try:
         fen = amount * 100
         if fen != fen.to_integral_value():
-            raise AmountError(f"must have at most two decimals, got {value!r}")
+            raise AmountError(f"{_as_sent(value)} has more than two decimals; amounts have at most two decimals")
     except InvalidOperation as exc:  # pragma: no cover - Decimal limits
-        raise AmountError(f"is not a usable amount: {value!r}") from exc
+        raise AmountError(f"{_as_sent(value)} is not a usable amount") from exc
     result = int(fen)
-    if result < 0 or (result == 0 and not allow_zero):
-        raise AmountError(f"must be greater than 0, got {value!r}")
+    if result < 0:
+        raise AmountError(f"{_as_sent(value)} is negative; an amount must be greater than 0")
+    if result == 0 and not allow_zero:
+        raise AmountError(f"{_as_sent(value)} is zero; an amount must be greater than 0")
     if result > MAX_AMOUNT_FEN:
-        raise AmountError(f"must be at most 1000000.00, got {value!r}")
+        raise AmountError(f"{_as_sent(value)} is too large; an amount must be at most 1000000.00")
     return result
 
 

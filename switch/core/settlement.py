@@ -96,7 +96,7 @@ def person_info(state: State, query: PersonQuery, now: datetime) -> Decision:
         holder = state.people[binding.holder]
         mulaid = {"holder_psn_no": holder.psn_no, "holder_name": holder.psn_name, "rltn": binding.rltn}
     return Decision(
-        code=Code.OK,
+        code=Code.OK, err_msg="查询成功",
         output={"baseinfo": platform.baseinfo(person, now), "insuinfo": [platform.insuinfo(person)],
                 "idetinfo": [], "mulaid": mulaid},
     )
@@ -350,9 +350,10 @@ def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list
     patient = state.people[s.psn_no]
     balc = patient.balc + s.acct if patient.insutype == "310" else 0
     parts = _Parts(s.medfee, s.fund, s.acct, s.mulaid, s.cash, balc, s.holder)
-    info = _setlinfo(patient, parts, now, s.setl_id, s.infno, s.msgid, s.med_type or _LEGACY_MED_TYPE[s.infno],
-                     s.mdtrt_cert_type, -1, s.mdtrt_id)
-    return effects, _settled(info, patient, parts, -1)
+    # setl_time stays the settlement's (what the receipt said); the moment it was undone is undo_time.
+    info = _setlinfo(patient, parts, s.setl_time, s.setl_id, s.infno, s.msgid,
+                     s.med_type or _LEGACY_MED_TYPE[s.infno], s.mdtrt_cert_type, -1, s.mdtrt_id)
+    return effects, {**_settled(info, patient, parts, -1), "undo_time": iso(now)}
 
 
 def cancel(state: State, cmd: Cancel, infno: str, now: datetime) -> Decision:

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from switch.errors import json_kind
 from switch.wire.topics import CHANNELS, ID_RULE, events_topic, parse_request_topic, request_topic, valid_id
 
 __all__ = ["DEFAULT_MAX_ROWS", "PAYLOAD_LIMIT", "Heard", "Journal", "JournalWriter", "looks_like_request",
@@ -186,7 +187,7 @@ def _why_no_msgid(payload: bytes) -> str:
         return "the request has no msgid"
     msgid = body["msgid"]
     if not isinstance(msgid, str):
-        return f"the msgid is a {type(msgid).__name__}, not a string"
+        return f"the msgid is {json_kind(msgid)}, not a string"
     return f"the msgid is {len(msgid)} characters; 1-64 are allowed"
 
 

@@ -10,7 +10,6 @@ while the first is still being written waits for that first answer instead of de
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections import deque
@@ -35,7 +34,16 @@ from switch.service.faults import FaultBook
 from switch.service.trail import log_answer
 from switch.service.transactions import TABLE, Transaction
 from switch.store.base import Commit, ReplyRow, Store
-from switch.wire.envelope import Request, encode, fingerprint, parse_request, unknown_infno, usable_ids, validate_input
+from switch.wire.envelope import (
+    Request,
+    check_token,
+    encode,
+    fingerprint,
+    parse_request,
+    unknown_infno,
+    usable_ids,
+    validate_input,
+)
 from switch.wire.inputs import FaultRule
 from switch.wire.topics import ID_RULE, valid_id
 
@@ -64,6 +72,7 @@ class SettlementSwitch:
         self.clock = clock
         self.base_policies = tuple(policies)
         self.admin_token = admin_token
+        self._loaded_replies = 0
         self.state: State | None = None
         self._replies: dict[tuple[str, str, str], _Recorded] = {}
         self._recent: deque[tuple[str, str, str]] = deque()
@@ -80,8 +89,13 @@ class SettlementSwitch:
         for r in rows:
             self._replies[(r.channel, r.sender, r.msgid)] = _Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
         self.committer.start()
-        log.info("ledger loaded: %d people, %d bindings, %d settlements, %d recorded replies",
-                 len(self.state.people), len(self.state.binding_of), len(self.state.settlements), len(rows))
+        self._loaded_replies = len(rows)
+
+    def loaded(self) -> str:
+        """What ``start`` loaded, for the log line ``serve`` writes once every part has started."""
+        state = self._state()
+        return (f"ledger loaded: {len(state.people)} people, {len(state.binding_of)} bindings, "
+                f"{len(state.settlements)} settlements, {self._loaded_replies} recorded replies")
 
     async def stop(self) -> None:
         await self.committer.stop()
@@ -139,10 +153,7 @@ class SettlementSwitch:
         try:
             request = parse_request(channel, sender, payload)
             if channel == "admin" and self.admin_token is not None:
-                given = request.envelope.token or ""
-                if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
-                    raise RequestRejected(Code.UNAUTHORIZED, "admin token missing or wrong", request.msgid,
-                                          request.infno)
+                check_token(request, self.admin_token, payload)
             entry = TABLE.get((channel, request.infno))
             if entry is None:
                 raise unknown_infno(request)

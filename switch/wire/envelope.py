@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,11 +13,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from switch.core.codes import Code
-from switch.errors import RequestRejected
+from switch.errors import RequestRejected, json_kind
 from switch.wire.inputs import MAX_PAYLOAD_BYTES, Envelope
 
-__all__ = ["Request", "encode", "errors_of", "fingerprint", "parse_request", "unknown_infno", "usable_ids",
-           "validate_input"]
+__all__ = ["Request", "check_token", "encode", "errors_of", "fingerprint", "parse_request", "unknown_infno",
+           "usable_ids", "validate_input"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -96,7 +98,7 @@ def parse_request(channel: str, sender: str, payload: bytes) -> Request:
                               errors=[{"loc": [], "msg": "number out of range"}]) from None
     if not isinstance(data, dict):
         raise RequestRejected(Code.INVALID_REQUEST, "payload must be a JSON object",
-                              errors=[{"loc": [], "msg": f"expected an object, got {type(data).__name__}"}])
+                              errors=[{"loc": [], "msg": f"expected an object, got {json_kind(data)}"}])
     msgid = data.get("msgid")
     usable_msgid = msgid if isinstance(msgid, str) and 1 <= len(msgid) <= 64 else None
     infno = data.get("infno") if isinstance(data.get("infno"), str) else None
@@ -110,6 +112,29 @@ def parse_request(channel: str, sender: str, payload: bytes) -> Request:
         errors = [{"loc": ["fixmedins_code"], "msg": "required on the pos channel (the institution code)"}]
         raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), envelope.msgid, infno, errors)
     return Request(channel, sender, envelope, envelope.input)
+
+
+def check_token(request: Request, expected: str, payload: bytes) -> None:
+    """Raise UNAUTHORIZED unless the envelope's ``token`` is ``expected``, saying whether it is missing or wrong.
+
+    A missing token is often a misspelt one: the envelope ignores unknown fields (the platform's
+    envelope has many), so the refusal names a field that looks like ``token``. The output stays
+    empty: a refusal without the token tells nothing about the request itself.
+    """
+    given = request.envelope.token
+    if given and hmac.compare_digest(given.encode(), expected.encode()):
+        return
+    if given:
+        raise RequestRejected(Code.UNAUTHORIZED, "admin token wrong: the envelope's \"token\" is not the one this "
+                              "switch was started with (--admin-token)", request.msgid, request.infno)
+    data = _loads(payload)
+    near = difflib.get_close_matches("token", [k for k in data if k != "token"], n=1, cutoff=0.6)
+    if near:
+        field = json.dumps(near[0], ensure_ascii=False)
+        raise RequestRejected(Code.UNAUTHORIZED, f'admin token missing: unknown field {field}, did you mean "token"?',
+                              request.msgid, request.infno)
+    raise RequestRejected(Code.UNAUTHORIZED, "admin token missing: this switch was started with --admin-token; "
+                          'send it in the envelope\'s "token" field', request.msgid, request.infno)
 
 
 def unknown_infno(request: Request) -> RequestRejected:

@@ -35,7 +35,8 @@ GLOSSARY: dict[str, str] = {
     "inf_refmsgid": "the msgid this answers; null when the request had no usable msgid",
     "infcode": "0 success, -1 failure",
     "code": "machine-readable outcome (see the code table)",
-    "err_msg": "human-readable message (Chinese where the real platform is Chinese)",
+    "err_msg": "human text: the platform's Chinese for pos and app outcomes, English for the switch's own "
+               "diagnostics and the admin channel; the code table glosses every code in English",
     "respond_time": "the switch's clock when it answered, ISO 8601 with offset",
     "output": "the transaction's output; {} for most refusals",
     "errors": "every problem found, with where it is",
@@ -85,7 +86,9 @@ GLOSSARY: dict[str, str] = {
     "med_type": "medical type (医疗类别): 41 pharmacy, 11 outpatient; defaults by infno",
     "setlinfo": "the settlement result (结算信息)",
     "setl_id": "settlement id (结算ID): SETL and ten digits",
-    "setl_time": "settlement time, the switch's clock",
+    "setl_time": "settlement time, the switch's clock; in cancel and reversal outputs still the settlement's "
+                 "(their own moment is undo_time)",
+    "undo_time": "when a cancel (2103/2208) or reversal (2601) undid the settlement, the switch's clock",
     "fund_pay_sumamt": "paid by the pooled fund (基金支付总额): medfee_sumamt × the fund ratio",
     "acct_pay": "paid from the patient's own personal account (个人账户支出)",
     "acct_mulaid_pay": "paid from the family holder's account (个人账户共济支付金额)",

@@ -20,10 +20,12 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
 from switch.core.money import parse_amount
+from switch.errors import json_kind
 from switch.wire.lenient import DataWrapped, Lenient, NationalText, decode_input
 from switch.wire.topics import ID_PATTERN
 
@@ -304,7 +306,7 @@ def parse_duration(value: object) -> timedelta:
             hours, minutes, secs = match.groups()
             seconds = Decimal(hours or 0) * 3600 + Decimal(minutes or 0) * 60 + Decimal(secs or 0)
     else:
-        raise ValueError(f"must be a duration string or a number of seconds, got {type(value).__name__}")
+        raise ValueError(f"must be a duration string or a number of seconds, got {json_kind(value)}")
     if not seconds.is_finite() or seconds > MAX_DURATION_SECONDS:  # NaN, Infinity, 1e20, "99999999999h"
         raise ValueError(f"must be a finite duration of at most {MAX_DURATION_SECONDS} s (200 years), got {value!r}")
     if seconds < 0:
@@ -320,6 +322,16 @@ class Clock(_Strict):
                        WithJsonSchema(_DURATION_SCHEMA)] | None = None
     set: datetime | None = None
     speed: Annotated[Decimal, Field(ge=0, le=10_000)] | None = None
+
+    @field_validator("set")
+    @classmethod
+    def _zoned(cls, value: datetime | None) -> datetime | None:
+        # Refused rather than read as China time: a vendor's serializer dropping the zone is a bug
+        # their tests should meet here, not at the platform.
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"{value.isoformat(sep=' ')} has no time zone; write it as "
+                             f"{value.isoformat()}+08:00 (China time)")
+        return value
 
     @model_validator(mode="after")
     def _one_change(self) -> Clock:

@@ -24,6 +24,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails
 
+from switch.errors import json_kind
+
 __all__ = ["DataWrapped", "Lenient", "NationalText", "blank_is_absent", "decode_input"]
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)
@@ -99,7 +101,7 @@ def decode_input(value: Any) -> Any:
     except ArithmeticError:
         raise ValueError("input holds a number out of any usable range") from None
     if not isinstance(decoded, dict):
-        raise ValueError(f"input is a string holding {type(decoded).__name__}, not an object")
+        raise ValueError(f"input is a string holding {json_kind(decoded)}, not an object")
     return decoded
 
 

@@ -26,6 +26,7 @@ from switch.wire.outputs_visit import StateBatch, StateVisit
 
 __all__ = [
     "CODE_WHEN",
+    "CancelOutput",
     "ErrorsOutput",
     "NoOutput",
     "PoolingAvailable",
@@ -154,12 +155,18 @@ class SetlDetail(_Out):
 
 
 class SettleOutput(_Out):
-    """2101/2102/2206/2207 success, and 2103/2208 cancel (amounts negated)."""
+    """2101/2102/2206/2207 success; a cancel (2103/2208) adds ``undo_time`` (``CancelOutput``)."""
 
     setlinfo: SetlInfo
     setldetail: list[SetlDetail]
     warn_msg: str | None = Field(None, description="2206/2207 with a visit: a certificate that is not the "
                                  "visit patient's, noted and not refused (the HTTP door's warn_msg)")
+
+
+class CancelOutput(SettleOutput):
+    """2103/2208: the settlement undone, amounts negated; ``setlinfo.setl_time`` stays the settlement's."""
+
+    undo_time: Timestamp = Field(description="when this cancel was decided, the switch's clock")
 
 
 class PoolingAvailable(_Out):
@@ -186,6 +193,8 @@ class ReverseOutput(_Out):
     setl_id: str | None = Field(None, description="the original settlement when it was already cancelled")
     setlinfo: SetlInfo | None = Field(None, description="the undone settlement, amounts negated")
     setldetail: list[SetlDetail] | None = Field(None, description="with setlinfo: its fund parts, negated")
+    undo_time: Timestamp | None = Field(None, description="with setlinfo: when the reversal undid it, the "
+                                                          "switch's clock (setlinfo.setl_time stays the settlement's)")
 
 
 # --- admin channel ---------------------------------------------------------------------------
@@ -327,7 +336,7 @@ CODE_WHEN: dict[Code, str] = {
     Code.INSUFFICIENT_BALANCE: "premium larger than the holder's balance",
     Code.PREMIUM_ALREADY_PAID: "second premium for the same relative and year",
     Code.CLOCK_NOT_VIRTUAL: "admin.clock change on a switch running the system clock",
-    Code.UNAUTHORIZED: "admin request without the switch's admin token",
+    Code.UNAUTHORIZED: "admin request without the switch's admin token, or with another (err_msg says which)",
     Code.SIGN_IN_REQUIRED: "policy require_sign_in: no live sign_no of the institution (9001) in the envelope",
     Code.VISIT_NOT_FOUND: "no open visit (2201) with that mdtrt_id of that person at that institution",
     Code.FEES_NOT_FOUND: "no uploaded (2204), unwithdrawn charge batch with that chrg_bchno in the visit",
@@ -335,4 +344,5 @@ CODE_WHEN: dict[Code, str] = {
     Code.VISIT_SETTLED: "the batch or visit is paid by a settlement in force (cancel it with 2208 first)",
     Code.INTERNAL_ERROR: "the switch failed on this request (or a fault rule said so); nothing was committed",
 }
-"""When each code is sent; the reference's code table is generated from this."""
+"""When each code is sent, in English: the stable gloss of every ``err_msg`` (which is Chinese where the
+platform's is); the reference's code table is generated from this."""

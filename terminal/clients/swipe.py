@@ -35,7 +35,7 @@ def _amount(text: str) -> str:
     from switch.core.money import AmountError, format_fen, parse_amount
 
     try:
-        return format_fen(parse_amount(text))
+        return format_fen(parse_amount(text.strip()))  # a shell argument, not the wire: spaces are typing
     except AmountError as exc:
         raise argparse.ArgumentTypeError(f"amount {exc}") from None
 

@@ -101,12 +101,16 @@ async def _demo(args: argparse.Namespace) -> int:
 async def _stay(args: argparse.Namespace, url: str) -> None:
     """Serve on after the stories, so a person can try ``gongji-terminal swipe`` on the demo's families."""
     import signal
+    from datetime import datetime
 
+    from switch.service.clock import CST
     from terminal.clients.admin import Admin
 
     async with Admin(url, root=args.root) as admin:
-        await admin.clock(speed=1)
-    print(f"\nThe switch stays up on {url} (topics {args.root}/, clock at real time); Ctrl-C stops it. Try:\n"
+        # The stories ran on demo time (09:30 today onwards); what follows is a person's own, in real time.
+        now = (await admin.clock(set=datetime.now(CST), speed=1))["now"]
+    print(f"\nThe switch stays up on {url} (topics {args.root}/, clock at real time: {now[11:19]} China time); "
+          "Ctrl-C stops it. Try:\n"
           f"  gongji-terminal swipe --broker {url} --root {args.root} --fixmedins P37050200001 "
           f"--cert QR-D002 --amount 80.00", flush=True)
     stop = asyncio.Event()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from switch.service.clock import CST
 from terminal.errors import TerminalError
@@ -72,6 +72,12 @@ class Scenario(Model):
     bindings: list[BindingSpec] = Field(default_factory=list)
     audit: bool = Field(True, description="check the ledger with admin.audit after the last step")
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("start")
+    @classmethod
+    def _china_time(cls, value: datetime) -> datetime:
+        # A scenario is written by people in China time; the wire (admin.clock) wants the zone spelt out.
+        return value if value.tzinfo is not None else value.replace(tzinfo=CST)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

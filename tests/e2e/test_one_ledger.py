@@ -132,3 +132,19 @@ def test_an_immutable_ledger_or_directory_is_one_line_and_status_2(tmp_path: Pat
         result = _run_serve(locked / "ledger.db")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "cannot create the lock file" in result.stderr and "Operation not permitted" in result.stderr
+
+
+def test_a_second_serve_on_the_same_port_and_ledger_names_the_ledgers_holder(tmp_path: Path) -> None:
+    """Two serves, same --listen and --db: the second names the ledger's pid (not the port), exit 2, one line."""
+    db, listen = tmp_path / "gongji.db", f"127.0.0.1:{free_port()}"
+    first = SwitchProcess("--listen", listen, "--db", str(db), "--clock", "virtual").start()
+    try:
+        assert first.proc is not None
+        second = subprocess.run([sys.executable, "-m", "switch", "serve", "--listen", listen, "--db", str(db),
+                                 "--clock", "virtual"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        lines = second.stderr.strip().splitlines()
+        assert second.returncode == 2 and len(lines) == 1, second.stderr
+        assert f"ledger {db} is in use by another switch (pid {first.proc.pid}, started 20" in lines[0], lines[0]
+        assert "broker" not in lines[0] and listen not in lines[0], lines[0]
+    finally:
+        assert first.terminate() == 0

@@ -81,7 +81,7 @@ def answer(refmsgid: str | None, code: str = "INVALID_REQUEST", err_msg: str = "
     (b"2102 DR 80", "the payload is not UTF-8 JSON"),
     (b"[1, 2]", "the payload is not a JSON object"),
     (b'{"infno": "2102"}', "the request has no msgid"),
-    (b'{"infno": "2102", "msgid": 17}', "the msgid is a int, not a string"),
+    (b'{"infno": "2102", "msgid": 17}', "the msgid is a number, not a string"),
     (json.dumps({"msgid": "x" * 65}).encode(), "the msgid is 65 characters; 1-64 are allowed"),
 ])
 def test_an_answer_without_refmsgid_says_why_the_msgid_was_unusable(payload: bytes, why: str) -> None:

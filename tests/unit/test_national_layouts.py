@@ -80,7 +80,7 @@ def test_national_and_v1_layouts_read_the_same(infno: str, national: dict[str, A
     ("1101", {"data": "02"}, ["input", "data"], "Input should be a valid dictionary"),
     ("2103", "{not json", ["input"], "input is a string but not JSON: "
      "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
-    ("2103", "[1, 2]", ["input"], "input is a string holding list, not an object"),
+    ("2103", "[1, 2]", ["input"], "input is a string holding an array, not an object"),
 ])
 def test_errors_name_the_field_where_the_sender_put_it(infno: str, input_: Any, loc: list[Any], msg: str) -> None:
     """INVALID_REQUEST names input.data.<field> for the platform's layout, input.<field> for v1."""

@@ -162,3 +162,11 @@ def test_every_timing_edge_is_tested_on_both_sides() -> None:
     offsets = {offset_text(step.at) for _, s in _library() for step in s.steps if step.at is not None}
     for inside, edge in (("+4m59.999s", "+5m"), ("+1m29.999s", "+1m30s"), ("+1m59.999s", "+2m")):
         assert {inside, edge} <= offsets, (inside, edge)
+
+
+def test_a_start_without_a_zone_is_china_time() -> None:
+    """start: 2026-11-25 09:00 in a scenario is 09:00+08:00, so the runner's admin.clock carries the zone."""
+    found = scenario({"infno": "admin.state"}, start="2026-11-25 09:00")
+    assert found.start.isoformat() == "2026-11-25T09:00:00+08:00"
+    assert scenario({"infno": "admin.state"}, start="2026-11-25T09:00:00Z").start.isoformat() == \
+        "2026-11-25T09:00:00+00:00"

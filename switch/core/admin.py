@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from switch.core.binding import BindingView, check_bind
+from switch.core.clinic import clinic_view
 from switch.core.codes import Code
 from switch.core.model import (
     Binding,
@@ -196,6 +197,7 @@ def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
                      for b in bindings],
         "windows": [{"psn_no": w.psn_no, "fixmedins_code": w.fixmedins_code, "holder_psn_no": w.holder,
                      "opened_at": iso(w.opened_at), "expires_at": iso(w.expires_at)} for w in windows],
+        **clinic_view(state, members),
         "counts": {"people": len(state.people), "bindings": len(state.binding_of), "windows": len(windows),
                    "settlements": settled,
                    "undone": len(state.settlements) - settled},

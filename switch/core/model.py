@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from switch.core.clinic import Batch, PutBatch, PutSignIn, PutVisit, SignIn, Visit, apply_clinic
 from switch.core.codes import Code
 from switch.core.policy import Policy, PolicyBook
 
@@ -119,6 +120,7 @@ class Settlement:
     med_type: str | None = None  # as settled (None: a settlement from before these were kept)
     mdtrt_cert_type: str | None = None
     binding_id: int | None = None  # the Binding.bid that acct_mulaid_pay was spent under
+    mdtrt_id: str | None = None  # the registered visit (2201) it settled; None: derived from setl_id
 
 
 @dataclass(slots=True)
@@ -264,6 +266,9 @@ Effect = (
     | PutInvite
     | DeleteInvite
     | Reset
+    | PutVisit
+    | PutBatch
+    | PutSignIn
 )
 
 
@@ -310,9 +315,14 @@ class State:
     premiums: dict[tuple[str, int], int] = field(default_factory=dict)  # (relative, year) -> fen
     invites: dict[tuple[str, str], Invite] = field(default_factory=dict)  # (relative, holder) -> invite
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
+    visits: dict[str, Visit] = field(default_factory=dict)  # mdtrt_id -> the visit 2201 registered
+    batches: dict[tuple[str, str], Batch] = field(default_factory=dict)  # (mdtrt_id, chrg_bchno) -> batch
+    sign_ins: dict[str, SignIn] = field(default_factory=dict)  # sign_no -> sign-in
     next_setl: int = 1
     next_record: int = 1
     next_binding: int = 1  # the next Binding.bid; never reused, so an old refund cannot reach a new binding
+    next_visit: int = 1
+    next_sign: int = 1
     base_policies: tuple[Policy, ...] = ()
 
     def policy_for(self, person: Person) -> Policy:
@@ -380,6 +390,8 @@ def apply(state: State, effect: Effect) -> None:
             state.invites[(invite.relative, invite.holder)] = invite
         case DeleteInvite(relative=relative, holder=holder):
             state.invites.pop((relative, holder), None)
+        case PutVisit() | PutBatch() | PutSignIn():
+            apply_clinic(state, effect)
         case Reset():
             fresh = State(policies=PolicyBook(state.base_policies), base_policies=state.base_policies)
             for name in State.__dataclass_fields__:

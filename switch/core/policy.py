@@ -52,6 +52,9 @@ class Policy(BaseModel):
     # Off: app.bind binds on the holder's word alone (承诺制, as the seeded Shandong regions do). On: the
     # relative confirms from their own app (app.accept / app.decline) before anything pools.
     binding_consent: bool = False
+    # On: the region's institutions (by their code's region, switch/core/signin.py) transact only with
+    # a live sign_no from 9001 in the envelope; off, as most test benches run, sign-in is optional.
+    require_sign_in: bool = False
 
     @field_validator("admdvs")
     @classmethod

@@ -62,6 +62,7 @@ class SettleCommand:
     data: SettleData
     pre: bool  # pre-settlement (2101/2206): answer what settling now would do, changing nothing
     med_type: str  # the medical type (医疗类别) when the request names none: 41 pharmacy, 11 outpatient
+    mdtrt_id: str | None = None  # a registered visit, already checked (switch/core/visiting.py): no cert check
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -112,11 +113,11 @@ def usable_pooling(state: State, patient: Person) -> _Pooling | None:
     return _Pooling(binding, holder, policy, available)
 
 
-def _check_patient(state: State, data: SettleData) -> Person | Decision:
+def _check_patient(state: State, data: SettleData, visit: str | None) -> Person | Decision:
     patient = state.people.get(data.psn_no)
     if patient is None:
         return refuse(Code.PERSON_NOT_FOUND, f"参保人 {data.psn_no} 不存在")
-    if state.cert_owner.get((data.mdtrt_cert_type, data.mdtrt_cert_no)) != patient.psn_no:
+    if visit is None and state.cert_owner.get((data.mdtrt_cert_type, data.mdtrt_cert_no)) != patient.psn_no:
         return refuse(
             Code.CERT_MISMATCH,
             f"凭证(类型 {data.mdtrt_cert_type})不是参保人 {patient.psn_no} 本人的;钱可以共济,卡不能共用",
@@ -148,7 +149,8 @@ class _Parts:
 
 
 def _setlinfo(patient: Person, p: _Parts, at: datetime, setl_id: str | None, infno: str, msgid: str,
-              med_type: str | None, cert_type: str | None, sign: int = 1) -> dict[str, Any]:
+              med_type: str | None, cert_type: str | None, sign: int = 1,
+              visit: str | None = None) -> dict[str, Any]:
     """v1's setlinfo, then the platform's fields (docs/national.md), built as one literal: it is on
     every settlement's path, and a literal costs a fraction of the same keys stored one by one."""
     psn_cert_type, certno, gend, brdy, age = platform.who(patient, at)
@@ -159,16 +161,18 @@ def _setlinfo(patient: Person, p: _Parts, at: datetime, setl_id: str | None, inf
         "setl_time": iso(at), "medfee_sumamt": medfee, "fund_pay_sumamt": fund,
         "acct_pay": format_fen(sign * p.acct), "acct_mulaid_pay": format_fen(sign * p.mulaid),
         "psn_cash_pay": format_fen(sign * p.cash), "balc": format_fen(p.balc), "mulaid_psn_no": p.holder,
-        "mdtrt_id": setl_id and platform.mdtrt_id_of(setl_id), "psn_cert_type": psn_cert_type, "certno": certno,
-        "gend": gend, "brdy": brdy, "age": age, "psn_type": platform.PSN_TYPE[patient.insutype],
+        "mdtrt_id": visit or (setl_id and platform.mdtrt_id_of(setl_id)), "psn_cert_type": psn_cert_type,
+        "certno": certno, "gend": gend, "brdy": brdy, "age": age, "psn_type": platform.PSN_TYPE[patient.insutype],
         "mdtrt_cert_type": cert_type, "med_type": med_type, "hifp_pay": fund,
         "psn_part_amt": format_fen(sign * (p.acct + p.mulaid + p.cash)), "fulamt_ownpay_amt": ZERO,
         "overlmt_selfpay": ZERO, "preselfpay_amt": ZERO, "inscp_scp_amt": medfee, "hosp_part_amt": ZERO,
         "medins_setl_id": msgid, "clr_optins": patient.admdvs, "clr_way": platform.CLR_WAY,
         "clr_type": platform.CLR_TYPE[infno],
     }
-    if setl_id is None:  # a pre-settlement settles nothing: no settlement, no visit
-        del info["setl_id"], info["mdtrt_id"]
+    if setl_id is None:  # a pre-settlement settles nothing: no settlement, no visit but a registered one
+        del info["setl_id"]
+        if visit is None:
+            del info["mdtrt_id"]
     return info
 
 
@@ -182,7 +186,7 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
     data = cmd.data
     if not cmd.pre and state.tombstones.get((cmd.terminal_id, cmd.msgid)) == cmd.infno:
         return refuse(Code.REVERSED, f"消息 {cmd.msgid} 已被冲正(2601),本次结算不予处理")
-    checked = _check_patient(state, data)
+    checked = _check_patient(state, data, cmd.mdtrt_id)
     if isinstance(checked, Decision):
         return _declined(checked, cmd, now)
     patient = checked
@@ -196,7 +200,8 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
     if prompt is not None:
         return prompt
     if cmd.pre:
-        info = _setlinfo(patient, parts, now, None, cmd.infno, cmd.msgid, med_type, data.mdtrt_cert_type)
+        info = _setlinfo(patient, parts, now, None, cmd.infno, cmd.msgid, med_type, data.mdtrt_cert_type,
+                         visit=cmd.mdtrt_id)
         return Decision(code=Code.OK, err_msg="预结算成功", output=_settled(info, patient, parts))
     return _commit(state, cmd, patient, parts, med_type, now, effects, events)
 
@@ -239,7 +244,7 @@ def _commit(state: State, cmd: SettleCommand, patient: Person, p: _Parts, med_ty
         fixmedins_code=cmd.fixmedins_code, psn_no=patient.psn_no, psn_name=patient.psn_name,
         insutype=patient.insutype, setl_time=now, medfee=p.medfee, fund=p.fund, acct=p.acct, mulaid=p.mulaid,
         cash=p.cash, balc=p.balc, holder=p.holder, med_type=med_type, mdtrt_cert_type=cmd.data.mdtrt_cert_type,
-        binding_id=p.binding_id if p.holder is not None else None,
+        binding_id=p.binding_id if p.holder is not None else None, mdtrt_id=cmd.mdtrt_id,
     )
     effects.append(PutSettlement(record))
     if p.acct:
@@ -249,7 +254,8 @@ def _commit(state: State, cmd: SettleCommand, patient: Person, p: _Parts, med_ty
         effects.append(UseCap(patient.psn_no, p.holder, p.mulaid, record.binding_id or 0))
         effects.append(PutRecord(Record(state.next_record, p.holder, setl_id, patient.psn_no, p.mulaid, now,
                                         cmd.fixmedins_code)))
-    info = _setlinfo(patient, p, now, setl_id, cmd.infno, cmd.msgid, med_type, cmd.data.mdtrt_cert_type)
+    info = _setlinfo(patient, p, now, setl_id, cmd.infno, cmd.msgid, med_type, cmd.data.mdtrt_cert_type,
+                     visit=cmd.mdtrt_id)
     events.append(Event("settlement.committed", now, _settlement_event(record, info)))
     return Decision(code=Code.OK, err_msg="结算成功", output=_settled(info, patient, p), effects=tuple(effects),
                     events=tuple(events), setl_id=setl_id)
@@ -262,14 +268,9 @@ def _prompt(
     seconds = pooling.policy.window_seconds
     expires = now + timedelta(microseconds=int(seconds * 1_000_000))
     output = {
-        "psn_no": patient.psn_no,
-        "medfee_sumamt": format_fen(medfee),
-        "fund_pay_sumamt": format_fen(fund),
-        "self_pay": format_fen(self_pay),
-        "acct_balc": format_fen(own),
-        "shortfall": format_fen(shortfall),
-        "mulaid_psn_no": pooling.holder.psn_no,
-        "window_expires_at": iso(expires),
+        "psn_no": patient.psn_no, "medfee_sumamt": format_fen(medfee), "fund_pay_sumamt": format_fen(fund),
+        "self_pay": format_fen(self_pay), "acct_balc": format_fen(own), "shortfall": format_fen(shortfall),
+        "mulaid_psn_no": pooling.holder.psn_no, "window_expires_at": iso(expires),
         "window_seconds": int(seconds) if seconds == int(seconds) else float(seconds),
     }
     if cmd.pre:  # the same answer a settlement would get now, with no side effect
@@ -343,7 +344,7 @@ def _undo(state: State, s: Settlement, status: str, now: datetime) -> tuple[list
     parts = _Parts(s.medfee, s.fund, s.acct, s.mulaid, s.cash, balc, s.holder)
     # setl_time stays the settlement's (what the receipt said); the moment it was undone is undo_time.
     info = _setlinfo(patient, parts, s.setl_time, s.setl_id, s.infno, s.msgid,
-                     s.med_type or _LEGACY_MED_TYPE[s.infno], s.mdtrt_cert_type, -1)
+                     s.med_type or _LEGACY_MED_TYPE[s.infno], s.mdtrt_cert_type, -1, s.mdtrt_id)
     return effects, {**_settled(info, patient, parts, -1), "undo_time": iso(now)}
 
 

@@ -132,6 +132,48 @@ _FAMILIES = {
                  {"holder_psn_no": "ZH", "relative_psn_no": "ZR", "rltn": "parent"}],
 }
 
+def _fee(sn: str, cnt: str, pric: str, amount: str, batch: str = "B1") -> dict[str, Any]:
+    return {"feedetl_sn": sn, "mdtrt_id": "MDTRTV000000001", "psn_no": "ZR", "chrg_bchno": batch,
+            "med_list_codg": f"XJ0{sn}", "det_item_fee_sumamt": amount, "cnt": cnt, "pric": pric}
+
+
+def _batch(amount: str, batch: str = "B1") -> dict[str, Any]:
+    return {"data": {**_swipe("ZR", amount, "data")["data"], "med_type": "11", "mdtrt_id": "MDTRTV000000001",
+                     "chrg_bchno": batch}}
+
+
+_VISIT = {"psn_no": "ZR", "mdtrt_id": "MDTRTV000000001"}
+_DAY = {"clr_type": "11", "setl_optins": "370300", "stmt_begndate": "2026-11-25",
+        "stmt_enddate": "2026-11-25", "medfee_sumamt": "100.00", "fund_pay_sumamt": "0.00", "fixmedins_setl_cnt": 1}
+# The clinic's visit (2201-2205, 2206/2207 on its batch), a sign-in and the night's reconciliation. By then
+# Zibo's policy is zibo-consent (no fund share): the holder's account pays ZR's whole 100.00.
+_CLINIC: tuple[Step, ...] = (
+    _pos("a till signs in", "9001", "t-30", {"signIn": {"opter_no": "OP01", "mac": "00:1A:2B:3C:4D:5E"}}),
+    _pos("register a visit with the holder's card", "2201", "t-31",
+         {"data": {"psn_no": "ZR", "mdtrt_cert_type": "01", "mdtrt_cert_no": "QRZH", "ipt_otp_no": "OP0001"}}),
+    _pos("register a visit", "2201", "t-32",
+         {"data": {"psn_no": "ZR", "mdtrt_cert_type": "01", "mdtrt_cert_no": "QRZR", "ipt_otp_no": "OP0001",
+                   "dept_name": "内科", "dr_name": "王医生"}}),
+    _pos("the visit's details", "2203", "t-33",
+         {"mdtrtinfo": {**_VISIT, "med_type": "11", "dise_codg": "J00", "dise_name": "急性鼻咽炎"}}),
+    _pos("a line that is not cnt x pric", "2204", "t-34", {"feedetail": [_fee("1", "2", "30.00", "60.01")]}),
+    _pos("upload the fee lines of batch B1", "2204", "t-35",
+         {"feedetail": [_fee("1", "2", "30.00", "60.00"), _fee("2", "0.5", "80.00", "40.00")]}),
+    _pos("a fee that is not the batch's total", "2206", "t-36", _batch("90.00")),
+    _pos("pre-settle the batch", "2206", "t-37", _batch("100.00")),
+    _pos("settle the batch", "2207", "t-38", _batch("100.00")),
+    _pos("settle it again", "2207", "t-39", _batch("100.00")),
+    _pos("a batch never uploaded", "2207", "t-40", _batch("100.00", "B9")),
+    _pos("withdraw the paid batch", "2205", "t-41", {"data": {**_VISIT, "chrg_bchno": "B1"}}),
+    _pos("cancel the paid visit", "2202", "t-42", {"data": {**_VISIT, "ipt_otp_no": "OP0001"}}),
+    _pos("details of a visit not the person's", "2203", "t-43",
+         {"mdtrtinfo": {**_VISIT, "psn_no": "ZH"}}),
+    _pos("the night's totals, pooled money in acct_pay", "3201", "t-44", {"data": {**_DAY, "acct_pay": "100.00"}}),
+    _pos("the night's totals without the pooled part", "3201", "t-45", {"data": {**_DAY, "acct_pay": "0.00"}}),
+    _pos("sign out", "9002", "t-46", {"signOut": {"sign_no": "SN0000000001", "opter_no": "OP01"}}),
+    _admin("the family's visit and batch", "admin.state", "a-16", {"psn_no": "ZR"}),
+)
+
 TOUR: tuple[Step, ...] = (
     _admin("load two families", "admin.load", "a-1", _FAMILIES),
     _admin("a binding rule refuses", "admin.load", "a-2",
@@ -216,6 +258,7 @@ TOUR: tuple[Step, ...] = (
          {"holder_psn_no": "DH", "face_verified": True}),
     _app("the holder unbinds her again", "ZH", "app.unbind", "m-24", {"relative_psn_no": "DE", "face_verified": True}),
     _app("bind", "DH", "app.bind", "m-17", {"relative_psn_no": "DE", "rltn": "spouse", "face_verified": True}),
+    *_CLINIC,
     _admin("empty every table", "admin.reset", "a-12"),
 )
 """A day touching every transaction, every view of an app answer and the app channel's refusals."""

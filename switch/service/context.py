@@ -53,3 +53,4 @@ class Context:
     replies: Replies
     # admin.audit only: what the ledger on disk disagrees with, read after every commit is durable.
     findings: list[str] | None = None
+    sign_no: str | None = None  # the envelope's sign-in number (policy require_sign_in)

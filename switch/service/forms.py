@@ -62,6 +62,11 @@ class NationalForm:
         warning = None
         if envelope is not None and envelope.fixmedins_code is not None:
             warning = msgid_warning(envelope.msgid, envelope.fixmedins_code)
+        # A settlement tied to a visit notes a certificate that is not the patient's (docs/national.md):
+        # the platform says such things in the envelope's warn_msg, after any word on the msgid.
+        noted = (output or {}).get("warn_msg")
+        if isinstance(noted, str):
+            warning = noted if warning is None else f"{warning}; {noted}"
         failed = code is not Code.OK
         return encode({
             "infcode": code.infcode,

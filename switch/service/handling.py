@@ -222,6 +222,7 @@ class SettlementSwitch:
         ctx = Context(state, request.infno, request.sender, request.msgid, fixmedins_code,
                       now, self.clock, self.faults, self._national if request.channel == NATIONAL else self,
                       findings)
+        ctx.sign_no = request.envelope.sign_no
         decision = entry.decide(ctx, model)
         for effect in decision.effects:
             apply(state, effect)

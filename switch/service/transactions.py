@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from switch.core import member_app
+from switch.core import member_app, reconcile, signin, visiting
 from switch.core import settlement as settle_core
 from switch.core.codes import Code
 from switch.core.model import Decision, State, refuse
@@ -26,6 +26,7 @@ from switch.service import operator
 from switch.service.context import Context
 from switch.wire import outputs as out
 from switch.wire import outputs_app as app_out
+from switch.wire import outputs_visit as visit_out
 from switch.wire.inputs import (
     Accept,
     Bind,
@@ -47,6 +48,16 @@ from switch.wire.inputs import (
     SetStatus,
     StateQuery,
     Unbind,
+)
+from switch.wire.inputs_visit import (
+    FeeUpload,
+    FeeWithdraw,
+    Reconcile,
+    SignInRequest,
+    SignOutRequest,
+    VisitCancel,
+    VisitInfo,
+    VisitRegister,
 )
 
 __all__ = ["INPUT_MODELS", "OUTPUT_MODELS", "TABLE", "TRANSACTIONS", "Transaction", "output_model"]
@@ -98,9 +109,40 @@ def _pharmacy(*, pre: bool, med_type: str) -> Callable[[Context, PharmacySettle]
 
 def _outpatient(*, pre: bool, med_type: str) -> Callable[[Context, OutpatientSettle], Decision]:
     def decide(ctx: Context, cmd: OutpatientSettle) -> Decision:
-        return (None if pre else _settled_before(ctx)) or settle_core.settle(ctx.state, settle_core.SettleCommand(
+        return (None if pre else _settled_before(ctx)) or visiting.settle_visit(ctx.state, settle_core.SettleCommand(
             ctx.infno, ctx.sender, ctx.msgid, ctx.fixmedins_code, cmd.data, pre, med_type), ctx.now)
     return decide
+
+
+def _at_institution(decide: Callable[[State, M, str, datetime], Decision]) -> Callable[[Context, M], Decision]:
+    """A clinic decision that needs the institution and the moment."""
+    def run(ctx: Context, cmd: M) -> Decision:
+        return decide(ctx.state, cmd, ctx.fixmedins_code, ctx.now)
+    return run
+
+
+def _cancel_visit(ctx: Context, cmd: VisitCancel) -> Decision:
+    return visiting.cancel_visit(ctx.state, cmd, ctx.fixmedins_code)
+
+
+def _visit_info(ctx: Context, cmd: VisitInfo) -> Decision:
+    return visiting.visit_info(ctx.state, cmd, ctx.fixmedins_code)
+
+
+def _withdraw(ctx: Context, cmd: FeeWithdraw) -> Decision:
+    return visiting.withdraw_fees(ctx.state, cmd, ctx.fixmedins_code)
+
+
+def _reconcile(ctx: Context, cmd: Reconcile) -> Decision:
+    return reconcile.reconcile(ctx.state, cmd, ctx.fixmedins_code)
+
+
+def _signed_in(decide: Callable[[Context, M], Decision]) -> Callable[[Context, M], Decision]:
+    """Under policy require_sign_in, a pos transaction needs a live sign_no of its institution first."""
+    def run(ctx: Context, cmd: M) -> Decision:
+        refused = signin.require_sign_in(ctx.state, ctx.infno, ctx.sign_no, ctx.fixmedins_code, ctx.now)
+        return decide(ctx, cmd) if refused is None else refused
+    return run
 
 
 def _person_info(ctx: Context, cmd: PersonQuery) -> Decision:
@@ -146,6 +188,22 @@ _ENTRIES: tuple[Transaction[Any], ...] = (
                 "outpatient settlement cancel: refund every source"),
     Transaction("pos", "2601", Reverse, (out.ReverseOutput,), _reverse,
                 "reversal: undo the sender's own earlier 2102/2207 named by omsgid"),
+    Transaction("pos", "2201", VisitRegister, (visit_out.RegisterOutput,), _at_institution(visiting.register),
+                "outpatient visit: register it (the certificate must be the patient's own)"),
+    Transaction("pos", "2202", VisitCancel, (visit_out.VisitDone,), _cancel_visit,
+                "outpatient visit cancel: only with nothing settled"),
+    Transaction("pos", "2203", VisitInfo, (visit_out.VisitDone,), _visit_info,
+                "outpatient visit details: medical type and diagnosis"),
+    Transaction("pos", "2204", FeeUpload, (visit_out.FeeUploadOutput,), _at_institution(visiting.upload_fees),
+                "outpatient fee upload: the lines of one charge batch (chrg_bchno) of a visit"),
+    Transaction("pos", "2205", FeeWithdraw, (visit_out.VisitDone,), _withdraw,
+                "outpatient fee withdrawal: an unsettled charge batch"),
+    Transaction("pos", "9001", SignInRequest, (visit_out.SignInOutput,), _at_institution(signin.sign_in),
+                "sign in a till: a new sign_no for the day"),
+    Transaction("pos", "9002", SignOutRequest, (visit_out.SignOutOutput,), _at_institution(signin.sign_out),
+                "sign out: end a sign_no"),
+    Transaction("pos", "3201", Reconcile, (visit_out.ReconcileOutput,), _reconcile,
+                "reconciliation: the institution's totals of a period against the switch's"),
     Transaction("app", "app.bind", Bind, (app_out.BindOutput, app_out.BindPendingOutput), _member(member_app.bind),
                 "bind a relative to the caller (the holder)"),
     Transaction("app", "app.accept", Accept, (app_out.BindOutput,), _member(member_app.accept),
@@ -184,7 +242,14 @@ _ENTRIES: tuple[Transaction[Any], ...] = (
                 "inject faults (drop, delay, duplicate, error) into matching requests, list or clear them"),
 )
 
-TABLE: dict[tuple[str, str], Transaction[Any]] = {entry.key: entry for entry in _ENTRIES}
+def _guarded(entry: Transaction[Any]) -> Transaction[Any]:
+    if entry.channel != "pos":
+        return entry
+    return Transaction(entry.channel, entry.infno, entry.input, entry.outputs, _signed_in(entry.decide),
+                       entry.summary, entry.recorded, entry.reads_disk)
+
+
+TABLE: dict[tuple[str, str], Transaction[Any]] = {entry.key: _guarded(entry) for entry in _ENTRIES}
 """(channel, infno) -> its entry, in the order the documents list them."""
 
 # Views of the table, for the generators and the tests that check them.

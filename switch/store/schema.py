@@ -7,13 +7,15 @@ from pathlib import Path
 
 from switch.journal import table as journal_sql
 from switch.store.base import StoreOpenError
+from switch.store.clinic_sql import CLINIC_SCHEMA, CLINIC_TABLES
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "check_file", "create_or_migrate", "describe", "read_version"]
 
 # 1: the first. 2: bindings.bid and settlements.binding_id (a refund returns cap only to the
 # binding it was spent under), invites (bindings waiting for the relative's consent). 3: people.gend
 # and brdy (loaded by admin.load), settlements.med_type and mdtrt_cert_type (cancels answer with them).
-SCHEMA_VERSION = 3
+# 4: the clinic's visits, charge batches and sign-ins; settlements.mdtrt_id (the visit a 2207 settled).
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,7 +39,7 @@ CREATE TABLE IF NOT EXISTS settlements (
     fixmedins_code TEXT NOT NULL, psn_no TEXT NOT NULL, psn_name TEXT NOT NULL, insutype TEXT NOT NULL,
     setl_time TEXT NOT NULL, medfee INTEGER NOT NULL, fund INTEGER NOT NULL, acct INTEGER NOT NULL,
     mulaid INTEGER NOT NULL, cash INTEGER NOT NULL, balc INTEGER NOT NULL, holder TEXT,
-    status TEXT NOT NULL, binding_id INTEGER, med_type TEXT, mdtrt_cert_type TEXT);
+    status TEXT NOT NULL, binding_id INTEGER, med_type TEXT, mdtrt_cert_type TEXT, mdtrt_id TEXT);
 CREATE TABLE IF NOT EXISTS records (
     rec_id INTEGER PRIMARY KEY, holder TEXT NOT NULL, setl_id TEXT NOT NULL, psn_no TEXT NOT NULL,
     amount INTEGER NOT NULL, at TEXT NOT NULL, fixmedins_code TEXT NOT NULL);
@@ -55,11 +57,11 @@ CREATE INDEX IF NOT EXISTS replies_at ON replies (at);
 CREATE TABLE IF NOT EXISTS invites (
     relative TEXT NOT NULL, holder TEXT NOT NULL, rltn TEXT NOT NULL, at TEXT NOT NULL,
     PRIMARY KEY (relative, holder));
-"""
+""" + CLINIC_SCHEMA
 
 # The tables admin.reset empties (meta and the journal stay).
 TABLES = ("people", "externals", "ledger", "bindings", "windows", "settlements", "records", "tombstones",
-          "premiums", "policies", "replies", "invites")
+          "premiums", "policies", "replies", "invites", *CLINIC_TABLES)
 
 # Version 1 -> 2. Each binding gets its rowid as its bid; a settlement's binding is the one its
 # patient has now with the same holder, if that binding already existed when it was settled; a
@@ -80,7 +82,11 @@ ALTER TABLE people ADD COLUMN brdy TEXT;
 ALTER TABLE settlements ADD COLUMN med_type TEXT;
 ALTER TABLE settlements ADD COLUMN mdtrt_cert_type TEXT;
 """
-_MIGRATIONS = {1: _TO_2, 2: _TO_3}
+# Version 3 -> 4: the new tables are created with the rest; settlements from before settled no visit.
+_TO_4 = """
+ALTER TABLE settlements ADD COLUMN mdtrt_id TEXT;
+"""
+_MIGRATIONS = {1: _TO_2, 2: _TO_3, 3: _TO_4}
 
 
 def create_or_migrate(db: sqlite3.Connection, version: int | None) -> None:

@@ -48,6 +48,7 @@ from switch.core.model import (
 from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
 from switch.journal.hints import Journal
+from switch.store import clinic_sql
 from switch.store.audit import audit_ledger
 from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
 from switch.store.lock import LedgerLock
@@ -69,8 +70,9 @@ def _dt(text: str | None) -> datetime | None:
 _ADD_EXTERNAL = "UPDATE externals SET balc = balc + ? WHERE account = ?"
 _ADD_PERSON = "UPDATE people SET balc = balc + ? WHERE psn_no = ?"
 _SETTLEMENT_COLUMNS = ("setl_id, infno, terminal_id, msgid, fixmedins_code, psn_no, psn_name, insutype, setl_time, "
-                       "medfee, fund, acct, mulaid, cash, balc, holder, status, med_type, mdtrt_cert_type, binding_id")
-_PUT_SETTLEMENT = f"INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({', '.join('?' * 20)})"
+                       "medfee, fund, acct, mulaid, cash, balc, holder, status, med_type, mdtrt_cert_type, binding_id, "
+                       "mdtrt_id")
+_PUT_SETTLEMENT = f"INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({', '.join('?' * 21)})"
 _PUT_REPLY = "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _TABLE = re.compile(r"\b(?:INTO|UPDATE|FROM)\s+(\w+)")
 
@@ -164,7 +166,7 @@ def _write(db: _Db, effect: Effect) -> None:
             db.execute(_PUT_SETTLEMENT,
                        (s.setl_id, s.infno, s.terminal_id, s.msgid, s.fixmedins_code, s.psn_no, s.psn_name,
                         s.insutype, _ts(s.setl_time), s.medfee, s.fund, s.acct, s.mulaid, s.cash, s.balc,
-                        s.holder, s.status, s.med_type, s.mdtrt_cert_type, s.binding_id))
+                        s.holder, s.status, s.med_type, s.mdtrt_cert_type, s.binding_id, s.mdtrt_id))
         case UndoSettlement(setl_id=setl_id, status=status):
             db.execute("UPDATE settlements SET status = ? WHERE setl_id = ?", (status, setl_id))
         case PutRecord(record=r):
@@ -184,6 +186,8 @@ def _write(db: _Db, effect: Effect) -> None:
             for table in TABLES:
                 db.execute(f"DELETE FROM {table}")
             db.executemany("INSERT INTO externals VALUES (?, 0)", [(a,) for a in EXTERNAL_ACCOUNTS])
+        case _ if clinic_sql.write(db, effect):
+            pass
         case _:  # pragma: no cover - a new effect without storage is a programming error
             raise StoreError(f"no storage for effect {effect!r}")
 
@@ -327,6 +331,7 @@ class SqliteStore:
                 state.premiums[(relative, year)] = amount
             for relative, holder, rltn, at in db.execute("SELECT * FROM invites"):
                 state.invites[(relative, holder)] = Invite(holder, relative, rltn, datetime.fromisoformat(at))
+            clinic_sql.load(db, state)
             return state, [] if replies_since is None else _replies(db, replies_since)
 
         return await self._in_thread(run)

@@ -48,6 +48,7 @@ __all__ = [
     "Load",
     "LoadBinding",
     "LoadPerson",
+    "OutpatientData",
     "OutpatientSettle",
     "PayPremium",
     "PersonQuery",
@@ -169,10 +170,17 @@ class PharmacySettle(_Lenient):
         return self
 
 
+class OutpatientData(SettleData):
+    """The ``data`` of 2206/2207: tied to a registered visit's charge batch when both ids are given."""
+
+    mdtrt_id: Text | None = None
+    chrg_bchno: Text | None = None
+
+
 class OutpatientSettle(_Lenient):
     """2206 / 2207."""
 
-    data: SettleData
+    data: OutpatientData
 
 
 class Cancel(DataWrapped):

@@ -22,6 +22,7 @@ from switch.core.policy import Policy
 from switch.wire.inputs import FaultAction, Insutype, Relation, Status
 from switch.wire.outputs_base import Amount, Date, Timestamp
 from switch.wire.outputs_base import Out as _Out
+from switch.wire.outputs_visit import StateBatch, StateVisit
 
 __all__ = [
     "CODE_WHEN",
@@ -158,6 +159,8 @@ class SettleOutput(_Out):
 
     setlinfo: SetlInfo
     setldetail: list[SetlDetail]
+    warn_msg: str | None = Field(None, description="2206/2207 with a visit: a certificate that is not the "
+                                 "visit patient's, noted and not refused (the HTTP door's warn_msg)")
 
 
 class CancelOutput(SettleOutput):
@@ -260,6 +263,8 @@ class StateOutput(_Out):
     people: list[StatePerson]
     bindings: list[StateBinding]
     windows: list[StateWindow]
+    visits: list[StateVisit]
+    batches: list[StateBatch]
     counts: StateCounts
 
 
@@ -335,6 +340,11 @@ CODE_WHEN: dict[Code, str] = {
     Code.UNAUTHORIZED: "admin request without the switch's admin token, or with another (err_msg says which); "
                        "a pos request whose fixmedins_code is not the institution its terminal's broker account "
                        "is registered for",
+    Code.SIGN_IN_REQUIRED: "policy require_sign_in: no live sign_no of the institution (9001) in the envelope",
+    Code.VISIT_NOT_FOUND: "no open visit (2201) with that mdtrt_id of that person at that institution",
+    Code.FEES_NOT_FOUND: "no uploaded (2204), unwithdrawn charge batch with that chrg_bchno in the visit",
+    Code.FEE_MISMATCH: "2206/2207 medfee_sumamt is not the batch's total; both amounts named",
+    Code.VISIT_SETTLED: "the batch or visit is paid by a settlement in force (cancel it with 2208 first)",
     Code.INTERNAL_ERROR: "the switch failed on this request (or a fault rule said so); nothing was committed",
 }
 """When each code is sent, in English: the stable gloss of every ``err_msg`` (which is Chinese where the

@@ -1,6 +1,8 @@
 """A simulated pharmacy or clinic POS terminal that checks out the way real checkout software does.
 
-A swipe is: 1101 (read the card), pre-settlement (2101 / 2206), settlement (2102 / 2207). Every
+A swipe is: 1101 (read the card), pre-settlement (2101 / 2206), settlement (2102 / 2207); a clinic's
+till first registers the visit and uploads its fees (2201, 2203, 2204: ``terminal.clients.visit``)
+and settles that batch, unless made with ``visit_chain=False``. Every
 msgid comes from the terminal's durable counter (``terminal.clients.state``), so a restarted terminal
 never replays an old settlement by accident. A settlement left unanswered is never re-sent under
 a new msgid (that could charge twice): the terminal sends a 2601 reversal of it, under one reversal
@@ -30,6 +32,7 @@ from terminal.clients.http import HttpSwitchClient
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from terminal.clients.pace import Pace, RealPace, SwitchTime, parse_switch_time
 from terminal.clients.state import NATIONAL_DOOR, PendingReversal, TerminalState, default_state_dir
+from terminal.clients.visit import OpenVisit, open_visit
 
 __all__ = ["Card", "Checkout", "Kind", "PosLine", "Prompt", "Step", "Swipe", "Terminal", "pos_line"]
 
@@ -120,6 +123,7 @@ class Swipe:
     preview: dict[str, Any] | None = None
     answer: dict[str, Any] | None = None  # the settlement's (or, when reversed, the reversal's) answer
     msgid: str | None = None
+    visit: OpenVisit | None = None  # a clinic's registered visit and batch, settled again on a swipe again
 
     @property
     def code(self) -> str:
@@ -169,12 +173,14 @@ class Terminal:
                  kind: Kind = "pharmacy", root: str = DEFAULT_ROOT, state_dir: Path | None = None,
                  timeout: float = 5.0, pace: Pace | None = None, auto_retry: Sequence[timedelta] = (),
                  reversal_backoff: tuple[float, float] = (0.5, 8.0), reversal_attempts: int | None = None,
-                 on_step: Callable[[Step], None] | None = None, name: str | None = None) -> None:
+                 on_step: Callable[[Step], None] | None = None, name: str | None = None,
+                 visit_chain: bool = True) -> None:
         if kind not in INFNOS:
             raise ValueError(f"kind must be 'pharmacy' or 'clinic', not {kind!r}")
         self.terminal_id = terminal_id
         self.fixmedins_code = fixmedins_code
         self.kind = kind
+        self.visit_chain = visit_chain and kind == "clinic"  # 2201/2203/2204 before 2206/2207
         self.name = name or terminal_id
         self.client = pos_line(broker, terminal_id, fixmedins_code, root=root, timeout=timeout)
         self.national = national_line(self.client)
@@ -246,9 +252,11 @@ class Terminal:
         return {"data": body} if self.national else body
 
     def settlement_body(self, psn_no: str, card: Card, amount: str | Decimal, use_account: bool = True,
-                        details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                        details: list[dict[str, Any]] | None = None, visit: OpenVisit | None = None) -> dict[str, Any]:
         data = {"psn_no": psn_no, "mdtrt_cert_type": card.cert_type, "mdtrt_cert_no": card.cert_no,
                 "medfee_sumamt": str(amount), "acct_used_flag": "1" if use_account else "0"}
+        if visit is not None:
+            data.update(mdtrt_id=visit.mdtrt_id, chrg_bchno=visit.chrg_bchno)
         body: dict[str, Any] = {BODY_KEY[self.kind]: data}
         if details and self.kind == "pharmacy":
             body["drugdetail"] = details
@@ -310,32 +318,44 @@ class Terminal:
             self.prompt = None
             return await self._safe_request(INFNOS[self.kind][2], self._layout({"setl_id": setl_id, "psn_no": psn_no}))
 
+    async def send(self, infno: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Any other transaction of the till (9001, 2205, 3201...), repeated under one msgid if unanswered."""
+        async with self._busy:
+            return await self._safe_request(infno, body)
+
     # --- the checkout ----------------------------------------------------------------------------
 
     async def swipe(self, card: Card, amount: str | Decimal, *, use_account: bool = True,
-                    details: list[dict[str, Any]] | None = None) -> Swipe:
-        """Read the card, pre-settle, settle: one pass of the card (``checkout`` adds the swipes again)."""
+                    details: list[dict[str, Any]] | None = None, visit: OpenVisit | None = None) -> Swipe:
+        """Read the card, (a clinic: open the visit,) pre-settle, settle: one pass of the card
+        (``checkout`` adds the swipes again, on the same visit)."""
         self.prompt = None
         info = await self.read_card(card)
         if info.get("code") != "OK":
             return Swipe("refused", card=info)
         psn_no = card.psn_no or info["output"]["baseinfo"]["psn_no"]
-        body = self.settlement_body(psn_no, card, amount, use_account, details)
+        if self.visit_chain and visit is None:
+            opened = await open_visit(self._safe_request, self.terminal_id, psn_no, card.cert_type, card.cert_no,
+                                      amount, details)
+            if not isinstance(opened, OpenVisit):
+                return Swipe("refused", card=info, preview=opened)
+            visit = opened
+        body = self.settlement_body(psn_no, card, amount, use_account, details, visit)
         preview = await self.presettle(body)
         if preview.get("code") not in ("OK", "POOLING_AVAILABLE"):
-            return Swipe("refused", card=info, preview=preview)
+            return Swipe("refused", card=info, preview=preview, visit=visit)
         answer, msgid, reversed_ = await self.settle(body, psn_no)
         if reversed_:
             self._step("reversal", f"settlement {msgid} unanswered, reversal answered {answer.get('code')} "
                        f"(reversed={(answer.get('output') or {}).get('reversed')})", answer=answer)
-            return Swipe("reversed", info, preview, answer, msgid)
+            return Swipe("reversed", info, preview, answer, msgid, visit)
         if answer.get("code") == "OK":
-            return Swipe("settled", info, preview, answer, msgid)
+            return Swipe("settled", info, preview, answer, msgid, visit)
         if answer.get("code") == "POOLING_AVAILABLE":
             self.prompt = Prompt.from_answer(answer)
             self._step("prompt", self.prompt.text, answer=answer)
-            return Swipe("declined", info, preview, answer, msgid)
-        return Swipe("refused", info, preview, answer, msgid)
+            return Swipe("declined", info, preview, answer, msgid, visit)
+        return Swipe("refused", info, preview, answer, msgid, visit)
 
     async def checkout(self, card: Card, amount: str | Decimal, *, use_account: bool = True,
                        details: list[dict[str, Any]] | None = None,
@@ -353,7 +373,8 @@ class Terminal:
                            f"{prompt.expires_at:%H:%M:%S}")
                 self.time.observe(await self.pace.wait(delay))
                 self.waiting_until = None
-                result.swipes.append(await self.swipe(card, amount, use_account=use_account, details=details))
+                result.swipes.append(await self.swipe(card, amount, use_account=use_account, details=details,
+                                                      visit=result.last.visit))
             return result
 
 

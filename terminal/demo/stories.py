@@ -136,8 +136,26 @@ async def window_runs_out(stage: Stage) -> None:
                  bool(first and second and second.expires_at > first.expires_at), True)
     stage.view.say("The late swipe got a new prompt and a new window; swiping again 20s later pools.")
     stage.show_checkout(till, result)
+    visit = result.last.visit
     stage.expect_paid(result, fund_pay_sumamt="60.00", acct_pay="30.00", acct_mulaid_pay="30.00",
-                      psn_cash_pay="0.00", balc="0.00", mulaid_psn_no="D001")
+                      psn_cash_pay="0.00", balc="0.00", mulaid_psn_no="D001",
+                      mdtrt_id=visit.mdtrt_id if visit else "a registered visit")
+    stage.view.say(f"The till registered visit {visit.mdtrt_id if visit else '?'} (2201, 2203), uploaded its "
+                   "fees as one batch (2204) and settled that batch once, on the third swipe.")
+    await reconcile_the_day(stage, till)
+
+
+async def reconcile_the_day(stage: Stage, till: Terminal) -> None:
+    """3201 at night: the clinic's own and pooled account money must both be in acct_pay."""
+    today = str((await stage.admin.clock())["now"])[:10]  # the switch clock's date, China time
+    day = {"clr_type": "11", "stmt_begndate": today, "stmt_enddate": today, "medfee_sumamt": "120.00",
+           "fund_pay_sumamt": "60.00", "fixmedins_setl_cnt": 1}
+    wrong = await till.send("3201", {"data": {**day, "acct_pay": "30.00"}})
+    stage.expect("the pooled part left out", (wrong.get("output") or {}).get("stmtinfo", {}).get("stmt_rslt_dscr"),
+                 "acct_pay: switch 60.00, institution 30.00")
+    right = await till.send("3201", {"data": {**day, "acct_pay": "60.00"}})
+    stage.expect("reconciled", (right.get("output") or {}).get("stmtinfo", {}).get("stmt_rslt"), "0")
+    stage.view.say("At night 3201 balances only with the pooled 30.00 counted in acct_pay (60.00).")
 
 
 async def zibo_automatic(stage: Stage) -> None:

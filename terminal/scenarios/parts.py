@@ -158,6 +158,7 @@ class PolicySpec(Model):
     fund_ratio: dict[Text, dict[Text, Any]] | None = None
     own_first: bool | None = None
     no_pool_to: list[dict[str, Any]] | None = None
+    require_sign_in: bool | None = None
 
     def over(self, base: dict[str, Any] | None) -> dict[str, Any]:
         given = self.model_dump(mode="json", exclude_none=True, exclude={"extends"})

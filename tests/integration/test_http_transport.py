@@ -212,3 +212,22 @@ async def test_a_national_request_without_fixmedins_code_names_it(bare: tuple[Ht
     assert missing["output"]["errors"][0]["loc"] == ["fixmedins_code"]
     assert spaced["output"]["errors"][0]["loc"] == ["fixmedins_code"]
     assert (missing["code"], spaced["code"]) == ("INVALID_REQUEST", "INVALID_REQUEST")
+
+
+async def test_a_foreign_certificate_on_a_visit_is_the_envelopes_warn_msg(amqtt_url: str, topic_root: str,
+                                                                          tmp_path: Path) -> None:
+    """Over HTTP a 2207 tied to ZR's visit with DH's card settles (infcode 0) and says so in the envelope's warn_msg."""
+    from tests.support.clinic import fee_line, register_input, settle_input
+    from tests.support.families import ZIBO
+
+    async with in_process_switch(amqtt_url, topic_root, tmp_path / "l.db") as live, http_client(live.http) as client:
+        await client.admin("admin.load", ZIBO)
+        visit = await client.post(CALL_SERVICE, national("2201", register_input("ZR")))
+        mdtrt_id = visit["output"]["data"]["mdtrt_id"]
+        upload = await client.post(CALL_SERVICE, national(
+            "2204", {"feedetail": [fee_line("1", mdtrt_id, "ZR", "B1", "1", "100.00")]}))
+        paid = await client.post(CALL_SERVICE, national(
+            "2207", settle_input("ZR", "100.00", mdtrt_id, "B1", cert_no="QRZH")))
+    assert (visit["code"], upload["code"], paid["infcode"], paid["code"]) == ("OK", "OK", 0, "OK")
+    assert paid["output"]["setlinfo"]["mdtrt_id"] == mdtrt_id
+    assert paid["warn_msg"] == paid["output"]["warn_msg"] and mdtrt_id in paid["warn_msg"]

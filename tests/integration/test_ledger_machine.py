@@ -6,7 +6,9 @@ messages not yet seen), clock moves, replays and simultaneous duplicate deliveri
 from the file. After every step: money is conserved, no balance is
 negative; every pooled payment respected the cap and, under a retry-window policy, used an open
 window that then closed and never paid again; a replay answers the same bytes and changes nothing;
-a restart from the file gives back the same state.
+a restart from the file gives back the same state. The clinic's visit chain joins in
+(``tests/support/visit_machine.py``): a batch is paid at most once, a cancel frees it, no fee line
+counts twice, and 3201 balances with the ledger's own totals.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from switch.service.transactions import TABLE
 from switch.store.sqlite import SqliteStore
 from tests.support.direct import START
 from tests.support.families import cert, person
+from tests.support.visit_machine import VisitRules
 
 HOLDERS = ("H1", "H2")  # H1 in Dongying (retry window), H2 in Zibo (automatic)
 PATIENTS = ("P1", "P2", "P3", "P4", "P5")
@@ -72,10 +75,12 @@ def snapshot(state: State) -> dict[str, Any]:
                         for s, x in state.settlements.items()},
         "records": {h: [(r.rec_id, r.setl_id, r.amount) for r in rows] for h, rows in state.records.items()},
         "tombstones": dict(state.tombstones),
+        "visits": {m: (v.psn_no, v.status) for m, v in state.visits.items()},
+        "batches": {k: (b.status, b.setl_id, b.total) for k, b in state.batches.items()},
     }
 
 
-class LedgerMachine(RuleBasedStateMachine):
+class LedgerMachine(VisitRules, RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="gongji-machine-"))
@@ -222,7 +227,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert not moved, answer
             if answer["code"] == "POOLING_AVAILABLE" and infno != "2101":
                 assert self.state.windows[key].opened_at == self.clock.now()
-                self.windows_opened[key] = self.windows_opened.get(key, 0) + 1
+                self.pooled_window_bookkeeping(patient, fixmedins, answer)
                 self.last_decline = (patient, amount, terminal, fixmedins, infno, flag, False)
             return
         info = answer["output"]["setlinfo"]
@@ -240,12 +245,25 @@ class LedgerMachine(RuleBasedStateMachine):
             if self.state.policy_for(self.state.people[holder]).flow == "retry_window":
                 assert window_open and window is not None, "pooled without an open window"
                 assert key not in self.state.windows, "window still open after paying"
-                paid = (patient, fixmedins, self.windows_opened.get(key, 0))
-                assert paid not in self.windows_paid, "a window paid twice"
-                self.windows_paid.add(paid)
-                event("pooled through a retry window")
-            else:
-                event("pooled automatically")
+            self.pooled_window_bookkeeping(patient, fixmedins, answer)
+
+    def pooled_window_bookkeeping(self, patient: str, fixmedins: str, answer: dict[str, Any]) -> None:
+        """Count the windows a decline opens, and check each pays at most once (2102 or a visit's 2207)."""
+        key = (patient, fixmedins)
+        if answer["code"] == "POOLING_AVAILABLE":
+            self.windows_opened[key] = self.windows_opened.get(key, 0) + 1
+            return
+        info = (answer.get("output") or {}).get("setlinfo") or {}
+        holder = info.get("mulaid_psn_no")
+        if answer["code"] != "OK" or holder is None or fen(info["acct_mulaid_pay"]) == 0:
+            return
+        if self.state.policy_for(self.state.people[holder]).flow == "retry_window":
+            paid = (patient, fixmedins, self.windows_opened.get(key, 0))
+            assert paid not in self.windows_paid, "a window paid twice"
+            self.windows_paid.add(paid)
+            event("pooled through a retry window")
+        else:
+            event("pooled automatically")
 
     @rule(patient=st.sampled_from(["P2", "P4", "P5"]), amount=amounts, fixmedins=st.sampled_from(INSTITUTIONS))
     def relative_without_account_buys(self, patient: str, amount: str, fixmedins: str) -> None:

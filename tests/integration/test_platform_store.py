@@ -17,6 +17,10 @@ ALTER TABLE people DROP COLUMN gend;
 ALTER TABLE people DROP COLUMN brdy;
 ALTER TABLE settlements DROP COLUMN med_type;
 ALTER TABLE settlements DROP COLUMN mdtrt_cert_type;
+ALTER TABLE settlements DROP COLUMN mdtrt_id;
+DROP TABLE visits;
+DROP TABLE batches;
+DROP TABLE sign_ins;
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 """
 

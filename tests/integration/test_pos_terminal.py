@@ -66,7 +66,7 @@ async def test_pharmacy_does_1101_2101_2102_and_clinic_1101_2206_2207(live: InPr
         async with till(live, tmp_path, on_step=infnos_sent(pharmacy)) as t:
             bought = await t.checkout(card("DH"), "20.00")
         async with Terminal(live.url, "C1", "H37050000002", kind="clinic", root=live.root, state_dir=tmp_path,
-                            on_step=infnos_sent(clinic)) as c:
+                            on_step=infnos_sent(clinic), visit_chain=False) as c:
             seen = await c.checkout(card("DH"), "100.00")
     assert pharmacy == ["1101", "2101", "2102"] and clinic == ["1101", "2206", "2207"]
     assert bought.setlinfo is not None and seen.setlinfo is not None
@@ -178,3 +178,21 @@ async def test_admin_helpers_return_outputs_and_raise_refused_with_the_code(live
         clock = await admin.clock(advance="4m59s")
         assert clock["virtual"] is True
         assert (await admin.audit())["ok"] is True
+
+
+async def test_a_clinic_till_runs_the_whole_visit_and_settles_its_batch_once(live: InProcessSwitch,
+                                                                           tmp_path: Path) -> None:
+    """By default a clinic till sends 1101 2201 2203 2204 2206 2207; a swipe again after the prompt settles the
+    same batch (no new visit), which the visit's mdtrt_id then names."""
+    sent: list[str] = []
+    async with admin_of(live) as admin:
+        await admin.load(**DONGYING)
+        async with Terminal(live.url, "C2", "H37050000002", kind="clinic", root=live.root, state_dir=tmp_path,
+                            on_step=infnos_sent(sent)) as c:
+            seen = await c.checkout(card("DR"), "80.00", retry_after=[timedelta(seconds=1)])
+        assert (await admin.balances("DH"))["DH"] == "452.00"
+    assert sent == ["1101", "2201", "2203", "2204", "2206", "2207", "1101", "2206", "2207"]
+    assert [s.status for s in seen.swipes] == ["declined", "settled"]
+    assert seen.setlinfo is not None and seen.last.visit is not None
+    assert (seen.setlinfo["mdtrt_id"], seen.setlinfo["fund_pay_sumamt"], seen.setlinfo["acct_mulaid_pay"]) == (
+        seen.last.visit.mdtrt_id, "32.00", "48.00")

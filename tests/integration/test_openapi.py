@@ -33,7 +33,8 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     assert set(doc["paths"]) == {CALL_SERVICE, "/csb/{infno}", "/gongji/v1/admin", "/gongji/v1/app/{psn_no}",
                                  "/gongji/v1/events"}
     assert doc["paths"]["/csb/{infno}"]["post"]["parameters"][0]["schema"]["enum"] == [
-        "1101", "2101", "2102", "2103", "2206", "2207", "2208", "2601"]
+        "1101", "2101", "2102", "2103", "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208", "2601",
+        "3201", "9001", "9002"]
 
 
 def test_the_yaml_form_says_the_same() -> None:

@@ -13,11 +13,9 @@ is closing.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import re
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +26,7 @@ import aiohttp
 
 from terminal.clients.mqtt import NoAnswer, Refused
 from terminal.clients.state import CHINA
+from terminal.clients.v1 import V1Requests
 from terminal.errors import TerminalError
 
 __all__ = ["CALL_SERVICE", "HttpLink", "HttpStatus", "HttpSwitchClient", "HttpV1Client", "Unreachable",
@@ -213,7 +212,7 @@ def _now_text() -> str:
     return f"{datetime.now(CHINA):%Y-%m-%d %H:%M:%S}"  # the till's own clock: informational
 
 
-class HttpV1Client:
+class HttpV1Client(V1Requests):
     """The v1 admin or member-app channel over HTTP (``POST /gongji/v1/admin``, ``/gongji/v1/app/{psn_no}``)."""
 
     def __init__(self, url: str, channel: str, sender: str = "admin", *, token: str | None = None,
@@ -225,8 +224,7 @@ class HttpV1Client:
         self.channel, self.sender, self.token, self.timeout = channel, sender, token, timeout
         self.path = ADMIN_PATH if channel == "admin" else APP_PATH + sender
         self.root = self.link.base  # where a message says it asked
-        self._counter = itertools.count(1)
-        self._prefix = uuid.uuid4().hex[:8]
+        self.start_msgids()
 
     async def __aenter__(self) -> Self:
         if self._own_link:
@@ -236,20 +234,6 @@ class HttpV1Client:
     async def __aexit__(self, *exc: object) -> None:
         if self._own_link:
             await self.link.__aexit__(*exc)
-
-    def next_msgid(self) -> str:
-        return f"{self.sender}-{self._prefix}-{next(self._counter):06d}"
-
-    def envelope(self, infno: str, input: dict[str, Any], msgid: str) -> dict[str, Any]:
-        env: dict[str, Any] = {"infno": infno, "msgid": msgid, "inf_time": None, "input": input}
-        if self.token is not None:
-            env["token"] = self.token
-        return env
-
-    async def request(self, infno: str, input: dict[str, Any] | None = None, *, msgid: str | None = None,
-                      timeout: float | None = None) -> dict[str, Any]:
-        msgid = msgid or self.next_msgid()
-        return await self.send(self.envelope(infno, input or {}, msgid), msgid=msgid, timeout=timeout)
 
     async def send(self, envelope: dict[str, Any], *, msgid: str | None = None,
                    timeout: float | None = None) -> dict[str, Any]:

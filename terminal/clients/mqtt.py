@@ -7,9 +7,7 @@ switch could not read) are kept in ``unmatched`` for whoever sent raw bytes.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import uuid
 from decimal import Decimal
 from typing import Any, Self
 
@@ -17,6 +15,7 @@ import aiomqtt
 
 from switch.doors.mqtt import NODELAY, BrokerAddress, parse_broker_url
 from switch.wire.topics import DEFAULT_ROOT, events_topic, is_events_topic, request_topic, response_topic
+from terminal.clients.v1 import V1Requests
 from terminal.errors import TerminalError
 
 __all__ = ["NoAnswer", "Refused", "SwitchClient"]
@@ -36,7 +35,7 @@ class Refused(TerminalError):
         super().__init__(f"{answer.get('infno')} refused: {self.code} ({self.err_msg})")
 
 
-class SwitchClient:
+class SwitchClient(V1Requests):
     def __init__(self, broker: BrokerAddress | str, channel: str, sender: str = "admin", *,
                  root: str = DEFAULT_ROOT, fixmedins_code: str | None = None, token: str | None = None,
                  events: bool = False, own_events: bool = False, timeout: float = 5.0) -> None:
@@ -52,8 +51,7 @@ class SwitchClient:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.unmatched: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._counter = itertools.count(1)
-        self._prefix = uuid.uuid4().hex[:8]
+        self.start_msgids()
         self._client: aiomqtt.Client | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -101,23 +99,6 @@ class SwitchClient:
                 future.set_result(body)
             else:
                 await self.unmatched.put(body)
-
-    def next_msgid(self) -> str:
-        return f"{self.sender}-{self._prefix}-{next(self._counter):06d}"
-
-    def envelope(self, infno: str, input: dict[str, Any], msgid: str) -> dict[str, Any]:
-        env: dict[str, Any] = {"infno": infno, "msgid": msgid, "inf_time": None, "input": input}
-        if self.fixmedins_code is not None:
-            env["fixmedins_code"] = self.fixmedins_code
-        if self.token is not None:
-            env["token"] = self.token
-        return env
-
-    async def request(self, infno: str, input: dict[str, Any] | None = None, *, msgid: str | None = None,
-                      timeout: float | None = None) -> dict[str, Any]:
-        """Send one request and wait for the answer that names its msgid."""
-        msgid = msgid or self.next_msgid()
-        return await self.send(self.envelope(infno, input or {}, msgid), msgid=msgid, timeout=timeout)
 
     async def call(self, infno: str, input: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """``request`` for helpers: the answer's ``output`` when it is OK, else ``Refused``."""

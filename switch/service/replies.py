@@ -73,6 +73,10 @@ class ReplyIndex:
                 dropped += 1
         return dropped
 
+    def forget(self, key: Key) -> None:
+        """Drop ``key`` now: its stored answer is gone (pruned by time while this index kept it longer)."""
+        self._by_key.pop(key, None)
+
     def clear(self) -> None:
         self._by_key.clear()
         self._recent.clear()

@@ -68,3 +68,26 @@ async def test_a_settled_msgid_past_the_retention_never_pays_twice_and_stays_rev
         assert undo["output"]["setlinfo"]["setl_id"] == setl_id
         assert (await sw.balances())["ZH"] == "200.00"
         assert (await sw.admin("admin.audit"))["output"]["ok"] is True
+
+
+async def test_an_indexed_answer_whose_row_was_pruned_is_decided_afresh(tmp_path: Path) -> None:
+    """An index entry whose stored answer is gone (pruned while the index kept it) is an expired msgid: the
+    request is decided again (no INTERNAL_ERROR), and a settled msgid among them still never pays twice."""
+    db = tmp_path / "l.db"
+    async with direct_switch(db, retention=timedelta(hours=1)) as sw:
+        await sw.admin("admin.load", ZIBO)
+        looked = await sw.pos("T1", "1101", NOBODY, msgid="look-1")
+        sale = await sw.pos("T1", "2102", pharmacy_input("ZR", "80.00"), msgid="sale-1")
+        for key in (("pos", "T1", "look-1"), ("pos", "T1", "sale-1")):
+            kept = sw.switch._replies.get(key)
+            assert kept is not None
+            kept.response = None  # evicted from memory: a replay reads the store
+        with sqlite3.connect(db) as con:
+            con.execute("DELETE FROM replies WHERE msgid IN ('look-1', 'sale-1')")
+        sw.clock.advance(timedelta(minutes=1))
+        again = await sw.pos("T1", "1101", NOBODY, msgid="look-1")
+        resold = await sw.pos("T1", "2102", pharmacy_input("ZR", "80.00"), msgid="sale-1")
+        assert (again["code"], again["respond_time"]) == ("PERSON_NOT_FOUND", "2026-11-25T10:01:00.000+08:00")
+        assert again["respond_time"] != looked["respond_time"]
+        assert resold["code"] == "DUPLICATE_MSGID" and sale["output"]["setlinfo"]["setl_id"] in resold["err_msg"]
+        assert (await sw.balances())["ZH"] == "120.00"

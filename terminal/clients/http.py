@@ -159,22 +159,12 @@ class HttpLink:
                         yield event
 
 
-class HttpSwitchClient:
-    """A POS line to the national door: the platform's envelope for institution ``fixmedins_code``."""
+class _OnLink:
+    """A client over an ``HttpLink``: its own, opened and closed with it, or one shared and left alone."""
 
-    national = True  # the answers are the platform's envelope; the msgids should be the platform's shape
-
-    def __init__(self, url: str, fixmedins_code: str, *, timeout: float = 5.0,
-                 fields: dict[str, Any] | None = None, link: HttpLink | None = None) -> None:
-        self.link = link or HttpLink(url, timeout=timeout, connections=1)
+    def __init__(self, url: str, timeout: float, connections: int, link: HttpLink | None) -> None:
+        self.link = link or HttpLink(url, timeout=timeout, connections=connections)
         self._own_link = link is None
-        self.fixmedins_code = fixmedins_code
-        self.fields = fields or {}
-        self.timeout = timeout
-
-    @property
-    def where(self) -> str:
-        return self.link.base + self.link.path
 
     async def __aenter__(self) -> Self:
         if self._own_link:
@@ -184,6 +174,23 @@ class HttpSwitchClient:
     async def __aexit__(self, *exc: object) -> None:
         if self._own_link:
             await self.link.__aexit__(*exc)
+
+
+class HttpSwitchClient(_OnLink):
+    """A POS line to the national door: the platform's envelope for institution ``fixmedins_code``."""
+
+    national = True  # the answers are the platform's envelope; the msgids should be the platform's shape
+
+    def __init__(self, url: str, fixmedins_code: str, *, timeout: float = 5.0,
+                 fields: dict[str, Any] | None = None, link: HttpLink | None = None) -> None:
+        super().__init__(url, timeout, 1, link)
+        self.fixmedins_code = fixmedins_code
+        self.fields = fields or {}
+        self.timeout = timeout
+
+    @property
+    def where(self) -> str:
+        return self.link.base + self.link.path
 
     def envelope(self, infno: str, input: dict[str, Any], msgid: str) -> dict[str, Any]:
         """The platform's request envelope, as a till fills it in (blanks as ``""``, as vendors send them)."""
@@ -212,28 +219,18 @@ def _now_text() -> str:
     return f"{datetime.now(CHINA):%Y-%m-%d %H:%M:%S}"  # the till's own clock: informational
 
 
-class HttpV1Client(V1Requests):
+class HttpV1Client(_OnLink, V1Requests):
     """The v1 admin or member-app channel over HTTP (``POST /gongji/v1/admin``, ``/gongji/v1/app/{psn_no}``)."""
 
     def __init__(self, url: str, channel: str, sender: str = "admin", *, token: str | None = None,
                  timeout: float = 5.0, link: HttpLink | None = None) -> None:
         if channel not in ("admin", "app"):
             raise ValueError(f"the HTTP door has v1 paths for admin and app, not {channel!r}")
-        self.link = link or HttpLink(url, timeout=timeout, connections=4)
-        self._own_link = link is None
+        super().__init__(url, timeout, 4, link)
         self.channel, self.sender, self.token, self.timeout = channel, sender, token, timeout
         self.path = ADMIN_PATH if channel == "admin" else APP_PATH + sender
         self.root = self.link.base  # where a message says it asked
         self.start_msgids()
-
-    async def __aenter__(self) -> Self:
-        if self._own_link:
-            await self.link.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._own_link:
-            await self.link.__aexit__(*exc)
 
     async def send(self, envelope: dict[str, Any], *, msgid: str | None = None,
                    timeout: float | None = None) -> dict[str, Any]:

@@ -237,7 +237,7 @@ async def _http_door(settings: Settings, serve: Serve, stack: AsyncExitStack) ->
     address = parse_http_address(settings.http)
     if address is None:
         return None
-    door = HttpDoor(serve, *address)
+    door = HttpDoor(serve, *address, studio=True)
     await door.open()
     stack.push_async_callback(door.close)
     return door

@@ -24,6 +24,7 @@ from aiohttp import web
 from switch.doors.broker import PortTaken, free_port_after
 from switch.errors import ConfigError
 from switch.service.delivery import Serve
+from switch.web import page
 from switch.wire.envelope import NATIONAL
 from switch.wire.inputs import MAX_PAYLOAD_BYTES
 
@@ -71,8 +72,9 @@ class HttpDoor:
     name = "http"
 
     def __init__(self, serve: Serve, host: str, port: int, *, heartbeat: float = 15.0,
-                 body_seconds: float = 10.0, idle_seconds: float = 10.0) -> None:
+                 body_seconds: float = 10.0, idle_seconds: float = 10.0, studio: bool = False) -> None:
         self.serve = serve
+        self.studio = studio  # also serve the checkout studio's page at / (switch/web)
         self.host, self.port = host, port
         self.heartbeat = heartbeat
         self.body_seconds = body_seconds
@@ -138,6 +140,11 @@ class HttpDoor:
         await self._serving.wait()
         route = route_of(request.method, request.path)
         if isinstance(route, int):
+            # Looked up only once the transaction paths said 404: they never pay for the page.
+            if route == 404 and self.studio and request.method in ("GET", "HEAD") and (
+                    found := page(request.path)) is not None:
+                return web.Response(body=found[0], content_type=found[1], charset="utf-8",
+                                    headers={"Cache-Control": "no-cache"})
             return web.Response(status=route, text=f"{route} {_REASONS[route]}: {request.method} {request.path}\n")
         channel, sender, infno = route
         if channel == "events":

@@ -33,9 +33,9 @@ HELP = "play checkout stories on pharmacy and clinic terminals (starts its own b
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--speed", type=float, default=60.0,
+    p.add_argument("--speed", type=float, default=None,
                    help="virtual clock speed: switch seconds per real second (default 60: the 5-minute "
-                        "window takes 5 s)")
+                        "window takes 5 s; with --web 1)")
     p.add_argument("--fast", action="store_true",
                    help="for CI: frozen clock moved in jumps, no pauses, plain output")
     p.add_argument("--no-live", action="store_true", help="plain lines instead of the live view")
@@ -47,10 +47,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stay", action="store_true",
                    help="afterwards keep the broker and switch running (clock at real time) for your own "
                         "swipes, until Ctrl-C")
+    p.add_argument("--web", action="store_true",
+                   help="serve the checkout studio page on the HTTP door instead (its URL is printed): tills, "
+                        "the family, the holder's phone, the clock and the stories in a browser, until Ctrl-C")
+    p.add_argument("--http", metavar="HOST:PORT", default="127.0.0.1:8080",
+                   help="with --web: where the HTTP door and the page listen (default 127.0.0.1:8080)")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.speed <= 0 and not args.fast:
+    if args.speed is None:
+        args.speed = 1.0 if args.web else 60.0  # a room reads the prompt at real time; a terminal run is short
+    if args.speed < 0 or (args.speed == 0 and not (args.fast or args.web)):  # 0 with --web: a frozen clock
         print("gongji-terminal demo: --speed must be > 0 (or use --fast)")
         return 2
     return asyncio.run(_demo(args))
@@ -81,7 +88,8 @@ async def _demo(args: argparse.Namespace) -> int:
                     where = {"listen": f"{host}:{int(port) or _free_port(host)}"}
                 settings = Settings(**where, db=args.db or Path(tmp) / "demo.db",  # type: ignore[arg-type]
                                     clock="virtual", topic_root=args.root,
-                                    client_id=f"gongji-demo-{Path(tmp).name}", http="127.0.0.1:0")
+                                    client_id=f"gongji-demo-{Path(tmp).name}",
+                                    http=args.http if args.web else "127.0.0.1:0")
                 switch: Running = await stack.enter_async_context(running(settings))
             except (ConfigError, ValueError, OSError) as exc:
                 print(f"gongji-terminal demo: cannot start the broker: {exc}")
@@ -91,6 +99,10 @@ async def _demo(args: argparse.Namespace) -> int:
             except TimeoutError:
                 print(f"gongji-terminal demo: the switch could not connect to {switch.broker_url}")
                 return 2
+            if args.web:
+                from terminal.demo.web import studio
+
+                return await studio(args, switch)
             async with AsyncExitStack() as clients:
                 status = await _play(args, switch.broker_url, switch.service, Path(tmp), clients)
             if args.stay:

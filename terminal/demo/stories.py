@@ -6,11 +6,13 @@ is also a test: ``gongji-terminal demo --fast`` fails when any amount, code or b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from switch.web import demo_data
 from terminal.clients.admin import Admin
 from terminal.clients.pos import Card, Checkout, Terminal
 from terminal.clients.receipt import card_line
@@ -19,37 +21,15 @@ from terminal.demo.view import View
 __all__ = ["BINDINGS", "EXPECTED_BALANCES", "PEOPLE", "STORIES", "TILLS", "Stage", "Story"]
 
 
-def _person(psn_no: str, name: str, admdvs: str, insutype: str, balc: str | None = None) -> dict[str, Any]:
-    p: dict[str, Any] = {"psn_no": psn_no, "psn_name": name, "insutype": insutype, "insuplc_admdvs": admdvs,
-                         "status": "active", "certs": {"01": f"QR-{psn_no}", "02": f"ID-{psn_no}",
-                                                       "03": f"SS-{psn_no}"}}
-    if balc is not None:
-        p["balc"] = balc
-    return p
-
-
-# 东营 (retry window): 王建国 is the holder; his son (resident, no account), wife (short of money)
-# and mother-in-law (Dongying allows the spouse's parents). 淄博 (automatic): 张伟 and his father.
-PEOPLE = [
-    _person("D001", "王建国", "370500", "310", "500.00"),
-    _person("D002", "王小明", "370500", "390"),
-    _person("D003", "李秀英", "370500", "310", "30.00"),
-    _person("D004", "刘桂兰", "370500", "390"),
-    _person("Z001", "张伟", "370300", "310", "200.00"),
-    _person("Z002", "张德福", "370300", "390"),
-]
-BINDINGS = [
-    {"holder_psn_no": "D001", "relative_psn_no": "D002", "rltn": "child"},
-    {"holder_psn_no": "D001", "relative_psn_no": "D003", "rltn": "spouse"},
-    {"holder_psn_no": "D001", "relative_psn_no": "D004", "rltn": "spouse_parent"},
-    {"holder_psn_no": "Z001", "relative_psn_no": "Z002", "rltn": "parent"},
-]
+# The families and tills are data the studio page reads too (switch/web/demo.json). 东营 (retry window):
+# 王建国 is the holder; his son (resident, no account), wife (short of money) and mother-in-law (Dongying
+# allows the spouse's parents). 淄博 (automatic): 张伟 and his father.
+_DEMO: dict[str, Any] = json.loads(demo_data())
+PEOPLE: list[dict[str, Any]] = _DEMO["people"]
+BINDINGS: list[dict[str, Any]] = _DEMO["bindings"]
 # terminal id -> (institution code, kind, name shown on the screen)
-TILLS = {
-    "YD-POS-01": ("P37050200001", "pharmacy", "东营 仁和大药房"),
-    "MZ-POS-01": ("H37050200002", "clinic", "东营区人民医院 门诊"),
-    "ZB-POS-01": ("P37030200003", "pharmacy", "淄博 康宁药店"),
-}
+TILLS: dict[str, tuple[str, str, str]] = {
+    t["terminal_id"]: (t["fixmedins_code"], t["kind"], t["name"]) for t in _DEMO["tills"]}
 EXPECTED_BALANCES = {"D001": "433.50", "D003": "0.00", "Z001": "154.50"}
 
 

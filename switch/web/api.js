@@ -23,8 +23,8 @@ function localMsgid(prefix) {
   return `${prefix}-${Date.now().toString(36)}-${pad(sequence, 4)}`;
 }
 
-async function post(path, request) {
-  const entry = { path, request, answer: null, at: new Date() };
+async function post(path, request, quiet = false) {
+  const entry = { path, request, answer: null, at: new Date(), quiet };
   let answer;
   try {
     const response = await fetch(path, {
@@ -44,8 +44,9 @@ async function post(path, request) {
   return answer;
 }
 
-export function admin(infno, input = {}) {
-  return post("/gongji/v1/admin", { infno, msgid: localMsgid("studio-admin"), input });
+// quiet: the page's own reads of the state, hidden on the wire unless asked for.
+export function admin(infno, input = {}, quiet = false) {
+  return post("/gongji/v1/admin", { infno, msgid: localMsgid("studio-admin"), input }, quiet);
 }
 
 export function app(psnNo, infno, input = {}) {

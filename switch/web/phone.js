@@ -24,7 +24,7 @@ export function setupPhone(ctx) {
     view.face = null;
     const answer = await app(owner, infno, input);
     view.message = answer;
-    await load();
+    await ctx.refresh();  // a cap moves no money and sends no event: the family panel reads it afresh
     return answer;
   }
 

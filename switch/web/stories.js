@@ -2,7 +2,8 @@
 // with a caption in Chinese and English per step; each step's expected amounts are checked.
 import { $, h } from "/studio/dom.js";
 
-const AUTO_MS = 2500;
+// Auto's pause between steps; ?auto=MS in the page's address sets another (a slower room, a quick rehearsal).
+const AUTO_MS = Number(new URLSearchParams(window.location.search).get("auto")) || 2500;
 
 export function setupStories(ctx) {
   const select = $("#story-select");
@@ -56,6 +57,7 @@ export function setupStories(ctx) {
     if (!story) restart();
     if (index >= story.steps.length) { stopAuto(); return; }
     busy = true;
+    $("#story-panel").dataset.busy = "yes";  // a key pressed meanwhile is not queued: one step at a time
     const step = story.steps[index];
     index += 1;
     $("#story-step").textContent = `${index} / ${story.steps.length}`;
@@ -65,6 +67,7 @@ export function setupStories(ctx) {
       check(step, await perform(step));
     } finally {
       busy = false;
+      $("#story-panel").dataset.busy = "no";
     }
     if (index >= story.steps.length) {
       stopAuto();

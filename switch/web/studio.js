@@ -36,7 +36,7 @@ async function refresh() {
   refreshing = (async () => {
     do {
       again = false;
-      const [state, clock] = await Promise.all([admin("admin.state"), admin("admin.clock")]);
+      const [state, clock] = await Promise.all([admin("admin.state", {}, true), admin("admin.clock", {}, true)]);
       if (state.code === "OK") ctx.state = state.output;
       if (clock.code === "OK") ctx.setClock(clock.output);
       ctx.listeners.forEach((listener) => listener());
@@ -67,7 +67,7 @@ function renderFamily() {
       h("div", { class: "holder" }, own.length ? "户主 holder " : "", h("b", {}, holder.psn_name),
         h("small", {}, ` ${holder.psn_no} · ${holder.insuplc_admdvs}`),
         h("span", { class: "balance" }, "余额 ", h("b", { "data-balance": holder.psn_no }, holder.balc))),
-      rows.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "亲属 relative"), h("th", {}, "关系"),
+      rows.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "亲属 relative"), h("th", {}, "关系 rltn"),
         h("th", { class: "num" }, "余额 balc"), h("th", { class: "num" }, "限额 cap"),
         h("th", { class: "num" }, "已用 used"))), h("tbody", {}, rows)) : null));
   }
@@ -107,7 +107,8 @@ function logEvent(event) {
 
 function renderWire(entry) {
   const log = $("#wire-log");
-  log.prepend(h("li", { class: entry.answer?.code === "OK" ? "ok" : "not-ok" },
+  const kind = `${entry.answer?.code === "OK" ? "ok" : "not-ok"}${entry.quiet ? " quiet" : ""}`;
+  log.prepend(h("li", { class: kind },
     h("div", {}, h("code", {}, `POST ${entry.path}`), ` ${entry.request.infno} → ${entry.answer?.code}`),
     h("pre", { class: "request" }, JSON.stringify(entry.request, null, 1)),
     h("pre", { class: "answer" }, JSON.stringify(entry.answer, null, 1))));
@@ -152,6 +153,7 @@ function setupKeys(stories) {
     $("#wire-toggle").setAttribute("aria-pressed", String(!wire.hidden));
   };
   $("#wire-toggle").addEventListener("click", toggleWire);
+  $("#wire-reads").addEventListener("change", (e) => wire.classList.toggle("reads", e.target.checked));
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
     const action = { n: stories.next, a: stories.toggleAuto, w: toggleWire,

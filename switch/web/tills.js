@@ -86,7 +86,7 @@ export function setupTills(ctx) {
       const out = s.answer.output ?? {};
       box.replaceChildren(h("p", { class: "prompt" }, s.answer.err_msg),
         h("p", {}, `缺口 shortfall ${out.shortfall} · 户主 holder ${ctx.name(out.mulaid_psn_no)} · `,
-          h("b", { class: "countdown" }, "")), h("p", { class: "hint" }, "再次刷卡 swipe again inside the window"));
+          h("b", { class: "countdown" }, "")), h("p", { class: "hint again" }, ""));
       tickOne(tillId, s, box);
     }
   }
@@ -100,6 +100,8 @@ export function setupTills(ctx) {
     const closed = (s.seen && !open) || left <= 0;
     countdown.textContent = closed ? "窗口已过期 window expired" : `窗口剩余 window ${mmss(left)}`;
     countdown.classList.toggle("expired", closed);
+    $(".again", box).textContent = closed ? "再刷卡将重新提示 a swipe now gets a new prompt"
+      : "窗口内再次刷卡,由户主账户支付 swipe again inside the window: the holder's account pays";
   }
 
   function tick() {

@@ -10,7 +10,7 @@ PROMPT = "您存在有效的家庭共济绑定关系,5分钟内再次刷卡,可�
 
 
 def test_a_swipe_prompts_with_a_countdown_and_the_swipe_again_pays_from_the_holder(studio: Studio) -> None:
-    """D002 80.00 in Dongying: the prompt and 05:00, 04:00 a minute on; again: the holder pays 80.00, 500.00 → 420.00."""
+    """D002 80.00 in Dongying: prompt, 05:00, 04:00 a minute on; again: the holder pays 80.00, 500.00 → 420.00."""
     studio.swipe("YD-POS-01", "D002", "80.00")
     screen = studio.screen("YD-POS-01")
     expect(screen.locator(".prompt")).to_have_text(PROMPT)
@@ -111,7 +111,7 @@ def test_cancel_and_reverse_undo_the_tills_last_settlement(studio: Studio) -> No
 
 
 def test_the_holders_phone_needs_a_face_check_to_unbind_and_sets_caps(studio: Studio) -> None:
-    """D001's phone: unbinding unverified is FACE_VERIFICATION_REQUIRED; verified it goes; a 50.00 cap shows everywhere."""
+    """D001's phone: unbinding unverified is FACE_VERIFICATION_REQUIRED, verified it goes; a 50.00 cap holds."""
     page = studio.page
     page.select_option("#phone-owner", "D001")
     page.locator('[data-phone-relative="D004"] .unbind').click()

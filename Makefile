@@ -10,13 +10,13 @@ PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 # Debian installs mosquitto in /usr/sbin, which is not on an ordinary user's PATH.
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: demo test quick mosquitto
+.PHONY: demo test quick mosquitto chromium
 
 demo: $(VENV)/.installed
 	$(BIN)/gongji-terminal demo $(ARGS)
 
 # Everything: unit, integration on both brokers, end to end, the scenario library (minutes).
-test: $(VENV)/.installed mosquitto
+test: $(VENV)/.installed mosquitto chromium
 	$(PYTEST) $(ARGS)
 
 # The inner loop, well under a minute: the pure core's unit tests and the scenario library.
@@ -44,3 +44,18 @@ mosquitto:
 	echo "== installing Debian's mosquitto and mosquitto-clients ($${sudo:-as root})"; \
 	{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
 	    mosquitto mosquitto-clients >/dev/null; } || { echo "$$ask"; exit 1; }
+
+# Debian's chromium, which the studio's browser tests drive (Playwright's own browser download is never
+# used), and a Chinese font so its screenshots are legible; installed like mosquitto, or one line says what.
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+chromium:
+	@missing=""; [ -x "$(CHROMIUM)" ] || missing="chromium"; [ -e "$(CJK_FONT)" ] || missing="$$missing fonts-wqy-microhei"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	ask="the browser tests need Debian's chromium at $(CHROMIUM) and fonts-wqy-microhei: install them (apt-get install chromium fonts-wqy-microhei) and run make test again"; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "$$ask"; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	else echo "$$ask"; exit 1; fi; \
+	echo "== installing Debian's$$missing ($${sudo:-as root})"; \
+	{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+	    $$missing >/dev/null; } || { echo "$$ask"; exit 1; }

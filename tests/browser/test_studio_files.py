@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 from switch.web import PAGES, demo_data, page
 from terminal.demo.stories import BINDINGS, PEOPLE, STORIES, TILLS
+from tests.support.switches import ROOT
 
 
 def test_only_the_listed_files_are_pages() -> None:
@@ -36,3 +40,14 @@ def test_the_terminal_demo_and_the_page_share_one_description_of_the_families() 
     assert len(demo["stories"]) == len(STORIES) == 5
     for story in demo["stories"]:
         assert all(step["say"]["zh"] and step["say"]["en"] for step in story["steps"])
+
+
+def test_without_chromium_or_a_way_to_install_it_make_says_what_to_install(tmp_path: Path) -> None:
+    """No chromium and no apt-get on PATH: make chromium fails with one line naming the Debian packages."""
+    done = subprocess.run([shutil.which("make") or "make", "--no-print-directory", "-s", "chromium",
+                           f"PATH={tmp_path}", f"CHROMIUM={tmp_path / 'chromium'}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stdout == (f"the browser tests need Debian's chromium at {tmp_path / 'chromium'} and "
+                           "fonts-wqy-microhei: install them (apt-get install chromium fonts-wqy-microhei) "
+                           "and run make test again\n")

@@ -45,8 +45,12 @@ async function post(path, request, quiet = false) {
 }
 
 // quiet: the page's own reads of the state, hidden on the wire unless asked for.
+// A switch started with --admin-token wants it on every admin request: open the page with ?token=...
+const TOKEN = new URLSearchParams(window.location.search).get("token");
+
 export function admin(infno, input = {}, quiet = false) {
-  return post("/gongji/v1/admin", { infno, msgid: localMsgid("studio-admin"), input }, quiet);
+  const request = { infno, msgid: localMsgid("studio-admin"), input, ...(TOKEN ? { token: TOKEN } : {}) };
+  return post("/gongji/v1/admin", request, quiet);
 }
 
 export function app(psnNo, infno, input = {}) {

@@ -13,8 +13,10 @@ from tests.support.studio import Studio, launch
 from tests.support.switches import SwitchProcess
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One chromium per module: Playwright's sync API runs an event loop of its own while it is open, and
+    it must be closed before the asyncio tests of other modules run theirs."""
     with sync_playwright() as playwright:
         browser = launch(playwright)
         yield browser

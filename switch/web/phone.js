@@ -39,15 +39,20 @@ function relativesPanel(b) {
   if (!b.relatives?.length) return h("p", { class: "hint" }, "没有绑定的亲属 no bound relative");
   return h("table", { class: "bindings" }, b.relatives.map((r) => h("tr", { "data-phone-relative": r.psn_no },
     h("td", {}, r.psn_name), h("td", { class: "num" }, `已用 ${r.used}`),
-    h("td", {}, h("input", { class: "cap", size: "6", value: r.cap ?? "", placeholder: "不限 none",
-      "aria-label": `cap for ${r.psn_no}` }),
+    h("td", {}, h("input", { class: "cap", size: "6", value: drafts[r.psn_no] ?? r.cap ?? "", placeholder: "不限 none",
+      "aria-label": `cap for ${r.psn_no}`, oninput: (e) => { drafts[r.psn_no] = e.target.value; } }),
     h("button", { onclick: (e) => {
       const value = e.target.previousSibling.value.trim();
+      delete drafts[r.psn_no];
       send("app.set_cap", { relative_psn_no: r.psn_no, cap: value === "" ? null : value });
     } }, "限额 Set cap")),
     h("td", {}, h("button", { class: "unbind", onclick: () => askFace(`解绑 unbind ${r.psn_name}`, "app.unbind",
       { relative_psn_no: r.psn_no }) }, "解绑 Unbind")))));
 }
+
+// The bind form's choices and caps being typed outlive the re-renders that every event brings.
+const chosen = { who: "", rltn: "child" };
+const drafts = {};
 
 function bindForm() {
   const others = ctx.state.people.filter((p) => p.psn_no !== owner);
@@ -55,6 +60,10 @@ function bindForm() {
     others.map((p) => h("option", { value: p.psn_no }, `${p.psn_name} ${p.psn_no}`)));
   const rltn = h("select", { class: "bind-rltn", "aria-label": "relation" },
     RELATIONS.map(([value, label]) => h("option", { value }, label)));
+  if (others.some((p) => p.psn_no === chosen.who)) who.value = chosen.who;
+  rltn.value = chosen.rltn;
+  who.addEventListener("change", () => { chosen.who = who.value; });
+  rltn.addEventListener("change", () => { chosen.rltn = rltn.value; });
   return h("div", { class: "bind" }, "绑定 bind ", who, rltn, h("button", { class: "bind-button",
     onclick: () => askFace(`绑定 bind ${ctx.name(who.value)}`, "app.bind", { relative_psn_no: who.value, rltn: rltn.value }) },
   "绑定 Bind"));

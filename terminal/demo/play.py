@@ -92,7 +92,7 @@ async def _demo(args: argparse.Namespace) -> int:
                                     http=args.http if args.web else "127.0.0.1:0")
                 switch: Running = await stack.enter_async_context(running(settings))
             except (ConfigError, ValueError, OSError) as exc:
-                print(f"gongji-terminal demo: cannot start the broker: {exc}")
+                print(f"gongji-terminal demo: cannot start the {'switch' if args.web else 'broker'}: {exc}")
                 return 2
             try:
                 await switch.ready(10)

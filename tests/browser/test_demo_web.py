@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -73,3 +74,16 @@ def test_the_page_of_demo_web_has_the_families_and_plays_a_story(
     studio.wait_balance("D001", "420.00")
     studio.shot("demo-web")
     assert studio.errors == []
+
+
+def test_demo_web_on_a_taken_port_says_what_to_pass_in_one_line() -> None:
+    """--http on a port in use: one line naming the port and a free one to pass instead, and exit status 2."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "terminal", "demo", "--web", "--http", f"127.0.0.1:{port}"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stdout.startswith(f"gongji-terminal demo: cannot start the switch: 127.0.0.1:{port} is taken")
+    assert "pass --http 127.0.0.1:" in done.stdout and done.stdout.count("\n") == 1

@@ -111,7 +111,7 @@ def test_cancel_and_reverse_undo_the_tills_last_settlement(studio: Studio) -> No
 
 
 def test_the_holders_phone_needs_a_face_check_to_unbind_and_sets_caps(studio: Studio) -> None:
-    """D001's phone: unbinding unverified is FACE_VERIFICATION_REQUIRED, verified it goes; a 50.00 cap holds."""
+    """D001's phone: unbind unverified is FACE_VERIFICATION_REQUIRED, verified it goes, bound again; a 50.00 cap."""
     page = studio.page
     page.select_option("#phone-owner", "D001")
     page.locator('[data-phone-relative="D004"] .unbind').click()
@@ -122,6 +122,11 @@ def test_the_holders_phone_needs_a_face_check_to_unbind_and_sets_caps(studio: St
     page.locator(".face .verify").click()
     expect(page.locator(".app-message")).to_contain_text("✓ OK")
     expect(page.locator('#family [data-relative="D004"]')).to_have_count(0)
+    page.select_option("#phone .bind-who", "D004")
+    page.select_option("#phone .bind-rltn", "spouse_parent")
+    page.locator("#phone .bind-button").click()
+    page.locator(".face .verify").click()
+    expect(page.locator('#family [data-relative="D004"]')).to_contain_text("配偶父母 in-law")
     page.locator('[data-phone-relative="D002"] .cap').fill("50.00")
     page.locator('[data-phone-relative="D002"] button', has_text="Set cap").click()
     expect(page.locator('#family [data-relative="D002"] td').nth(3)).to_have_text("50.00")
@@ -148,3 +153,12 @@ def test_the_wire_panel_shows_each_request_and_answer(studio: Studio) -> None:
     assert (len(msgid), msgid[:12]) == (30, "P37030200003")
     expect(latest.locator("pre.answer")).to_contain_text('"acct_mulaid_pay": "45.50"')
     studio.shot("wire")
+
+
+def test_the_page_fits_a_1280_by_720_projector(studio: Studio) -> None:
+    """No scrolling of the page itself at 1280×720: the tills, the family, the clock and the stories are all in view."""
+    size = studio.page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert size == [1280, 720]
+    for selector in ('[data-till="YD-POS-01"] .swipe', '[data-till="ZB-POS-01"] .swipe', '[data-balance="Z001"]',
+                     "#clock-5m", "#story-next", "#phone-owner", "#load-demo", "#wire-toggle"):
+        expect(studio.page.locator(selector)).to_be_in_viewport()

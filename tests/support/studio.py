@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "Studio", "launch"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, as root in a container, with nothing reaching out to the network behind the test's back.
+# Generous waits: the suite shares two cores with broker and switch processes, and a page's step is a few
+# requests and an event; a wait that runs out is still a failure, named with what was awaited.
+WAIT_MS = 20_000
+expect.set_options(timeout=WAIT_MS)
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -28,6 +32,7 @@ class Studio:
 
     def __init__(self, browser: Browser, url: str, shots: Path) -> None:
         self.page: Page = browser.new_page(viewport={"width": 1280, "height": 720})
+        self.page.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.shots = shots

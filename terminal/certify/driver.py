@@ -74,14 +74,13 @@ class DriverProcess:
             await proc.stdin.drain()
             line = await asyncio.wait_for(proc.stdout.readline(), self.timeout)
         except TimeoutError:
-            raise DriverError(f"driver wrote no answer to {message.get('type')} "
-                              f"{message.get('case', '')} within {self.timeout:g} s".replace("  ", " ")) from None
+            raise DriverError(f"driver wrote no answer to {_what(message)} within {self.timeout:g} s") from None
         except (BrokenPipeError, ConnectionResetError):
             line = b""
         if not line:
             code = await proc.wait()
-            raise DriverError(f"driver exited (status {code}) during {message.get('type')} "
-                              f"{message.get('case', '')}; its stderr: {self._last_words()}".replace("  ", " "))
+            raise DriverError(f"driver exited (status {code}) during {_what(message)}; "
+                              f"its stderr: {self._last_words()}")
         try:
             answer = json.loads(line)
         except ValueError:
@@ -128,6 +127,10 @@ class Cashier:
 
     async def stop(self) -> None:
         return None
+
+
+def _what(message: dict[str, Any]) -> str:
+    return f"case {message['case']}" if "case" in message else f"the {message.get('type')}"
 
 
 def _ask(question: str) -> str:

@@ -127,17 +127,19 @@ def swipe_again(w: Watched) -> Verdict:
         return _fail("no settlement was declined with POOLING_AVAILABLE: the case's sale never reached the prompt")
     decline = declines[0]
     patient = str(settlement_data(decline).get("psn_no"))
-    again = [e for e in w.of(*SETTLING) if e.received > decline.received]
+    later = [e for e in w.of("1101", *SETTLING) if e.received > decline.received]
+    for e in later:  # the card read again counts: a shared card shows there first
+        used = e.input.get("mdtrt_cert_no") if e.infno == "1101" else settlement_data(e).get("mdtrt_cert_no")
+        if used not in _own_certs(patient):
+            return _fail(f"the swipe again ({e.infno} {e.msgid}) used certificate {used!r}, not {patient}'s own: "
+                         f"the card cannot be shared (it was answered {e.code})", decline, e)
+    again = [e for e in later if e.infno in SETTLING]
     if not again:
         return _fail(f"after POOLING_AVAILABLE on {decline.msgid} the till never swiped again", decline)
-    first = again[0]
-    cert = settlement_data(first).get("mdtrt_cert_no")
-    if cert not in _own_certs(patient):
-        return _fail(f"the swipe again ({first.infno} {first.msgid}) used certificate {cert!r}, not {patient}'s "
-                     f"own: the card cannot be shared (it was answered {first.code})", decline, first)
+    cert = settlement_data(again[0]).get("mdtrt_cert_no")
     settles = [e for e in again if e.infno in ("2102", "2207")]
     if not settles:
-        return _fail("the swipe again was pre-settled but never settled", decline, first)
+        return _fail("the swipe again was pre-settled but never settled", decline, again[0])
     settle = settles[0]
     if settle.msgid == decline.msgid:
         return _fail(f"the swipe again reused the declined msgid {decline.msgid}: it replays the decline",
@@ -159,8 +161,8 @@ def unanswered(w: Watched) -> Verdict:
     lost = sales[0]  # the fault was armed for the first settlement of the case
     after = [e for e in w.exchanges if e.received > lost.received and e.infno in ("2102", "2601")]
     if not after:
-        return _fail(f"settlement {lost.msgid} was answered {lost.code} on the switch but never resent nor "
-                     f"reversed: money taken, no receipt", lost)
+        return _fail(f"settlement {lost.msgid} was committed on the switch ({lost.code or 'answer dropped'}) but "
+                     f"never resent nor reversed: money taken, no receipt", lost)
     nxt = after[0]
     if nxt.infno == "2102" and nxt.msgid != lost.msgid:
         return _fail(f"a new settlement {nxt.msgid} was sent for the sale before {lost.msgid} was resolved: "
@@ -209,8 +211,6 @@ def clinic_chain(w: Watched) -> Verdict:
     if not batches:
         return _fail(f"no fee batch of visit {mdtrt_id} was uploaded (2204) after 2201", visit)
     settles = [e for e in w.of("2206", "2207") if e.received > visit.received]
-    if not any(e.infno == "2207" for e in settles):
-        return _fail(f"visit {mdtrt_id} was never settled (2207)", visit, *uploads)
     for e in settles:
         data = settlement_data(e)
         if data.get("mdtrt_id") != mdtrt_id:
@@ -224,6 +224,8 @@ def clinic_chain(w: Watched) -> Verdict:
                          f"total {batches[batch] / 100:.2f}", visit, *uploads, e)
         if e.code != "OK":
             return _fail(f"{e.infno} {e.msgid} was answered {e.code}", visit, *uploads, e)
+    if not any(e.infno == "2207" for e in settles):
+        return _fail(f"visit {mdtrt_id} was never settled (2207)", visit, *uploads)
     return _ok(f"2201 → 2204 → {'/'.join(e.infno or '' for e in settles)} on visit {mdtrt_id}, totals matching",
                visit, *uploads, *settles)
 

@@ -27,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, help="the running switch's ledger (its --db), to read its traffic journal")
     p.add_argument("--switch-broker", help="the switch started here uses this broker (e.g. mosquitto's)")
     p.add_argument("--token", help="the switch's admin token")
+    p.add_argument("--topic-root", default="gongji/v1", help="the switch's MQTT topic root (gongji/v1)")
     p.add_argument("--driver", help="unattended: a program speaking the driver protocol on stdin/stdout")
     p.add_argument("--out", type=Path, default=Path("certify-report"), help="where report.html and junit.xml go")
     p.add_argument("--late-after", type=float, default=10.0,
@@ -65,7 +66,7 @@ async def _run(args: argparse.Namespace) -> int:
     from terminal.certify.session import CertifyError, Options, Result, certify
 
     opts = Options(args.door, args.terminal, args.fixmedins, args.broker, args.http, args.db, args.switch_broker,
-                   args.token, late_after=args.late_after, only=tuple(args.case), workdir=args.out)
+                   args.token, args.topic_root, late_after=args.late_after, only=tuple(args.case), workdir=args.out)
     console = Console(soft_wrap=not sys.stdout.isatty())
     worker: Worker = DriverProcess(args.driver, args.out / "driver.log", args.driver_timeout) if args.driver \
         else Cashier()

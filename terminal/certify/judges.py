@@ -110,6 +110,9 @@ def cancel(w: Watched) -> Verdict:
     named = undo.input.get("setl_id")
     if named != setl_id:
         return _fail(f"the cancel named setl_id {named!r}; the settlement answered {setl_id!r}", sale, undo)
+    patient = settlement_data(sale).get("psn_no")
+    if undo.input.get("psn_no") != patient:
+        return _fail(f"the cancel named psn_no {undo.input.get('psn_no')!r}; the sale was {patient!r}'s", sale, undo)
     if undo.code != "OK":
         return _fail(f"the cancel of {setl_id} was answered {undo.code}: {(undo.response or {}).get('err_msg')}",
                      sale, undo)

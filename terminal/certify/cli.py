@@ -37,22 +37,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import aiomqtt
+
     from terminal.certify.driver import DriverError
     from terminal.certify.session import CertifyError
     from terminal.certify.traffic import TrafficError
     from terminal.clients.http import HttpStatus, Unreachable
-    from terminal.clients.mqtt import NoAnswer
+    from terminal.clients.mqtt import NoAnswer, Refused
 
     if args.late_after <= 0:
         print("gongji-terminal certify: --late-after must be more than 0 seconds", file=sys.stderr)
         return 2
     try:
         return asyncio.run(_run(args))
-    except (CertifyError, DriverError, TrafficError, NoAnswer, Unreachable, HttpStatus) as exc:
+    except (CertifyError, DriverError, TrafficError, NoAnswer, Refused, Unreachable, HttpStatus) as exc:
         print(f"gongji-terminal certify: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"gongji-terminal certify: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except aiomqtt.MqttError as exc:
+        print(f"gongji-terminal certify: the broker: {exc}", file=sys.stderr)
         return 2
 
 

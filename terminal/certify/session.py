@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
+
 from switch.bootstrap import Settings, running
 from switch.wire.topics import DEFAULT_ROOT
 from terminal.certify.cases import Case, all_cases
@@ -103,8 +105,15 @@ async def target(opts: Options) -> AsyncIterator[Target]:
             raise CertifyError("--broker: --door mqtt against a running switch needs its broker's URL")
         url = opts.http if opts.door == "http" else opts.broker
         assert url is not None
-        async with admin_client(url, root=opts.root, token=opts.token) as admin:
-            yield Target(admin, JournalTraffic(opts.db, opts.sender), url)
+        line = admin_client(url, root=opts.root, token=opts.token)
+        try:
+            await line.__aenter__()
+        except aiomqtt.MqttError as exc:
+            raise CertifyError(f"cannot reach the broker {url}: {exc}") from None
+        try:
+            yield Target(line, JournalTraffic(opts.db, opts.sender), url)
+        finally:
+            await line.__aexit__(None, None, None)
         return
     opts.workdir.mkdir(parents=True, exist_ok=True)
     db = opts.workdir / "certify.db"

@@ -67,6 +67,8 @@ def test_a_cashier_who_does_nothing_fails_the_case(tmp_path: Path) -> None:
      "gongji-terminal certify: --db: against a running switch, name its ledger (its --db): the traffic journal"),
     (["--driver", "false"], "gongji-terminal certify: driver exited (status 1) during the hello; its stderr: (empty)"),
     (["--late-after", "0"], "gongji-terminal certify: --late-after must be more than 0 seconds"),
+    (["--broker", "mqtt://127.0.0.1:9", "--db", "ledger.db"],
+     "gongji-terminal certify: cannot reach the broker mqtt://127.0.0.1:9: [Errno 111] Connection refused"),
 ])
 def test_errors_are_one_line(tmp_path: Path, args: list[str], line: str) -> None:
     """Each mistake is exit 2 and one line on stderr naming it."""

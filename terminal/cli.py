@@ -21,6 +21,7 @@ SUBCOMMANDS: list[str] = [
     "terminal.scenarios.cli",  # run, scenario-schema
     "terminal.load.cli",
     "terminal.load.bench",
+    "terminal.certify.cli",
 ]
 
 

@@ -1,0 +1,89 @@
+"""The conformance run against a switch that runs already, a cashier at the keyboard, and its one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.support.brokers import free_port
+from tests.support.switches import SwitchProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = f"{sys.executable} -m terminal.certify.reference_driver --timeout 2"
+
+
+def certify(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "terminal", "certify", *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def verdicts(out: Path) -> dict[str, str]:
+    suite = ET.parse(out / "junit.xml").getroot()
+    return {c.get("name", ""): "fail" if c.find("failure") is not None else "pass" for c in suite.iter("testcase")}
+
+
+@pytest.fixture(scope="module")
+def switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SwitchProcess, Path, str]]:
+    db = tmp_path_factory.mktemp("running") / "ledger.db"
+    broker = f"mqtt://127.0.0.1:{(port := free_port())}"
+    proc = SwitchProcess("--clock", "virtual", "--db", str(db), "--listen", f"127.0.0.1:{port}").start()
+    yield proc, db, broker
+    proc.terminate()
+
+
+def test_running_switch_over_both_doors(switch: tuple[SwitchProcess, Path, str], tmp_path: Path) -> None:
+    """Against a running switch process (its journal read from --db) the reference till passes over HTTP, then MQTT."""
+    proc, db, broker = switch
+    over_http = certify("--door", "http", "--http", proc.http_url, "--db", str(db), "--driver", DRIVER,
+                        "--case", "cancel", "--case", "reconcile", "--out", str(tmp_path / "http"))
+    assert over_http.returncode == 0, over_http.stdout + over_http.stderr
+    assert verdicts(tmp_path / "http") == {"cancel": "pass", "reconcile": "pass"}
+    # a second run on the same switch loads the population again, bindings included
+    over_mqtt = certify("--door", "mqtt", "--broker", broker, "--db", str(db), "--driver", DRIVER,
+                        "--case", "swipe-again", "--case", "msgids", "--out", str(tmp_path / "mqtt"))
+    assert over_mqtt.returncode == 0, over_mqtt.stdout + over_mqtt.stderr
+    assert verdicts(tmp_path / "mqtt") == {"swipe-again": "pass", "msgids": "pass"}
+
+
+def test_a_cashier_who_does_nothing_fails_the_case(tmp_path: Path) -> None:
+    """Without --driver the prompt asks the cashier; pressing Enter without a sale fails card-read, exit 1."""
+    done = certify("--case", "card-read", "--out", str(tmp_path), stdin="\n")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "▶ card-read: sell 30.00 to 张伟 with their own card (QR QRCZ0001ZHANGWEI)" in done.stdout
+    assert "FAIL card-read: no pre-settlement or settlement was sent" in done.stdout
+    assert "QRCZ0004ZHAOLI" in done.stdout  # the cards table
+    assert verdicts(tmp_path) == {"card-read": "fail"}
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--case", "nope"], "gongji-terminal certify: --case 'nope': no such case (one of cancel, card-read, "
+     "clinic-chain, dropped-answer, duplicate-answer, late-answer, msgids, reconcile, swipe-again)"),
+    (["--http", "http://127.0.0.1:9", "--door", "http"],
+     "gongji-terminal certify: --db: against a running switch, name its ledger (its --db): the traffic journal"),
+    (["--driver", "false"], "gongji-terminal certify: driver exited (status 1) during the hello; its stderr: (empty)"),
+    (["--late-after", "0"], "gongji-terminal certify: --late-after must be more than 0 seconds"),
+    (["--broker", "mqtt://127.0.0.1:9", "--db", "ledger.db"],
+     "gongji-terminal certify: cannot reach the broker mqtt://127.0.0.1:9: [Errno 111] Connection refused"),
+])
+def test_errors_are_one_line(tmp_path: Path, args: list[str], line: str) -> None:
+    """Each mistake is exit 2 and one line on stderr naming it."""
+    done = certify(*args, "--out", str(tmp_path))
+    assert (done.returncode, done.stderr) == (2, line + "\n"), done.stdout
+
+
+def test_a_switch_on_the_system_clock_is_refused(tmp_path: Path) -> None:
+    """A running switch whose clock is not virtual is one line: each case needs a day of its own."""
+    port = free_port()
+    proc = SwitchProcess("--db", str(tmp_path / "sys.db"), "--listen", f"127.0.0.1:{port}").start()
+    try:
+        done = certify("--door", "http", "--http", proc.http_url, "--db", str(tmp_path / "sys.db"), "--driver",
+                       DRIVER, "--out", str(tmp_path / "out"))
+    finally:
+        proc.terminate()
+    assert (done.returncode, done.stderr) == (2, "gongji-terminal certify: the switch's clock is not virtual: start it "
+                                                 "with --clock virtual (each case runs on a day of its own)\n")

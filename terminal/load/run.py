@@ -152,6 +152,8 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
                 phase("asking the switch the time")
                 await probe_switch(admin, url)
             if not plan.echo:
+                if responder is not None:
+                    result["rss_before_load_mb"] = round((rss_mb(responder) or (0.0, 0.0))[0], 1)
                 phase(f"loading {population.people:,} people, {len(population.families):,} families")
                 result["load"] = await load_population(admin, population)
                 if responder is not None:

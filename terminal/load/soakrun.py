@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -60,7 +61,8 @@ class Sampler:
             "minute": round((now - stats.started) / 60, 2), "requests": len(fresh),
             "requests_per_s": round(len(fresh) / max(now - self._since, 1e-9), 1),
             "p50_ms": round(percentile(fresh, 50) * 1000, 2), "p99_ms": round(percentile(fresh, 99) * 1000, 2),
-            "errors": errors - self._errors, "rss_mb": round(rss, 1)})
+            "errors": errors - self._errors, "rss_mb": round(rss, 1),
+            "load_average": round(os.getloadavg()[0], 2)})  # the machine is shared: say how busy it was
         self._index, self._errors, self._since = len(stats.latencies), errors, now
         print(json.dumps(self.samples[-1]), file=sys.stderr, flush=True)  # progress, for the long soak
 
@@ -115,10 +117,10 @@ def soak_grid(result: dict[str, Any]) -> tuple[Grid, Grid]:
     """The samples, and the verdicts."""
     samples = Grid(f"soak: {result['minutes']:g} min at {result['rate']:,.0f} req/s "
                    f"(half of {result.get('max_requests_per_s', 0):,.0f}), {TERMINALS} tills, {PEOPLE:,} people",
-                   ("minute", "req/s", "p50 ms", "p99 ms", "errors", "switch RSS MB"))
+                   ("minute", "req/s", "p50 ms", "p99 ms", "errors", "switch RSS MB", "load average"))
     for s in result["samples"]:
         samples.add(f"{s['minute']:.1f}", f"{s['requests_per_s']:,.0f}", f"{s['p50_ms']:.1f}",
-                    f"{s['p99_ms']:.1f}", f"{s['errors']:,}", f"{s['rss_mb']:.0f}")
+                    f"{s['p99_ms']:.1f}", f"{s['errors']:,}", f"{s['rss_mb']:.0f}", f"{s['load_average']:.1f}")
     flat = Grid("soak: flat or not", ("figure", "first", "last", "flat"),
                 note=f"RSS within {RSS_SLACK:.0%} of the first sample; p99: median of the last third of the "
                      f"samples within {P99_SLACK:g}× the first third's")

@@ -125,7 +125,7 @@ def targets_grid(results: dict[str, Any]) -> Grid:
     if "people" in results:
         p = results["people"]
         grid.add(f"{p['people']:,} people: admin.load < 10 s", "", f"{p['load_s']:.1f} s",
-                 f"{p['people_per_s']:,} people/s", verdict(p["load_s"] < 10))
+                 f"{p['people_per_s']:,} people/s, {p.get('load_cpu_s', 0):.1f} s of CPU", verdict(p["load_s"] < 10))
         grid.add(f"{p['people']:,} people: switch RSS < 300 MB", "", f"{p['rss_after_load_mb']:.0f} MB",
                  f"{p['bytes_per_person']:,} B/person", verdict(p["rss_after_load_mb"] < 300))
     if "core" in results:

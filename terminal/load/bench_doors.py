@@ -46,7 +46,9 @@ async def one_run(plan: Any, err: Any, label: str) -> dict[str, Any]:
     err.print(f"  {label}...", end="")
     result = await run_load(plan)
     s = result["stats"]
-    err.print(f" {s['requests_per_s']:,.0f} req/s, p99 {s['latency_ms']['p99']:.1f} ms"
+    loaded = (f", admin.load {result['load']['seconds']:.1f} s, RSS {result.get('rss_after_load_mb', 0):,.0f} MB"
+              if "load" in result else "")
+    err.print(f" {s['requests_per_s']:,.0f} req/s, p99 {s['latency_ms']['p99']:.1f} ms{loaded}"
               f"{'' if healthy(result) else ' [red](errors)[/]'}")
     return result
 

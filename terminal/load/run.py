@@ -155,7 +155,11 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
                 if responder is not None:
                     result["rss_before_load_mb"] = round((rss_mb(responder) or (0.0, 0.0))[0], 1)
                 phase(f"loading {population.people:,} people, {len(population.families):,} families")
+                cpu_before = cpu_seconds(responder) if responder is not None else None
                 result["load"] = await load_population(admin, population)
+                cpu_after = cpu_seconds(responder) if responder is not None else None
+                if cpu_before is not None and cpu_after is not None:  # steadier than seconds on a busy machine
+                    result["load"]["switch_cpu_s"] = round(cpu_after - cpu_before, 2)
                 if responder is not None:
                     result["rss_after_load_mb"] = round((rss_mb(responder) or (0.0, 0.0))[0], 1)
                 if plan.verify:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from terminal.load.tables import Grid, verdict
@@ -44,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--people", type=int, default=10_000,
                    help="population of the door runs (default 10000)")
     p.add_argument("--detail", action="store_true", help="every part's own table after the targets")
+    p.add_argument("--replay", metavar="FILE", type=Path,
+                   help="measure nothing: print the tables of a run saved with --json")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print every figure as JSON instead of tables")
     out.add_argument("--markdown", action="store_true", help="print the tables as Markdown (for the README)")
@@ -67,14 +70,25 @@ def run(args: argparse.Namespace) -> int:
               "--terminals ≥ 1 and --people ≥ 10")
         return 2
     err = Console(stderr=True, highlight=False)
-    results = asyncio.run(_measure(parts, brokers, args, err))
-    grids = [targets_grid(results)]
-    if args.detail:
+    if args.replay is not None:
+        try:
+            results = json.loads(args.replay.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"gongji-terminal bench: --replay {args.replay}: {exc}")
+            return 2
+        results.pop("targets", None)
+        args.terminals, args.people = results["setup"]["terminals"], results["setup"]["people"]
+        args.repeat, args.duration = results["setup"]["repeat"], results["setup"]["duration_s"]
+    else:
+        results = asyncio.run(_measure(parts, brokers, args, err))
+    targets = targets_grid(results)
+    grids = [targets] if targets.rows else []  # growth alone has no target
+    if args.detail or not grids:
         grids += _detail_grids(results, args)
     if args.json:
-        targets = [{"target": t, "echo": e, "switch": s, "measured": m, "met": met == "yes"}
-                   for t, e, s, m, met in grids[0].rows]
-        print(json.dumps({"targets": targets, **results}, ensure_ascii=False, indent=2))
+        rows = [{"target": t, "echo": e, "switch": s, "measured": m, "met": met == "yes"}
+                for t, e, s, m, met in targets.rows]
+        print(json.dumps({"targets": rows, **results}, ensure_ascii=False, indent=2))
     elif args.markdown:
         print("\n\n".join(g.markdown() for g in grids))
     else:

@@ -136,3 +136,22 @@ def test_soak_tables_list_the_samples_and_the_verdicts() -> None:
     assert table.rows[0] == ("1.0", "400", "5.0", "20.0", "0", "101", "2.0")
     assert verdicts.rows == [("switch RSS MB", "101", "103 (+60 MB/h)", "yes"), ("p99 ms", "20.0", "20.0", "yes"),
                              ("books (admin.audit, counts)", "", "0 timeouts, 0 unexpected", "yes")]
+
+
+def test_bench_replays_a_saved_run_as_markdown(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """--replay prints the targets of a --json file without measuring: the README's table comes from a run."""
+    saved = tmp_path / "bench.json"
+    saved.write_text(json.dumps({"targets": [], **RESULTS}), encoding="utf-8")
+    assert terminal_main(["bench", "--replay", str(saved), "--markdown"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == ["**gongji-terminal bench: the targets**", "", "| target | echo | switch | measured | met |",
+                         "|---|---:|---:|---:|---:|"]
+    assert lines[4] == "| MQTT via mosquitto: throughput ≥ 0.8 × echo | 2,463 req/s | 790 req/s | 0.32 × | no |"
+    assert len(lines) == 14
+
+
+def test_bench_replay_of_a_missing_file_is_one_line(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --replay file that is not there: exit 2 and one line naming it."""
+    assert terminal_main(["bench", "--replay", str(tmp_path / "none.json")]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"gongji-terminal bench: --replay {tmp_path / 'none.json'}: ") and out.count("\n") == 1

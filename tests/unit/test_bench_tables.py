@@ -155,3 +155,24 @@ def test_bench_replay_of_a_missing_file_is_one_line(tmp_path: Any, capsys: pytes
     assert terminal_main(["bench", "--replay", str(tmp_path / "none.json")]) == 2
     out = capsys.readouterr().out
     assert out.startswith(f"gongji-terminal bench: --replay {tmp_path / 'none.json'}: ") and out.count("\n") == 1
+
+
+def test_partitions_sum_the_generators_and_tabulate_one_against_many() -> None:
+    """Rates add up across load generators, p99 is the worst of them, errors count timeouts and codes."""
+    from terminal.load.partitions import _sum, grid
+
+    runs = [{"stats": {"requests_per_s": 250.0, "latency_ms": {"p99": 40.0}, "timeouts": 1,
+                       "unexpected": {"2102 OK→X": 2}}},
+            {"stats": {"requests_per_s": 300.0, "latency_ms": {"p99": 55.0}, "timeouts": 0, "unexpected": {}}}]
+    assert _sum(runs) == {"requests_per_s": 550.0, "p99_ms": 55.0, "errors": 3}
+    table = grid({"switches": 2, "tills": 64, "people": 10_000, "repeat": 3, "one_rps": 503.0, "many_rps": 583.4,
+                  "one_p99_ms": 406.0, "many_p99_ms": 283.0, "errors": 0})
+    assert table.rows == [("1", "503", "406.0"), ("2", "583", "283.0")]
+
+
+def test_partitions_refuse_a_single_switch(capsys: pytest.CaptureFixture[str]) -> None:
+    """--switches 1 compares nothing: exit 2 with one line, before anything starts."""
+    from terminal.load.partitions import main
+
+    assert main(["--switches", "1"]) == 2
+    assert capsys.readouterr().err == "partitions: --switches ≥ 2 and at least one till per switch\n"

@@ -17,7 +17,6 @@ import errno
 import json
 import logging
 import re
-from typing import Any
 
 from aiohttp import web
 
@@ -152,8 +151,11 @@ class HttpDoor:
         if request.content_length is not None and request.content_length > MAX_PAYLOAD_BYTES:
             return web.Response(status=413, text=f"413 body larger than {MAX_PAYLOAD_BYTES} bytes\n")
         try:
-            async with asyncio.timeout(self.body_seconds):
+            if request.content.is_eof():  # the whole body came with the headers: no timer needed
                 body = await request.read()
+            else:
+                async with asyncio.timeout(self.body_seconds):
+                    body = await request.read()
         except TimeoutError:
             return web.Response(status=408, text="408 the body did not arrive in time\n",
                                 headers={"Connection": "close"})
@@ -162,26 +164,35 @@ class HttpDoor:
 
     async def _answer(self, request: web.Request, where: str, channel: str, sender: str, body: bytes,
                       infno: str | None) -> web.StreamResponse:
-        answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[bytes | None] = loop.create_future()
+        given = False
 
         def send(answer: bytes) -> bool:
-            if answered.done():
+            nonlocal given
+            if given:
                 return False  # HTTP has one answer per request: a duplicated one is not sent
-            answered.set_result(answer)
+            given = True
+            if not answered.done():
+                answered.set_result(answer)
             return True
 
-        # Its own task, shielded: a client that leaves does not stop the commit or the journal.
+        def ended(_: asyncio.Future[None]) -> None:  # ended without answering: a fault rule dropped it
+            if not answered.done():
+                answered.set_result(None)
+
+        # Its own task: a client that leaves does not stop the commit or the journal. Awaiting the one
+        # future the answer or the end of serving fills costs less than asyncio.wait over a shield.
         serving = asyncio.ensure_future(self.serve(where, channel, sender, body, send, infno=infno))
         self._tasks.add(serving)
         serving.add_done_callback(self._tasks.discard)
-        either: set[asyncio.Future[Any]] = {answered, asyncio.shield(serving)}
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-        if not answered.done():  # a fault rule dropped the answer: the client sees its connection end
-            answered.cancel()
+        serving.add_done_callback(ended)
+        answer = await answered
+        if answer is None:  # the client sees its connection end
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=204)
-        return web.Response(body=answered.result(), content_type="application/json", charset="utf-8")
+        return web.Response(body=answer, content_type="application/json", charset="utf-8")
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",

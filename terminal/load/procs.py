@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["Child", "amqtt_process", "cpu_seconds", "echo_process", "free_port", "mosquitto_process",
-           "rss_mb", "switch_process"]
+__all__ = ["Child", "amqtt_process", "cpu_seconds", "echo_process", "free_port", "http_echo_process",
+           "mosquitto_process", "rss_mb", "switch_process"]
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -132,18 +132,28 @@ def amqtt_process(log_dir: Path, port: int | None = None) -> Child:
 
 
 def switch_process(log_dir: Path, broker_url: str, root: str, db: Path, log_level: str = "INFO",
-                   extra: tuple[str, ...] = ()) -> Child:
-    """``gongji-switch serve`` on that broker, as operators run it (system clock, WAL, synchronous=FULL)."""
+                   extra: tuple[str, ...] = (), http_port: int = 0) -> Child:
+    """``gongji-switch serve`` on that broker, as operators run it (system clock, WAL, synchronous=FULL);
+    its HTTP door on ``http_port`` (0: any free one, for runs that do not use it)."""
     client_id = f"gongji-load-{os.getpid()}-{root.replace('/', '-')}"
     args = [sys.executable, "-m", "switch", "serve", "--broker", broker_url, "--topic-root", root,
-            "--db", str(db), "--log-level", log_level, "--client-id", client_id, "--http", "127.0.0.1:0",
-            *extra]
-    return Child("switch", args, log_dir, lambda c: c.said("ready"))
+            "--db", str(db), "--log-level", log_level, "--client-id", client_id,
+            "--http", f"127.0.0.1:{http_port}", *extra]
+    return Child("switch", args, log_dir, lambda c: c.said("ready"),
+                 url=f"http://127.0.0.1:{http_port}" if http_port else "")
 
 
 def echo_process(log_dir: Path, broker_url: str, root: str) -> Child:
     args = [sys.executable, "-m", "terminal.load.echo", "--broker", broker_url, "--root", root]
     return Child("echo", args, log_dir, lambda c: c.said("ready"))
+
+
+def http_echo_process(log_dir: Path, port: int | None = None) -> Child:
+    """The HTTP echo (``terminal.load.http_echo``) on a free port: the HTTP door's floor."""
+    port = port or free_port()
+    args = [sys.executable, "-m", "terminal.load.http_echo", "--listen", f"127.0.0.1:{port}"]
+    return Child("echo", args, log_dir, lambda c: c.said("ready") and _port_open(port),
+                 url=f"http://127.0.0.1:{port}")
 
 
 def temp_dir() -> tempfile.TemporaryDirectory[str]:

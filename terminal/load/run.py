@@ -84,6 +84,8 @@ class LoadPlan:
     http: str | None = None  # a running switch's HTTP door: the fleet and admin go there, nothing is started
     verify: bool = True
     broker_pid: int | None = None  # a running broker whose CPU to measure too (the bench's own)
+    # Other running processes to measure, by name: the switch or echo behind an HTTP door given as ``http``.
+    watch: dict[str, int] = field(default_factory=dict)
 
     @property
     def spawns_switch(self) -> bool:
@@ -122,8 +124,12 @@ def _cpu(pids: dict[str, int]) -> dict[str, float | None]:
 
 
 async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = None,
-                   on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run ``plan``; returns the figures (``stats``, ``cpu_percent``, ``load``, ``audit``, ``rss_mb``...)."""
+                   on_phase: Callable[[str], None] | None = None,
+                   on_fleet: Callable[[dict[str, int]], None] | None = None) -> dict[str, Any]:
+    """Run ``plan``; returns the figures (``stats``, ``cpu_percent``, ``load``, ``audit``, ``rss_mb``...).
+
+    ``on_fleet`` is told the process ids measured (``switch``, ``echo``, ``broker``...) as the fleet starts.
+    """
     phase = on_phase or (lambda text: None)
     run_id = f"L{secrets.token_hex(3)}"
     population = build_population(plan.people, plan.families, plan.prefix)
@@ -137,7 +143,7 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
                       connections=plan.fleet.terminals if plan.http else
                       -(-plan.fleet.terminals // plan.fleet.per_connection),
                       rate=plan.fleet.rate, full_checkout=plan.fleet.full_checkout)
-        responder = children.get("switch")
+        responder = children["switch"].pid if "switch" in children else plan.watch.get("switch")
         admin_line = (HttpAdmin(url, token=plan.admin_token, timeout=30) if plan.http else
                       Admin(url, root=root, token=plan.admin_token, timeout=30))
         async with admin_line as admin:
@@ -146,18 +152,24 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
                 phase("asking the switch the time")
                 await probe_switch(admin, url)
             if not plan.echo:
-                phase(f"loading {population.people:,} people, {len(population.families):,} families")
-                result["load"] = await load_population(admin, population)
                 if responder is not None:
-                    result["rss_after_load_mb"] = round((rss_mb(responder.pid) or (0.0, 0.0))[0], 1)
+                    result["rss_before_load_mb"] = round((rss_mb(responder) or (0.0, 0.0))[0], 1)
+                phase(f"loading {population.people:,} people, {len(population.families):,} families")
+                cpu_before = cpu_seconds(responder) if responder is not None else None
+                result["load"] = await load_population(admin, population)
+                cpu_after = cpu_seconds(responder) if responder is not None else None
+                if cpu_before is not None and cpu_after is not None:  # steadier than seconds on a busy machine
+                    result["load"]["switch_cpu_s"] = round(cpu_after - cpu_before, 2)
+                if responder is not None:
+                    result["rss_after_load_mb"] = round((rss_mb(responder) or (0.0, 0.0))[0], 1)
                 if plan.verify:
                     before = await _counts(admin, population)
             broker = None if plan.http else parse_broker_url(url)
             fleet = Fleet(broker, root, population, plan.fleet, run_id, http=plan.http)
             phase("running the fleet")
-            stats = await _measure(plan, fleet, children, on_tick, result)
+            stats = await _measure(plan, fleet, children, on_tick, result, on_fleet)
             if responder is not None:
-                rss, peak = rss_mb(responder.pid) or (0.0, 0.0)
+                rss, peak = rss_mb(responder) or (0.0, 0.0)
                 result["rss_mb"], result["rss_peak_mb"] = round(rss, 1), round(peak, 1)
             if not plan.echo and plan.verify:
                 phase("checking the books")
@@ -197,11 +209,15 @@ def _start(plan: LoadPlan, tmp: Path, stack: ExitStack, children: dict[str, Chil
 
 
 async def _measure(plan: LoadPlan, fleet: Fleet, children: dict[str, Child],
-                   on_tick: Callable[[Stats], None] | None, result: dict[str, Any]) -> Stats:
+                   on_tick: Callable[[Stats], None] | None, result: dict[str, Any],
+                   on_fleet: Callable[[dict[str, int]], None] | None = None) -> Stats:
     """Run the fleet; its figures and every process's CPU share go into ``result``."""
     pids = {name: child.pid for name, child in children.items()}
+    pids.update(plan.watch)
     if plan.broker_pid is not None:
         pids["broker"] = plan.broker_pid
+    if on_fleet is not None:
+        on_fleet(pids)
     cpu_before = _cpu(pids)
     started = time.perf_counter()
     stats = await fleet.run(on_tick)

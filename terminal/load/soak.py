@@ -1,4 +1,10 @@
-"""The idempotency soak: distinct 1101 lookups against a real switch, its RSS and its replies table sampled.
+"""Soaks: the switch at half its maximum rate for many minutes, or distinct lookups against its replies table.
+
+``--minutes M`` runs the operators' soak: mosquitto and ``gongji-switch serve`` with its defaults (the
+traffic journal aside, as in every load run), 10,000 people, 64 tills at half the rate a short run
+at full speed reached, for M minutes; every ``--every`` seconds it samples the switch's RSS and the
+p99 of the answers of that interval, and says at the end whether both stayed flat
+(``terminal.load.soakrun``). Without ``--minutes``, the idempotency soak below.
 
 Every answer is recorded under its msgid for ``--idempotency-hours`` of the switch's clock. The soak
 starts ``gongji-switch serve`` (embedded broker, a virtual clock running ``--speed`` times real
@@ -93,7 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retention-hours", type=float, default=1 / 60, help="--idempotency-hours of the switch")
     parser.add_argument("--speed", type=float, default=60, help="virtual clock speed (60: a minute per second)")
     parser.add_argument("--concurrency", type=int, default=20, help="lookups in flight at once")
+    parser.add_argument("--minutes", type=float, help="the half-rate soak instead, this long")
+    parser.add_argument("--rate", type=float, help="with --minutes: this rate instead of half the maximum")
+    parser.add_argument("--sample-seconds", type=float, default=60, help="with --minutes: sample every N s")
+    parser.add_argument("--json", action="store_true", help="with --minutes: the figures as JSON")
+    parser.add_argument("--markdown", action="store_true", help="with --minutes: the table as Markdown")
+    parser.add_argument("--save", metavar="FILE", help="with --minutes: the figures as JSON into FILE as well")
     args = parser.parse_args(argv)
+    if args.minutes is not None:
+        from terminal.load.soakrun import main_half_rate
+
+        return main_half_rate(args)
     logging.getLogger("mqtt").setLevel(logging.ERROR)  # aiomqtt counts pending publishes out loud
     print(soak(args.requests, args.every, args.retention_hours, args.speed, args.concurrency)[0])
     return 0

@@ -32,9 +32,10 @@ from switch.wire.topics import (
     response_topic,
 )
 
-__all__ = ["NODELAY", "BrokerAddress", "MqttDoor", "parse_broker_url"]
+__all__ = ["EVENT_QOS", "NODELAY", "BrokerAddress", "MqttDoor", "parse_broker_url"]
 
 log = logging.getLogger("gongji.mqtt")
+EVENT_QOS = 0  # requests and answers are QoS 1; events, at most once by design, need no acknowledgement
 
 
 class MqttDoor:
@@ -112,13 +113,13 @@ class MqttDoor:
         resp = response_topic(self.root, channel, sender)
         await self.serve(topic, channel, sender, payload, lambda answer: self._send(resp, answer))
 
-    def _send(self, topic: str, payload: bytes) -> bool:
-        """Queue one QoS 1 message on the client (see ``switch.doors.publish``); never waits for the broker."""
+    def _send(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Queue one message on the client (see ``switch.doors.publish``); never waits for the broker."""
         client = self._client
         if client is None:
             return False
         try:
-            publish_nowait(client, topic, payload)
+            publish_nowait(client, topic, payload, qos)
         except aiomqtt.MqttError as exc:
             log.warning("could not publish on %s (%s); the sender's retry will get the recorded answer", topic, exc)
             return False
@@ -126,12 +127,16 @@ class MqttDoor:
 
     def publish_events(self, events: list[bytes]) -> None:
         """Subscribed to the service: every event, whichever door caused it, on ``{root}/events`` (operators),
-        and on ``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}`` of each it concerns."""
+        and on ``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}`` of each it concerns.
+
+        At QoS 0: events are at most once anyway (published after the answer, lost in a crash), and the
+        broker's PUBACK for each of them cost the switch more than the event itself.
+        """
         for event in events:
-            self._send(self._events, event)
+            self._send(self._events, event, EVENT_QOS)
             terminals, people = recipients(json.loads(event)["data"])
             for terminal in terminals:
-                self._send(events_topic(self.root, "pos", terminal), event)
+                self._send(events_topic(self.root, "pos", terminal), event, EVENT_QOS)
             for psn_no in people:
-                self._send(events_topic(self.root, "app", psn_no), event)
+                self._send(events_topic(self.root, "app", psn_no), event, EVENT_QOS)
 

@@ -10,6 +10,7 @@ recorded answer again. Timing, the journal and every answer's content are the se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable, Coroutine
@@ -86,7 +87,8 @@ class MqttDoor:
             up()
             self.connected.set()
             log.info("subscribed on %s under %s/ as client id %r", self.broker.url, self.root, self.client_id)
-            await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(client)))
+            probe = functools.partial(publish_nowait, client)
+            await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(probe)))
             # Stopping: in-flight requests are committed and answered before we disconnect.
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=10)

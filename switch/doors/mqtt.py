@@ -20,7 +20,7 @@ import aiomqtt
 
 from switch.doors.link import NODELAY, BrokerAddress, keep_connected, parse_broker_url, read_until
 from switch.doors.liveness import Deaf, Hearing, first_failure
-from switch.doors.publish import MAX_INFLIGHT, publish_nowait
+from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_nowait
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
 from switch.wire.events import recipients
@@ -81,6 +81,7 @@ class MqttDoor:
             identifier=self.client_id, clean_session=False, keepalive=30, socket_options=NODELAY,
             max_inflight_messages=MAX_INFLIGHT,
         ) as client:
+            gather_sends(client)
             self._client = client
             hearing = Hearing(self._probes)
             await client.subscribe([(topic, 1) for topic in [*request_filters(self.root), self._probes]])

@@ -96,11 +96,19 @@ class MqttDoor:
             self.connected.clear()
 
     async def _read(self, client: aiomqtt.Client, hearing: Hearing) -> None:
+        # aiomqtt's iterator makes a task and an asyncio.wait per message; what arrived together with
+        # the one it returns is taken off its queue (aiomqtt 2.x's ``_queue``) right away instead.
+        queue = client._queue
         async for message in client.messages:
             hearing.heard()
-            topic = str(message.topic)
-            if topic != self._probes:
-                self._spawn(self._on_message(topic, bytes(message.payload)))
+            self._take(message)
+            while not queue.empty():
+                self._take(queue.get_nowait())
+
+    def _take(self, message: aiomqtt.Message) -> None:
+        topic = str(message.topic)
+        if topic != self._probes:
+            self._spawn(self._on_message(topic, bytes(message.payload)))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro, name="gongji-request")

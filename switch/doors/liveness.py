@@ -14,11 +14,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import aiomqtt
-
-from switch.doors.publish import publish_nowait
 
 __all__ = ["PROBE_DEADLINE", "PROBE_IDLE", "Deaf", "Hearing", "first_failure"]
 
@@ -42,8 +40,11 @@ class Hearing:
     def heard(self) -> None:
         self.last = time.monotonic()
 
-    async def watch(self, client: aiomqtt.Client) -> None:
-        """Probe whenever the session has been quiet for ``idle`` seconds; raise ``Deaf`` when a probe is not heard."""
+    async def watch(self, publish: Callable[[str, bytes], None]) -> None:
+        """Probe whenever the session has been quiet for ``idle`` seconds; raise ``Deaf`` when a probe is not heard.
+
+        ``publish(topic, payload)`` sends a probe on the session being watched.
+        """
         self.heard()
         while True:
             quiet = time.monotonic() - self.last
@@ -51,7 +52,7 @@ class Hearing:
                 await asyncio.sleep(self.idle - quiet)
                 continue
             sent = time.monotonic()
-            publish_nowait(client, self.topic, self.probe)
+            publish(self.topic, self.probe)
             await asyncio.sleep(self.deadline)
             if self.last < sent:
                 raise Deaf(f"heard nothing for {time.monotonic() - sent:.0f} s, not even a probe on {self.topic}: "

@@ -10,6 +10,7 @@ recorded answer again. Timing, the journal and every answer's content are the se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable, Coroutine
@@ -19,7 +20,7 @@ import aiomqtt
 
 from switch.doors.link import NODELAY, BrokerAddress, keep_connected, parse_broker_url, read_until
 from switch.doors.liveness import Deaf, Hearing, first_failure
-from switch.doors.publish import MAX_INFLIGHT, publish_nowait
+from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_nowait
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
 from switch.wire.events import recipients
@@ -32,9 +33,10 @@ from switch.wire.topics import (
     response_topic,
 )
 
-__all__ = ["NODELAY", "BrokerAddress", "MqttDoor", "parse_broker_url"]
+__all__ = ["EVENT_QOS", "NODELAY", "BrokerAddress", "MqttDoor", "parse_broker_url"]
 
 log = logging.getLogger("gongji.mqtt")
+EVENT_QOS = 0  # requests and answers are QoS 1; events, at most once by design, need no acknowledgement
 
 
 class MqttDoor:
@@ -79,24 +81,34 @@ class MqttDoor:
             identifier=self.client_id, clean_session=False, keepalive=30, socket_options=NODELAY,
             max_inflight_messages=MAX_INFLIGHT,
         ) as client:
+            gather_sends(client)
             self._client = client
             hearing = Hearing(self._probes)
             await client.subscribe([(topic, 1) for topic in [*request_filters(self.root), self._probes]])
             up()
             self.connected.set()
             log.info("subscribed on %s under %s/ as client id %r", self.broker.url, self.root, self.client_id)
-            await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(client)))
+            probe = functools.partial(publish_nowait, client)
+            await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(probe)))
             # Stopping: in-flight requests are committed and answered before we disconnect.
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=10)
             self.connected.clear()
 
     async def _read(self, client: aiomqtt.Client, hearing: Hearing) -> None:
+        # aiomqtt's iterator makes a task and an asyncio.wait per message; what arrived together with
+        # the one it returns is taken off its queue (aiomqtt 2.x's ``_queue``) right away instead.
+        queue = client._queue
         async for message in client.messages:
             hearing.heard()
-            topic = str(message.topic)
-            if topic != self._probes:
-                self._spawn(self._on_message(topic, bytes(message.payload)))
+            self._take(message)
+            while not queue.empty():
+                self._take(queue.get_nowait())
+
+    def _take(self, message: aiomqtt.Message) -> None:
+        topic = str(message.topic)
+        if topic != self._probes:
+            self._spawn(self._on_message(topic, bytes(message.payload)))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro, name="gongji-request")
@@ -112,13 +124,13 @@ class MqttDoor:
         resp = response_topic(self.root, channel, sender)
         await self.serve(topic, channel, sender, payload, lambda answer: self._send(resp, answer))
 
-    def _send(self, topic: str, payload: bytes) -> bool:
-        """Queue one QoS 1 message on the client (see ``switch.doors.publish``); never waits for the broker."""
+    def _send(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Queue one message on the client (see ``switch.doors.publish``); never waits for the broker."""
         client = self._client
         if client is None:
             return False
         try:
-            publish_nowait(client, topic, payload)
+            publish_nowait(client, topic, payload, qos)
         except aiomqtt.MqttError as exc:
             log.warning("could not publish on %s (%s); the sender's retry will get the recorded answer", topic, exc)
             return False
@@ -126,12 +138,16 @@ class MqttDoor:
 
     def publish_events(self, events: list[bytes]) -> None:
         """Subscribed to the service: every event, whichever door caused it, on ``{root}/events`` (operators),
-        and on ``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}`` of each it concerns."""
+        and on ``{root}/events/pos/{terminal_id}`` and ``{root}/events/app/{psn_no}`` of each it concerns.
+
+        At QoS 0: events are at most once anyway (published after the answer, lost in a crash), and the
+        broker's PUBACK for each of them cost the switch more than the event itself.
+        """
         for event in events:
-            self._send(self._events, event)
+            self._send(self._events, event, EVENT_QOS)
             terminals, people = recipients(json.loads(event)["data"])
             for terminal in terminals:
-                self._send(events_topic(self.root, "pos", terminal), event)
+                self._send(events_topic(self.root, "pos", terminal), event, EVENT_QOS)
             for psn_no in people:
-                self._send(events_topic(self.root, "app", psn_no), event)
+                self._send(events_topic(self.root, "app", psn_no), event, EVENT_QOS)
 

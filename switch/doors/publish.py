@@ -6,25 +6,91 @@ thousands of answers per second that costs more than the answer itself. The PUBA
 promise here: paho keeps an unacknowledged QoS 1 message and sends it again after a reconnect,
 and a lost answer is recovered by the sender's retry with the same msgid. So the message is
 queued on paho directly, and only refusal at the door (not connected) is reported.
+
+paho then writes every packet with a system call of its own, and tells a publish callback about
+each one with two objects built for it. ``gather_sends`` gathers a session's packets and writes
+them once per turn of the event loop (an answer and its events are one write; under load, the
+answers of a whole commit batch are), and drops the callback, which only ``aiomqtt``'s awaiting
+``publish`` needs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from typing import Any
+
 import aiomqtt
 import paho.mqtt.client as paho
 
-__all__ = ["MAX_INFLIGHT", "publish_nowait"]
+__all__ = ["MAX_INFLIGHT", "gather_sends", "publish_nowait"]
 
 # paho lets 20 QoS 1 messages await their PUBACK and queues the rest, so a switch answering
 # hundreds of requests at once would wait a broker round trip per 20 answers. 0 lifts the limit,
 # and with it paho's scan of every in-flight message on each PUBACK (quadratic in a burst, such
 # as the binding.created events of a big admin.load).
 MAX_INFLIGHT = 0
+RETRY_SECONDS = 0.001  # when the socket's buffer is full: the broker reads slower than we write
 
 
 def publish_nowait(client: aiomqtt.Client, topic: str, payload: bytes, qos: int = 1) -> None:
     """Queue ``payload`` on ``topic``; raise ``aiomqtt.MqttCodeError`` if paho refuses it (not connected)."""
-    # aiomqtt 2.x keeps its paho client in ``_client``; this is the one place that relies on it.
+    # aiomqtt 2.x keeps its paho client in ``_client``; this module is the one place that relies on it.
     info = client._client.publish(topic, payload, qos)
     if info.rc != paho.MQTT_ERR_SUCCESS:
         raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+
+
+class _GatheredSends:
+    """paho's socket, whose sends are gathered and written once per turn of the event loop."""
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+        self._sock = sock
+        self._loop = loop
+        self._pending = bytearray()
+        self._scheduled = False
+        self._failed: OSError | None = None
+
+    def __getattr__(self, name: str) -> Any:  # recv, setblocking, ...: the socket's own
+        return getattr(self._sock, name)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def send(self, data: bytes | bytearray) -> int:
+        if self._failed is not None:
+            raise self._failed  # paho then treats the connection as lost
+        self._pending += data
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
+        return len(data)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._failed is not None:
+            return
+        try:
+            sent = self._sock.send(self._pending)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:  # the reader sees the loss too; a later send raises it to paho
+            self._failed = exc
+            return
+        del self._pending[:sent]
+        if self._pending:
+            self._scheduled = True
+            self._loop.call_later(RETRY_SECONDS, self._flush)
+
+    def close(self) -> None:
+        self._flush()  # what was queued before a DISCONNECT goes out ahead of it
+        self._sock.close()
+
+
+def gather_sends(client: aiomqtt.Client) -> None:
+    """Once connected: write ``client``'s packets once per loop turn, without a publish callback each."""
+    inner = client._client
+    sock = inner._sock
+    if isinstance(sock, socket.socket):
+        inner._sock = _GatheredSends(sock, asyncio.get_running_loop())
+    inner.on_publish = None  # only aiomqtt's awaiting publish() listens, and the door never calls it

@@ -3,22 +3,26 @@
 Strategy: a separate clean-session connection at QoS 0, so the switch's own persistent session
 and its request subscriptions stay exactly as they were, nothing is acknowledged, and nothing
 queues for it while the switch is down. It sees everything under the root, the switch's own
-answers and events included; ``stray_hint`` keeps only what no handler will answer (a typo in
-a topic, a request published on a ``resp`` topic) and costs a prefix test for the rest.
+requests, answers and events included, so it reads through ``switch.doors.tap`` (bulk reads, no
+object per message) and drops the switch's own traffic by one pattern match before anything else;
+``stray_hint`` keeps only what no handler will answer (a typo in a topic, a request published on a
+``resp`` topic).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 
 import aiomqtt
 
 from switch.core.model import iso
-from switch.doors.link import NODELAY, BrokerAddress, keep_connected, read_until
+from switch.doors.link import BrokerAddress, keep_connected, read_until
 from switch.doors.liveness import Hearing, first_failure
+from switch.doors.tap import Tap
 from switch.journal.hints import Heard, Journal, stray_hint
 from switch.service.clock import Clock
 from switch.wire.topics import probe_topic
@@ -26,21 +30,37 @@ from switch.wire.topics import probe_topic
 __all__ = ["StrayWatcher"]
 
 log = logging.getLogger("gongji.watch")
+_ID = "[A-Za-z0-9_-]{1,64}"
+
+
+def _own_traffic(root: str) -> re.Pattern[str]:
+    """Requests (journaled by their handler) and events: topics ``stray_hint`` never finds fault with."""
+    return re.compile(rf"{re.escape(root)}/(?:(?:pos|app)/{_ID}/req|admin/req|events(?:/(?:pos|app)/{_ID})?)")
+
+
+def _answer_topic(root: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(root)}/(?:(?:pos|app)/{_ID}/resp|admin/resp)")
 
 
 class StrayWatcher:
     """``ready`` is set while it is subscribed: from then on, misdirected messages are journaled."""
 
     def __init__(self, broker: BrokerAddress, root: str, journal: Journal, clock: Clock, client_id: str) -> None:
-        self._connect = dict(hostname=broker.host, port=broker.port, username=broker.username,
-                             password=broker.password, identifier=client_id, clean_session=True, keepalive=30,
-                             socket_options=NODELAY)
+        self.broker = broker
+        self.client_id = client_id
         self.root = root
         self.journal = journal
         self.clock = clock
         self.ready = asyncio.Event()
+        self._own = _own_traffic(root).fullmatch
+        self._answers = _answer_topic(root).fullmatch
 
     def heard(self, topic: str, payload: bytes) -> None:
+        if self._own(topic) is not None:
+            return
+        # The switch's answers carry inf_refmsgid; only a request on a resp topic is a mistake.
+        if self._answers(topic) is not None and b'"inf_refmsgid"' in payload:
+            return
         found = stray_hint(self.root, topic, payload)
         if found is not None:
             hint, channel, sender = found
@@ -57,16 +77,15 @@ class StrayWatcher:
         log.info("stray watcher lost the broker (%s); retrying in %.1f s", exc, retry_in)
 
     async def _session(self, stop: asyncio.Event, up: Callable[[], None]) -> None:
-        async with aiomqtt.Client(**self._connect) as client:  # type: ignore[arg-type]
+        async with Tap(self.broker, self.client_id) as tap:
             hearing = Hearing(probe_topic(self.root))  # it hears its own probes, and the door's
-            await client.subscribe([(f"{self.root}/#", 0), (hearing.topic, 0)])
+            await tap.subscribe([f"{self.root}/#", hearing.topic])
             self.ready.set()
             up()
-            await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(client)))
 
-    async def _read(self, client: aiomqtt.Client, hearing: Hearing) -> None:
-        async for message in client.messages:
-            hearing.heard()
-            topic = str(message.topic)
-            if topic != hearing.topic:
-                self.heard(topic, bytes(message.payload))
+            def on_message(topic: str, payload: bytes) -> None:
+                hearing.heard()
+                if topic != hearing.topic:
+                    self.heard(topic, payload)
+
+            await read_until(stop, first_failure(tap.listen(on_message), hearing.watch(tap.publish)))

@@ -32,6 +32,7 @@ __all__ = ["ASYNCAPI_VERSION", "Operation", "build", "envelope_schemas", "messag
 
 ASYNCAPI_VERSION = "3.0.0"
 MQTT_BINDING = {"mqtt": {"qos": 1, "retain": False, "bindingVersion": "0.2.0"}}
+EVENT_BINDING = {"mqtt": {"qos": 0, "retain": False, "bindingVersion": "0.2.0"}}  # events: at most once
 SCHEMA_REF = "#/components/schemas/{model}"
 ID_PARAMETER = {
     "pos": ("terminal_id", "the POS terminal's id: 1-64 characters of A-Za-z0-9_-", "T1"),
@@ -296,7 +297,7 @@ def _events(msgs: _Messages, channels: dict[str, Any], ops: dict[str, Any], name
         ops[key] = {"action": "send", "title": channels[key]["title"], "summary": "announce what happened",
                     "channel": {"$ref": f"#/channels/{key}"},
                     "messages": [{"$ref": f"#/channels/{key}/messages/{m}"} for m in channels[key]["messages"]],
-                    "bindings": MQTT_BINDING}
+                    "bindings": EVENT_BINDING}
 
 
 def build(root: str = ROOT) -> dict[str, Any]:
@@ -331,7 +332,8 @@ def _info(root: str) -> dict[str, Any]:
         "version": "1",
         "description": (
             "Family-pooling (家庭共济) settlement over MQTT, protocol v1. Every request and answer is one "
-            "UTF-8 JSON object, QoS 1 both ways, never retained, at most 65,536 bytes. A request on "
+            "UTF-8 JSON object, never retained, at most 65,536 bytes; requests and answers QoS 1 both ways, "
+            "events QoS 0 (at most once). A request on "
             f"`{root}/{{channel}}/{{id}}/req` is answered on the matching `resp` topic; `msgid` is the "
             "idempotency key per sender (the same msgid and content gets the first answer again, byte for "
             "byte). "

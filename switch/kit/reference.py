@@ -198,7 +198,8 @@ def _head(doc: dict[str, Any]) -> list[str]:
         names = ", ".join(f"`{m}`" for m in channel["messages"]) if key == "events" else (
             f"{len(channel['messages'])} messages")
         out.append(f"| `{channel['address']}` | {_cell(channel['description'])} | {names} |")
-    return [*out, "", "Every message is published with QoS 1 and never retained.", ""]
+    return [*out, "", "Requests and answers are published with QoS 1, events with QoS 0 (at most once); "
+                   "nothing is retained.", ""]
 
 
 def _transactions(doc: dict[str, Any]) -> list[str]:

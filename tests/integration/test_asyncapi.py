@@ -94,6 +94,15 @@ def test_operations_are_mqtt_qos1_not_retained_with_a_reply(doc: dict[str, Any])
     assert build("lab/7")["channels"]["adminResponses"]["address"] == "lab/7/admin/resp"
 
 
+def test_event_operations_are_mqtt_qos0_not_retained(doc: dict[str, Any]) -> None:
+    """Events are sent at QoS 0 (at most once) on the operators' topic and each recipient's own; answers at QoS 1."""
+    sends = {key: op["bindings"]["mqtt"]["qos"] for key, op in doc["operations"].items() if op["action"] == "send"}
+    assert sends == {"events": 0, "posEvents": 0, "appEvents": 0,
+                     "pos.rejected": 1, "app.rejected": 1, "admin.rejected": 1}  # refusals are answers
+    for key in ("events", "posEvents", "appEvents"):
+        assert doc["operations"][key]["bindings"] == {"mqtt": {"qos": 0, "retain": False, "bindingVersion": "0.2.0"}}
+
+
 def _key_of(doc: dict[str, Any], x: Exchange) -> tuple[str | None, str]:
     body = x.response_json
     op = next((o for o in operations() if (o.channel, o.infno) == (x.step.channel, body["infno"])), None)

@@ -84,3 +84,28 @@ async def test_a_reset_inside_a_batch_is_a_barrier(tmp_path: Path) -> None:
     assert [r.msgid for r in replies] == ["after"]
     assert await store.audit() == []
     await store.close()
+
+
+async def test_a_batch_of_hundreds_of_rows_in_multi_row_statements_lands_like_writing_each(tmp_path: Path) -> None:
+    """701 people loaded and re-loaded (upsert), 1,402 moves, 701 replies with one msgid twice: every balance
+    exact, the second loading's names kept, the later reply of a repeated key kept, the audit clean."""
+    store = SqliteStore(tmp_path / "ledger.db")
+    await store.open()
+    people = [f"P{i:04d}" for i in range(701)]
+    batch = [Commit((PutPerson(_person(p)), Move("@load", p, 1_000 + i, "load", p, T0)), None)
+             for i, p in enumerate(people)]
+    renamed = [Person(p, f"改名{p}", "310", "370300", "active", {"01": f"QR{p}"}) for p in people]
+    batch += [Commit((PutPerson(person), Move(person.psn_no, "@paid", 7, "acct_pay", f"S{i}", T0)), _reply(f"m{i}"))
+              for i, person in enumerate(renamed)]
+    batch.append(Commit((), ReplyRow("pos", "T1", "m5", "2102", "fp2", "OK", None, b"{}", "2026-11-25T10:00:01+08:00")))
+    await store.commit(batch)
+    state, replies = await store.load(packaged_policies())
+    assert [(p, state.people[p].balc, state.people[p].psn_name) for p in ("P0000", "P0700")] == [
+        ("P0000", 993, "改名P0000"), ("P0700", 1_693, "改名P0700")]
+    assert sum(person.balc for person in state.people.values()) == sum(1_000 + i - 7 for i in range(701))
+    assert state.externals["@paid"] == 7 * 701
+    assert len(replies) == 701 and next(r for r in replies if r.msgid == "m5").fingerprint == "fp2"
+    assert await store.audit() == []
+    with sqlite3.connect(tmp_path / "ledger.db") as db:
+        assert db.execute("SELECT count(*) FROM ledger").fetchone() == (1_402,)
+    await store.close()

@@ -67,8 +67,9 @@ class HttpTraffic(JournalTraffic):
                 text = await answer.text()
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise TrafficError(f"cannot reach {where}: {exc or type(exc).__name__} (is the switch's HTTP door "
-                               "on? pass its URL with --switch-http, or its ledger with --db)") from None
+            why = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) else None
+            raise TrafficError(f"cannot reach {where}: {why or exc or type(exc).__name__} (is the switch's HTTP "
+                               "door on? pass its URL with --switch-http, or its ledger with --db)") from None
         if status in (401, 403):
             try:
                 said = str(json.loads(text)["err_msg"])

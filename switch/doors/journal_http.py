@@ -1,9 +1,10 @@
 """The HTTP door's ``GET /gongji/v1/journal``: the traffic journal, read-only, for tools on another machine.
 
 Strategy: the switch writes the journal's pending rows and reads the asked slice in one hop to the
-store's own thread (``SqliteStore.read_journal``), so an answer holds every exchange finished before
-it was asked and the event loop never waits on the file. With ``--admin-token`` the same token
-guards it (``Authorization: Bearer``): 401 when missing, 403 when wrong, worded as the admin channel's.
+store's own thread (``SqliteStore.read_journal``), where the answer's JSON is encoded as well, so an
+answer holds every exchange finished before it was asked and the event loop never waits on the file.
+With ``--admin-token`` the same token guards it (``Authorization: Bearer``): 401 when missing, 403 when
+wrong, worded as the admin channel's.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def row_json(row: JournalRow) -> dict[str, Any]:
     return out
 
 
+def _page(db: sqlite3.Connection, query: JournalSlice) -> bytes:
+    """The answer's JSON, encoded in the store's thread too: a full page is megabytes, kept off the event loop."""
+    rows = select_after(db, query)
+    last = rows[-1].id if rows else query.after
+    page = {"rows": [row_json(r) for r in rows], "after": last, "more": len(rows) == query.limit}
+    return json.dumps(page, ensure_ascii=False).encode()
+
+
 def _refused(status: int, err_msg: str) -> web.Response:
     body = json.dumps({"code": "UNAUTHORIZED", "err_msg": err_msg}, ensure_ascii=False)
     headers = {"WWW-Authenticate": 'Bearer realm="gongji"'} if status == 401 else None
@@ -122,11 +131,9 @@ def journal_route(store: object, token: str | None) -> JournalRoute | None:
         except BadQuery as exc:
             return web.Response(status=400, text=f"400 {exc}\n")
         try:
-            rows = await reader.read_journal(lambda db: select_after(db, query))
+            body = await reader.read_journal(lambda db: _page(db, query))
         except StoreError as exc:
             return web.Response(status=503, text=f"503 {exc}\n")
-        last = rows[-1].id if rows else query.after
-        body = {"rows": [row_json(r) for r in rows], "after": last, "more": len(rows) == query.limit}
-        return web.json_response(text=json.dumps(body, ensure_ascii=False))
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
 
     return answer

@@ -14,7 +14,7 @@ import hmac
 import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
@@ -28,6 +28,7 @@ __all__ = ["JOURNAL_PATH", "MAX_LIMIT", "JournalReader", "journal_route", "parse
 JOURNAL_PATH = "/gongji/v1/journal"
 MAX_LIMIT = 1000  # rows per answer: one hop to the store's thread stays short
 T = TypeVar("T")
+_COLUMNS = tuple(f.name for f in fields(JournalRow))
 JournalRoute = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -80,7 +81,7 @@ def _payload(blob: bytes | None) -> tuple[str | None, str]:
 
 def row_json(row: JournalRow) -> dict[str, Any]:
     """One journal row as the path answers it: the table's columns, payloads as text."""
-    out = asdict(row)
+    out = {name: getattr(row, name) for name in _COLUMNS}  # not asdict: it deep-copies, 4x the cost
     out["request"], out["request_encoding"] = _payload(row.request)
     out["response"], out["response_encoding"] = _payload(row.response)
     return out

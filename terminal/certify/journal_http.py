@@ -46,6 +46,11 @@ class HttpTraffic(JournalTraffic):
         self.url = url.rstrip("/")
         self.filter = "terminal_id" if door == "mqtt" else "fixmedins_code"
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.seen = 0  # the last row id read: a mark reads on from it, not the whole journal again
+
+    async def mark(self) -> int:
+        await self._read(self.seen, wait=False)
+        return self.seen
 
     async def _read(self, after: int, wait: bool) -> list[Exchange]:
         if wait:
@@ -56,6 +61,7 @@ class HttpTraffic(JournalTraffic):
                 page = await self._page(session, after)
                 found += [_exchange(row) for row in page["rows"]]
                 after = int(page["after"])
+                self.seen = max(self.seen, after)
                 if not page["more"]:
                     return found
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiomqtt
 import pytest
 
 from terminal.clients.mqtt import SwitchClient
@@ -128,3 +131,20 @@ async def test_only_get_and_no_journal_is_404(traffic: tuple[HttpClient, str], t
                 404, "404 this switch keeps no traffic journal (--journal-max 0)\n")
     finally:
         bare.terminate()
+
+
+async def test_a_payload_that_is_not_utf8_comes_as_base64(switch: tuple[SwitchProcess, str]) -> None:
+    """Bytes that are not UTF-8 are journaled as heard and answered in base64, the encoding named."""
+    proc, broker = switch
+    raw = b"\xff\xfe{not json"
+    async with aiomqtt.Client("127.0.0.1", int(broker.rsplit(":", 1)[1])) as mqtt:
+        await mqtt.publish("gongji/v1/pos/T8/req", raw, qos=1)
+    async with http_client(proc.http_url) as client:
+        for _ in range(50):  # the message reaches the switch through the broker: wait for it
+            _, page = await get(client, "?terminal_id=T8")
+            if page["rows"]:
+                break
+            await asyncio.sleep(0.1)
+    row = page["rows"][0]
+    assert (row["request_encoding"], base64.b64decode(row["request"]), row["request_size"]) == ("base64", raw, len(raw))
+    assert (row["channel"], row["code"], row["response_encoding"]) == ("pos", "INVALID_REQUEST", "utf-8")

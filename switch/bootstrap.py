@@ -25,6 +25,7 @@ from switch.core.policy import Policy, PolicyFileError, load_policy_file, packag
 from switch.doors.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.doors.broker import EmbeddedBroker
 from switch.doors.http import HttpDoor, parse_http_address
+from switch.doors.journal_http import journal_route
 from switch.doors.link import BrokerAddress, parse_broker_url
 from switch.doors.mqtt import MqttDoor
 from switch.errors import ConfigError
@@ -232,12 +233,12 @@ def _served(service: SettlementSwitch) -> Serve:
     return serving(service)
 
 
-async def _http_door(settings: Settings, serve: Serve, stack: AsyncExitStack) -> HttpDoor | None:
+async def _http_door(settings: Settings, serve: Serve, stack: AsyncExitStack, store: object) -> HttpDoor | None:
     """The HTTP door, listening already (it serves once it runs), or None with ``--http off``."""
     address = parse_http_address(settings.http)
     if address is None:
         return None
-    door = HttpDoor(serve, *address, studio=True)
+    door = HttpDoor(serve, *address, studio=True, journal=journal_route(store, settings.admin_token))
     await door.open()
     stack.push_async_callback(door.close)
     return door
@@ -295,7 +296,8 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
         stack.push_async_callback(service.stop)
         await service.start()
         broker, embedded = await _broker(settings, stack)
-        http = await _http_door(settings, serve, stack)  # like the broker's, a taken port is serve's one line
+        # like the broker's, a taken port is serve's one line
+        http = await _http_door(settings, serve, stack, service.store)
         log.info(service.loaded())  # only now: a port that is taken stays the one line serve prints
         run = Running(settings, service, broker, embedded, stop, fatal)
         loops: list[asyncio.Task[None]] = []

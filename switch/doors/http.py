@@ -21,6 +21,7 @@ import re
 from aiohttp import web
 
 from switch.doors.broker import PortTaken, free_port_after
+from switch.doors.journal_http import JOURNAL_PATH, JournalRoute
 from switch.errors import ConfigError
 from switch.service.delivery import Serve
 from switch.web import page
@@ -71,9 +72,11 @@ class HttpDoor:
     name = "http"
 
     def __init__(self, serve: Serve, host: str, port: int, *, heartbeat: float = 15.0,
-                 body_seconds: float = 10.0, idle_seconds: float = 10.0, studio: bool = False) -> None:
+                 body_seconds: float = 10.0, idle_seconds: float = 10.0, studio: bool = False,
+                 journal: JournalRoute | None = None) -> None:
         self.serve = serve
         self.studio = studio  # also serve the checkout studio's page at / (switch/web)
+        self.journal = journal  # GET /gongji/v1/journal (switch/doors/journal_http.py); None: no journal kept
         self.host, self.port = host, port
         self.heartbeat = heartbeat
         self.body_seconds = body_seconds
@@ -137,6 +140,10 @@ class HttpDoor:
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         await self._serving.wait()
+        if request.path == JOURNAL_PATH:
+            if self.journal is None:
+                return web.Response(status=404, text="404 this switch keeps no traffic journal (--journal-max 0)\n")
+            return await self.journal(request)
         route = route_of(request.method, request.path)
         if isinstance(route, int):
             # Looked up only once the transaction paths said 404: they never pay for the page.

@@ -11,7 +11,7 @@ from pathlib import Path
 from switch.journal.hints import Heard, row_of
 from switch.store.base import StoreError
 
-__all__ = ["JOURNAL_SCHEMA", "JournalRow", "insert", "prune", "read_journal"]
+__all__ = ["JOURNAL_SCHEMA", "JournalRow", "JournalSlice", "insert", "prune", "read_journal", "select_after"]
 
 log = logging.getLogger("gongji.journal")
 # No index but the rowid: inserts stay cheap, and a bounded table scans in milliseconds.
@@ -77,6 +77,41 @@ def prune(db: sqlite3.Connection, keep: int) -> None:
     db.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (keep,))
 
 
+@dataclass(frozen=True, slots=True)
+class JournalSlice:
+    """Which rows a reader asks for: after a row id, at most ``limit``, of a terminal and/or an institution."""
+
+    after: int = 0
+    limit: int = 100
+    terminal: str | None = None
+    fixmedins_code: str | None = None
+
+
+def _terminal_filter(terminal: str) -> tuple[str, list[object]]:
+    # A stray message's sender is a guess; its topic still names the terminal.
+    escaped = terminal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "(sender = ? OR topic LIKE ? ESCAPE '\\')", [terminal, f"%/{escaped}/%"]
+
+
+def select_after(db: sqlite3.Connection, query: JournalSlice) -> list[JournalRow]:
+    """The oldest ``query.limit`` rows after ``query.after`` matching its filters, oldest first."""
+    where: list[str] = ["id > ?"]
+    args: list[object] = [query.after]
+    if query.terminal is not None:
+        clause, more = _terminal_filter(query.terminal)
+        where.append(clause)
+        args += more
+    if query.fixmedins_code is not None:
+        # The national door's sender is the institution; an MQTT terminal names it in its envelope. CASE, not
+        # AND: only CASE promises json_extract never sees a malformed (or cut) payload.
+        where.append("(sender = ? OR CASE WHEN json_valid(CAST(request AS TEXT)) "
+                     "THEN json_extract(CAST(request AS TEXT), '$.fixmedins_code') END = ?)")
+        args += [query.fixmedins_code, query.fixmedins_code]
+    sql = f"SELECT id, {_COLUMNS} FROM journal WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"  # fixed columns
+    args.append(query.limit)
+    return [JournalRow(*row) for row in db.execute(sql, args).fetchall()]
+
+
 def read_journal(path: Path, *, terminal: str | None = None, msgid: str | None = None,
                  since: float | None = None, limit: int = 50) -> list[JournalRow]:
     """The newest ``limit`` rows matching the filters, oldest first; the database is opened read-only."""
@@ -85,10 +120,9 @@ def read_journal(path: Path, *, terminal: str | None = None, msgid: str | None =
     where: list[str] = []
     args: list[object] = []
     if terminal is not None:
-        # A stray message's sender is a guess; its topic still names the terminal.
-        where.append("(sender = ? OR topic LIKE ? ESCAPE '\\')")
-        escaped = terminal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        args += [terminal, f"%/{escaped}/%"]
+        clause, more = _terminal_filter(terminal)
+        where.append(clause)
+        args += more
     if msgid is not None:
         where.append("msgid = ?")
         args.append(msgid)

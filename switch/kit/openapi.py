@@ -91,6 +91,66 @@ def _post(summary: str, description: str, request: dict[str, Any], answer: dict[
     return {"post": op}
 
 
+_TEXT = {"type": ["string", "null"]}
+_ROW = {
+    "title": "JournalRow", "type": "object", "additionalProperties": False,
+    "description": "one exchange as the switch journaled it (`gongji-switch journal`)",
+    "required": ["id", "received", "switch_time", "topic", "channel", "sender", "infno", "msgid", "code", "answers",
+                 "took_ms", "hint", "request", "request_size", "request_encoding", "response", "response_size",
+                 "response_encoding"],
+    "properties": {
+        "id": {"type": "integer", "description": "the row id; ids only grow"},
+        "received": {"type": "number", "description": "when the request was heard, Unix seconds (host clock)"},
+        "switch_time": {**_TEXT, "description": "when it was heard on the switch clock (ISO 8601)"},
+        "topic": {"type": "string", "description": "the MQTT topic, or the HTTP method, path and header names"},
+        "channel": {**_TEXT, "description": "pos, national, app, admin, or null for a stray message"},
+        "sender": {**_TEXT, "description": "the terminal_id, the fixmedins_code on the national door, psn_no, admin"},
+        "infno": _TEXT, "msgid": _TEXT,
+        "code": {**_TEXT, "description": "the first answer's code; null when none went out"},
+        "answers": {"type": "integer", "description": "answers sent: 0 dropped, 2 duplicated (fault rules)"},
+        "took_ms": {"type": ["number", "null"]}, "hint": {**_TEXT, "description": "what looks wrong, if anything"},
+        "request": {"type": "string", "description": "the request as heard, cut to the journal's payload limit"},
+        "request_size": {"type": "integer"},
+        "request_encoding": {"enum": ["utf-8", "base64"], "description": "base64 when the bytes are not UTF-8"},
+        "response": {**_TEXT, "description": "the first answer sent, cut likewise; null when none went out"},
+        "response_size": {"type": ["integer", "null"]},
+        "response_encoding": {"enum": ["utf-8", "base64"]},
+    },
+}
+
+
+def _journal() -> dict[str, Any]:
+    """``GET /gongji/v1/journal`` (switch/doors/journal_http.py)."""
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    text = {"type": "string", "minLength": 1, "maxLength": 64}
+    plain = {"text/plain": {"schema": {"type": "string"}}}
+    refused = {"application/json": {"schema": {
+        "type": "object", "required": ["code", "err_msg"],
+        "properties": {"code": {"const": "UNAUTHORIZED"}, "err_msg": {"type": "string"}}}}}
+    page = {"type": "object", "required": ["rows", "after", "more"], "additionalProperties": False, "properties": {
+        "rows": {"type": "array", "items": _ref("JournalRow"), "description": "oldest first"},
+        "after": {"type": "integer", "description": "the last row's id (the query's after when none): the next "
+                                                    "page's after"},
+        "more": {"type": "boolean", "description": "the page is full: ask again from after"}}}
+    return {"get": {
+        "summary": "the traffic journal, read-only",
+        "description": "The rows after a row id, oldest first; the switch writes its pending rows before it "
+                       "answers. With --admin-token it needs `Authorization: Bearer <token>`.",
+        "parameters": [
+            query("after", {"type": "integer", "minimum": 0, "default": 0}, "rows with a larger id"),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "at most this many"),
+            query("terminal_id", text, "the sender, or a terminal its topic names"),
+            query("fixmedins_code", text, "the national door's sender, or the envelope's fixmedins_code")],
+        "responses": {
+            "200": {"description": "a page of rows", "content": {"application/json": {"schema": page}}},
+            "400": {"description": "a query parameter is wrong (one line naming it)", "content": plain},
+            "401": {"description": "the admin token is missing", "content": refused},
+            "403": {"description": "the admin token is wrong", "content": refused},
+            "404": {"description": "the switch keeps no traffic journal (--journal-max 0)", "content": plain}}}}
+
+
 def build(server: str = "http://127.0.0.1:8080") -> dict[str, Any]:
     """The OpenAPI 3.1 document of the HTTP door listening at ``server``."""
     names, components = component_schemas()
@@ -137,12 +197,15 @@ def build(server: str = "http://127.0.0.1:8080") -> dict[str, Any]:
                                                  "description": "each data line is one of the events",
                                                  "x-gongji-events": {"oneOf": events}}}}}}}},
     }
+    paths["/gongji/v1/journal"] = _journal()
+    components["JournalRow"] = _ROW
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "gongji settlement switch: the HTTP door", "version": "1",
                  "description": "The national interface's envelope over HTTP (docs/national.md), and the v1 "
                                 "admin and member-app envelopes (docs/protocol.md). Every answer is HTTP 200, "
-                                "failures included, except 404 (unknown path), 405 (method) and 413 (size)."},
+                                "failures included, except 404 (unknown path), 405 (method) and 413 (size); "
+                                "the journal's GET answers 400, 401 and 403 as well."},
         "servers": [{"url": server}],
         "paths": paths,
         "components": {"schemas": components},

@@ -371,6 +371,21 @@ class SqliteStore:
         if prune:
             journal.pruned()
 
+    async def read_journal(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """Write the journal's pending rows, then ``read`` the file, in one thread hop (the HTTP door's journal)."""
+        journal, heard = self.journal, self.journal.take() if self.journal is not None else []
+
+        def run(db: sqlite3.Connection) -> T:
+            if journal is not None and heard:
+                journal_sql.insert(db, heard, journal.payload_limit)
+            return read(db)
+
+        try:
+            # Nothing pending: a plain read, no write transaction.
+            return await self._in_thread(_in_transaction(run) if heard else run)
+        except sqlite3.Error as exc:
+            raise StoreError(f"journal read failed: {describe(exc)}") from exc
+
     async def close(self) -> None:
         if self._db is not None:
             with contextlib.suppress(StoreError):  # diagnostics; closing the ledger matters more

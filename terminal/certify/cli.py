@@ -22,9 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--door", choices=("mqtt", "http"), default="mqtt", help="the door the till uses (mqtt)")
     p.add_argument("--terminal", default="POS-01", help="the till's terminal_id on MQTT (POS-01)")
     p.add_argument("--fixmedins", default="P37050200001", help="the till's institution code (P37050200001)")
-    p.add_argument("--broker", help="a running switch's broker, mqtt://HOST:PORT (needs --db)")
-    p.add_argument("--http", help="a running switch's HTTP door, http://HOST:PORT (needs --db)")
-    p.add_argument("--db", type=Path, help="the running switch's ledger (its --db), to read its traffic journal")
+    p.add_argument("--broker", help="a running switch's broker, mqtt://HOST:PORT")
+    p.add_argument("--http", help="a running switch's HTTP door, http://HOST:PORT")
+    p.add_argument("--switch-http", help="the running switch's HTTP door, where its traffic journal is read "
+                                         "(default: --http, else http://127.0.0.1:8080)")
+    p.add_argument("--db", type=Path, help="instead: the running switch's ledger (its --db), its journal read "
+                                          "from the file")
     p.add_argument("--switch-broker", help="the switch started here uses this broker (e.g. mosquitto's)")
     p.add_argument("--token", help="the switch's admin token")
     p.add_argument("--topic-root", default="gongji/v1", help="the switch's MQTT topic root (gongji/v1)")
@@ -71,7 +74,8 @@ async def _run(args: argparse.Namespace) -> int:
     from terminal.certify.session import CertifyError, Options, Result, certify
 
     opts = Options(args.door, args.terminal, args.fixmedins, args.broker, args.http, args.db, args.switch_broker,
-                   args.token, args.topic_root, late_after=args.late_after, only=tuple(args.case), workdir=args.out)
+                   args.token, args.topic_root, late_after=args.late_after, only=tuple(args.case), workdir=args.out,
+                   switch_http=args.switch_http)
     console = Console(soft_wrap=not sys.stdout.isatty())
     worker: Worker = DriverProcess(args.driver, args.out / "driver.log", args.driver_timeout) if args.driver \
         else Cashier()

@@ -23,6 +23,7 @@ from switch.bootstrap import Settings, running
 from switch.wire.topics import DEFAULT_ROOT
 from terminal.certify.cases import Case, all_cases
 from terminal.certify.driver import Worker
+from terminal.certify.journal_http import DEFAULT_SWITCH_HTTP, HttpTraffic
 from terminal.certify.judges import Verdict, Watched
 from terminal.certify.population import load_input
 from terminal.certify.traffic import Exchange, JournalTraffic
@@ -49,13 +50,14 @@ class Options:
     fixmedins: str = "P37050200001"
     broker: str | None = None  # a running switch's broker
     http: str | None = None  # a running switch's HTTP door
-    db: Path | None = None  # a running switch's ledger, for its traffic journal
+    db: Path | None = None  # a running switch's ledger, for its traffic journal (else read over HTTP)
     own_broker: str | None = None  # the switch started here uses this broker (else an embedded one)
     token: str | None = None
     root: str = DEFAULT_ROOT
     late_after: float = 10.0
     only: tuple[str, ...] = ()
     workdir: Path = Path("certify-report")
+    switch_http: str | None = None  # a running switch's HTTP door, for its journal (default: --http, or :8080)
 
     @property
     def sender(self) -> str:
@@ -97,8 +99,6 @@ def _free_port() -> int:
 async def target(opts: Options) -> AsyncIterator[Target]:
     """The switch to certify against: a running one (``--broker``/``--http``) or one started here."""
     if opts.broker or opts.http:
-        if opts.db is None:
-            raise CertifyError("--db: against a running switch, name its ledger (its --db): the traffic journal")
         if opts.door == "http" and not opts.http:
             raise CertifyError("--http: --door http against a running switch needs its HTTP door's URL")
         if opts.door == "mqtt" and not opts.broker:
@@ -111,7 +111,10 @@ async def target(opts: Options) -> AsyncIterator[Target]:
         except aiomqtt.MqttError as exc:
             raise CertifyError(f"cannot reach the broker {url}: {exc}") from None
         try:
-            yield Target(line, JournalTraffic(opts.db, opts.sender), url)
+            traffic = JournalTraffic(opts.db, opts.sender) if opts.db is not None else \
+                HttpTraffic(opts.switch_http or opts.http or DEFAULT_SWITCH_HTTP, opts.sender, opts.door, opts.token)
+            await traffic.mark()  # a journal that cannot be read is one line before the first case
+            yield Target(line, traffic, url)
         finally:
             await line.__aexit__(None, None, None)
         return

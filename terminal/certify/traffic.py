@@ -2,8 +2,10 @@
 
 Strategy: every door's exchanges are journaled by the switch (the request as heard, the answers sent,
 how many went out), so one reader serves both doors: over MQTT the till's ``pos/{terminal_id}`` topics,
-over HTTP the exchanges of its ``fixmedins_code``. The journal is written about once a second; a run
-that owns its switch writes it on demand, one against a running switch waits for the next write.
+over HTTP the exchanges of its ``fixmedins_code``. Against a running switch the run reads them through
+its HTTP door (``GET /gongji/v1/journal``, which writes the pending rows before it answers; see
+``terminal.certify.journal_http``), or from its ledger file (``--db``: the journal is written about
+once a second, so the read waits for the next write). A run that owns its switch writes it on demand.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from switch.journal.table import read_journal
 from switch.store.base import StoreError
 from terminal.errors import TerminalError
 
-__all__ = ["DATA_WRAPPED", "Exchange", "JournalTraffic", "TrafficError", "fen", "settlement_data"]
+__all__ = ["DATA_WRAPPED", "Exchange", "JournalTraffic", "TrafficError", "exchange_of", "fen", "settlement_data"]
 
 DATA_WRAPPED = ("1101", "2103", "2208", "2601")  # the platform wraps these inputs in data{...}
 SETTLING = ("2101", "2102", "2206", "2207")
@@ -46,6 +48,8 @@ class Exchange:
     took_ms: float | None
     request: dict[str, Any]
     response: dict[str, Any] | None
+    channel: str | None = None
+    sender: str | None = None
 
     @property
     def input(self) -> dict[str, Any]:
@@ -93,6 +97,14 @@ def fen(value: Any) -> int | None:
         return None
 
 
+def exchange_of(id: int, received: float, switch_time: str | None, channel: str | None, sender: str | None,
+                infno: str | None, msgid: str | None, code: str | None, answers: int, took_ms: float | None,
+                request: bytes | None, response: bytes | None) -> Exchange:
+    """An exchange from a journal row's columns (the payloads parsed; one that is not a JSON object: empty)."""
+    return Exchange(id, received, switch_time, infno, msgid, code, answers, took_ms, _parse(request) or {},
+                    _parse(response), channel, sender)
+
+
 def _parse(blob: bytes | None) -> dict[str, Any] | None:
     if blob is None:
         return None
@@ -106,23 +118,28 @@ def _parse(blob: bytes | None) -> dict[str, Any] | None:
 class JournalTraffic:
     """The till's exchanges (the pos or national channel, sender ``sender``) in the journal of the switch's ``db``."""
 
-    def __init__(self, db: Path, sender: str, write: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(self, db: Path | None, sender: str, write: Callable[[], Awaitable[None]] | None = None) -> None:
         self.db = db
         self.sender = sender
         self.write = write  # writes the journal now (a switch run in this process); None: wait for it
 
-    async def _rows(self, after: int, wait: bool = True) -> list[Exchange]:
+    async def _read(self, after: int, wait: bool) -> list[Exchange]:
+        """Every exchange journaled after row ``after`` that may be the till's (filtered again by ``_rows``)."""
         if self.write is not None:
             await self.write()
         elif wait:
             await asyncio.sleep(WRITE_WAIT)
+        assert self.db is not None  # set unless a subclass reads elsewhere
         try:
             rows = await asyncio.to_thread(read_journal, self.db, terminal=self.sender, limit=READ_LIMIT)
         except StoreError as exc:
             raise TrafficError(f"cannot read the till's traffic: {exc}") from None
-        found = [Exchange(r.id, r.received, r.switch_time, r.infno, r.msgid, r.code, r.answers, r.took_ms,
-                          _parse(r.request) or {}, _parse(r.response))
-                 for r in rows if r.id > after and r.channel in ("pos", "national") and r.sender == self.sender]
+        return [exchange_of(r.id, r.received, r.switch_time, r.channel, r.sender, r.infno, r.msgid, r.code,
+                            r.answers, r.took_ms, r.request, r.response) for r in rows if r.id > after]
+
+    async def _rows(self, after: int, wait: bool = True) -> list[Exchange]:
+        found = [e for e in await self._read(after, wait) if e.channel in ("pos", "national")
+                 and e.sender == self.sender]
         # A late answer is journaled when it went out: the order the till spoke in is the order heard.
         return sorted(found, key=lambda e: (e.received, e.id))
 

@@ -50,6 +50,48 @@ def test_running_switch_over_both_doors(switch: tuple[SwitchProcess, Path, str],
     assert verdicts(tmp_path / "mqtt") == {"swipe-again": "pass", "msgids": "pass"}
 
 
+def test_running_switch_without_its_ledger_over_both_doors(switch: tuple[SwitchProcess, Path, str],
+                                                           tmp_path: Path) -> None:
+    """Without --db the run reads the journal through the switch's HTTP door: the reference till passes on both."""
+    proc, _, broker = switch
+    over_http = certify("--door", "http", "--http", proc.http_url, "--driver", DRIVER,
+                        "--case", "card-read", "--case", "dropped-answer", "--out", str(tmp_path / "http"))
+    assert over_http.returncode == 0, over_http.stdout + over_http.stderr
+    assert verdicts(tmp_path / "http") == {"card-read": "pass", "dropped-answer": "pass"}
+    over_mqtt = certify("--door", "mqtt", "--broker", broker, "--switch-http", proc.http_url, "--driver", DRIVER,
+                        "--case", "cancel", "--case", "duplicate-answer", "--case", "msgids",
+                        "--out", str(tmp_path / "mqtt"))
+    assert over_mqtt.returncode == 0, over_mqtt.stdout + over_mqtt.stderr
+    assert verdicts(tmp_path / "mqtt") == {"cancel": "pass", "duplicate-answer": "pass", "msgids": "pass"}
+
+
+def test_the_journal_door_off_or_a_refused_token_is_one_line(switch: tuple[SwitchProcess, Path, str],
+                                                             tmp_path: Path) -> None:
+    """No HTTP door at --switch-http, or a wrong token for the journal: exit 2, one line; the right token passes."""
+    _, _, broker = switch
+    off = certify("--door", "mqtt", "--broker", broker, "--switch-http", "http://127.0.0.1:9", "--driver", DRIVER,
+                  "--out", str(tmp_path / "off"))
+    assert (off.returncode, off.stderr) == (
+        2, "gongji-terminal certify: cannot reach the switch's traffic journal at http://127.0.0.1:9/gongji/v1/journal"
+           ": Connect call failed ('127.0.0.1', 9) (is the switch's HTTP door on? pass its URL with --switch-http, "
+           "or its ledger with --db)\n"), off.stdout
+    port = free_port()
+    guarded = SwitchProcess("--clock", "virtual", "--db", str(tmp_path / "g.db"), "--listen", f"127.0.0.1:{port}",
+                            "--admin-token", "s3cret").start()
+    try:
+        refused = certify("--door", "http", "--http", guarded.http_url, "--token", "nope", "--driver", DRIVER,
+                          "--out", str(tmp_path / "refused"))
+        allowed = certify("--door", "http", "--http", guarded.http_url, "--token", "s3cret", "--driver", DRIVER,
+                          "--case", "card-read", "--out", str(tmp_path / "allowed"))
+    finally:
+        guarded.terminate()
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert (refused.returncode, refused.stderr) == (
+        2, f"gongji-terminal certify: the switch's traffic journal at {guarded.http_url}/gongji/v1/journal refused: "
+           "admin token wrong: the bearer token is not the one this switch was started with (--admin-token) "
+           "(pass the switch's admin token with --token)\n"), refused.stdout
+
+
 def test_a_cashier_who_does_nothing_fails_the_case(tmp_path: Path) -> None:
     """Without --driver the prompt asks the cashier; pressing Enter without a sale fails card-read, exit 1."""
     done = certify("--case", "card-read", "--out", str(tmp_path), stdin="\n")
@@ -64,7 +106,9 @@ def test_a_cashier_who_does_nothing_fails_the_case(tmp_path: Path) -> None:
     (["--case", "nope"], "gongji-terminal certify: --case 'nope': no such case (one of cancel, card-read, "
      "clinic-chain, dropped-answer, duplicate-answer, late-answer, msgids, reconcile, swipe-again)"),
     (["--http", "http://127.0.0.1:9", "--door", "http"],
-     "gongji-terminal certify: --db: against a running switch, name its ledger (its --db): the traffic journal"),
+     "gongji-terminal certify: cannot reach the switch's traffic journal at http://127.0.0.1:9/gongji/v1/journal: "
+     "Connect call failed ('127.0.0.1', 9) (is the switch's HTTP door on? pass its URL with --switch-http, or its "
+     "ledger with --db)"),
     (["--driver", "false"], "gongji-terminal certify: driver exited (status 1) during the hello; its stderr: (empty)"),
     (["--late-after", "0"], "gongji-terminal certify: --late-after must be more than 0 seconds"),
     (["--broker", "mqtt://127.0.0.1:9", "--db", "ledger.db"],

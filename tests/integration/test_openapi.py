@@ -31,7 +31,7 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     validate(doc)
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {CALL_SERVICE, "/csb/{infno}", "/gongji/v1/admin", "/gongji/v1/app/{psn_no}",
-                                 "/gongji/v1/events"}
+                                 "/gongji/v1/events", "/gongji/v1/journal"}
     assert doc["paths"]["/csb/{infno}"]["post"]["parameters"][0]["schema"]["enum"] == [
         "1101", "2101", "2102", "2103", "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208", "2601",
         "3201", "9001", "9002"]
@@ -71,3 +71,17 @@ async def test_real_requests_and_answers_fit_the_document(client: HttpClient) ->
     assert codes == ["OK", "POOLING_AVAILABLE", "OK", "INVALID_REQUEST", "PERSON_NOT_FOUND"]
     admin = await client.admin("admin.state")
     _validator(doc, "admin.response").validate(json.loads(json.dumps(admin, default=str)))
+
+
+async def test_a_real_journal_page_fits_the_document(client: HttpClient) -> None:
+    """GET /gongji/v1/journal's parameters and answers are the document's: a real page of rows validates."""
+    doc = build()
+    journal = doc["paths"]["/gongji/v1/journal"]["get"]
+    assert [p["name"] for p in journal["parameters"]] == ["after", "limit", "terminal_id", "fixmedins_code"]
+    assert sorted(journal["responses"]) == ["200", "400", "401", "403", "404"]
+    await client.post(CALL_SERVICE, national("1101", {"mdtrt_cert_type": "01", "mdtrt_cert_no": cert("DH")}))
+    status, body = await client.raw("/gongji/v1/journal?limit=5", b"", method="GET")
+    page = json.loads(body)
+    schema = journal["responses"]["200"]["content"]["application/json"]["schema"]
+    Draft202012Validator({"components": doc["components"], **schema}).validate(page)
+    assert (status, [r["infno"] for r in page["rows"]], page["more"]) == (200, ["admin.load", "1101"], False)

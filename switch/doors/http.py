@@ -246,8 +246,14 @@ class HttpDoor:
                 request.transport.abort()
 
 
+_TYPED = b'{"type":"'  # how the service encodes every event: its type first, compact
+
+
 def _frame(event: bytes) -> bytes:
     """One Server-Sent Event: ``event: <type>`` and the v1 event JSON (one line: JSON escapes newlines)."""
+    end = event.find(b'"', len(_TYPED)) if event.startswith(_TYPED) else -1
+    if end > 0 and b"\\" not in event[len(_TYPED):end]:  # a plain type: read in place, no parse per event
+        return b"event: " + event[len(_TYPED):end] + b"\ndata: " + event + b"\n\n"
     kind = "event"
     with contextlib.suppress(ValueError):
         parsed = json.loads(event)

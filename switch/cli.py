@@ -18,6 +18,7 @@ from switch.bootstrap import Settings, serve
 from switch.doors.broker import PortTaken
 from switch.errors import ConfigError
 from switch.kit.commands import TOOLS, add_tools, run_tool
+from switch.loglines import LineFormatter, TurnHandler
 from switch.store.base import StoreOpenError
 
 __all__ = ["main"]
@@ -130,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in TOOLS:
         return run_tool(args)
-    logging.basicConfig(level=getattr(args, "log_level", "WARNING"), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = TurnHandler(sys.stderr)
+    handler.setFormatter(LineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(args, "log_level", "WARNING"), handlers=[handler])
     # The logging HOWTO's "Optimization": skip what the format never shows (caller frame, thread,
     # process), which is most of the cost of the one line per transaction.
     logging._srcfile = None

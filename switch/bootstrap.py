@@ -9,11 +9,9 @@ flight is answered, then the loops, the store and an embedded broker).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -37,6 +35,7 @@ from switch.service.delivery import Serve, serving, sweep_windows
 from switch.service.faults import FaultFileError, load_fault_file
 from switch.service.handling import SettlementSwitch
 from switch.service.heap import freeze_state, keep_young
+from switch.signals import stop_on_signals
 from switch.store.sqlite import SqliteStore
 from switch.wire.topics import DEFAULT_ROOT
 
@@ -328,21 +327,6 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
         yield run
 
 
-@contextlib.contextmanager
-def _signals(stop: asyncio.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop`` while the block runs."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        yield
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
-
-
 async def serve(settings: Settings, stop: asyncio.Event | None = None,
                 on_ready: Callable[[str], None] | None = None, *, log_ready: bool = True) -> int:
     """Run the switch until SIGINT/SIGTERM (or ``stop``); returns the process exit status.
@@ -351,7 +335,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
     stdout and stderr are one file (``serve > log 2>&1``), where it would otherwise appear twice.
     """
     stop = stop or asyncio.Event()
-    with _signals(stop):
+    with stop_on_signals(stop):
         async with running(settings, stop, tune_heap=True) as run:
             if await run.ready():
                 line = run.ready_line()

@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from switch.signals import until_signalled
 from switch.wire.topics import DEFAULT_ROOT
 
 if TYPE_CHECKING:
@@ -112,7 +113,6 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _stay(args: argparse.Namespace, url: str) -> None:
     """Serve on after the stories, so a person can try ``gongji-terminal swipe`` on the demo's families."""
-    import signal
     from datetime import datetime
 
     from switch.service.clock import CST
@@ -125,11 +125,7 @@ async def _stay(args: argparse.Namespace, url: str) -> None:
           "Ctrl-C stops it. Try:\n"
           f"  gongji-terminal swipe --broker {url} --root {args.root} --fixmedins P37050200001 "
           f"--cert QR-D002 --amount 80.00", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_signalled()
 
 
 async def _play(args: argparse.Namespace, url: str, switch: SettlementSwitch, tmp: Path,

@@ -7,11 +7,11 @@ client of the HTTP door; this command only starts the switch, loads the families
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 from datetime import datetime, time
 from typing import TYPE_CHECKING
+
+from switch.signals import until_signalled
 
 if TYPE_CHECKING:
     from switch.bootstrap import Running
@@ -36,9 +36,5 @@ async def studio(args: argparse.Namespace, switch: Running) -> int:
         await admin.load(demo["people"], demo["bindings"])
     print(f"gongji studio: {switch.http.url}/ (switch clock {demo['start']} China time, ×{args.speed:g}; "
           f"{len(demo['people'])} people, {len(demo['stories'])} stories); Ctrl-C stops it", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_signalled()
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ import aiomqtt
 
 from switch.doors.mqtt import NODELAY, parse_broker_url
 from switch.doors.publish import MAX_INFLIGHT, publish_nowait
+from switch.signals import stop_on_signals
 from switch.wire.topics import DEFAULT_ROOT, request_filters
 
 __all__ = ["FIXED_OUTPUT", "answer_to", "serve_echo"]
@@ -74,12 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve_echo(args.broker, args.root, stop, lambda: print(f"echo ready on {args.broker} under "
-                                                                     f"{args.root}/", flush=True))
+        with stop_on_signals(asyncio.Event()) as stop:
+            await serve_echo(args.broker, args.root, stop, lambda: print(f"echo ready on {args.broker} under "
+                                                                         f"{args.root}/", flush=True))
 
     try:
         asyncio.run(run())

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 
 from aiohttp import web
 
+from switch.signals import stop_on_signals
 from terminal.load.echo import FIXED_OUTPUT
 
 __all__ = ["national_answer", "serve_http_echo"]
@@ -64,11 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve_http_echo(host, int(port), stop)
+        with stop_on_signals(asyncio.Event()) as stop:
+            await serve_http_echo(host, int(port), stop)
 
     try:
         asyncio.run(run())

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from switch.signals import until_signalled
+
 __all__ = ["Child", "amqtt_process", "cpu_seconds", "echo_process", "free_port", "http_echo_process",
            "mosquitto_process", "rss_mb", "switch_process"]
 
@@ -170,12 +172,8 @@ def _amqtt_main(listen: str) -> int:
     async def serve() -> None:
         broker = EmbeddedBroker(host or "127.0.0.1", int(port))
         await broker.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         print(f"amqtt ready on {listen}", flush=True)
-        await stop.wait()
+        await until_signalled()
         await broker.stop()
 
     asyncio.run(serve())

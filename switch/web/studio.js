@@ -31,18 +31,25 @@ let refreshing = null;
 let again = false;
 
 // One read at a time; events arriving meanwhile ask for one more read after it.
+// One read at a time; a call during it asks for one more read after it. The last check of `again` and
+// the end of `refreshing` happen in one step: a call in between would otherwise be promised a read that
+// had already ended (a cap set just then was never shown).
 async function refresh() {
   if (refreshing) { again = true; return refreshing; }
   refreshing = (async () => {
-    do {
-      again = false;
-      const [state, clock] = await Promise.all([admin("admin.state", {}, true), admin("admin.clock", {}, true)]);
-      if (state.code === "OK") ctx.state = state.output;
-      if (clock.code === "OK") ctx.setClock(clock.output);
-      ctx.listeners.forEach((listener) => listener());
-    } while (again);
+    try {
+      do {
+        again = false;
+        const [state, clock] = await Promise.all([admin("admin.state", {}, true), admin("admin.clock", {}, true)]);
+        if (state.code === "OK") ctx.state = state.output;
+        if (clock.code === "OK") ctx.setClock(clock.output);
+        ctx.listeners.forEach((listener) => listener());
+      } while (again);
+    } finally {
+      refreshing = null;
+    }
   })();
-  try { await refreshing; } finally { refreshing = null; }
+  return refreshing;
 }
 
 function renderFamily() {

@@ -20,7 +20,7 @@ import aiomqtt
 
 from switch.doors.link import NODELAY, BrokerAddress, keep_connected, parse_broker_url, read_until
 from switch.doors.liveness import Deaf, Hearing, first_failure
-from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_nowait
+from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_at_most_once, publish_nowait
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
 from switch.wire.events import recipients
@@ -143,11 +143,17 @@ class MqttDoor:
         At QoS 0: events are at most once anyway (published after the answer, lost in a crash), and the
         broker's PUBACK for each of them cost the switch more than the event itself.
         """
+        client = self._client
+        if client is None or not events:
+            return
+        messages: list[tuple[str, bytes]] = []
         for event in events:
-            self._send(self._events, event, EVENT_QOS)
+            messages.append((self._events, event))
             terminals, people = recipients(json.loads(event)["data"])
-            for terminal in terminals:
-                self._send(events_topic(self.root, "pos", terminal), event, EVENT_QOS)
-            for psn_no in people:
-                self._send(events_topic(self.root, "app", psn_no), event, EVENT_QOS)
+            messages += [(events_topic(self.root, "pos", terminal), event) for terminal in terminals]
+            messages += [(events_topic(self.root, "app", psn_no), event) for psn_no in people]
+        try:
+            publish_at_most_once(client, messages)
+        except aiomqtt.MqttError as exc:
+            log.warning("could not publish %d events (%s); events are at most once", len(events), exc)
 

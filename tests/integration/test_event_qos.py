@@ -43,3 +43,38 @@ async def test_answers_arrive_at_qos1_and_events_at_qos0(mosquitto_url: str, top
         await asyncio.wait_for(collect(), 10)
     assert sorted(got) == [("/events", 0, "settlement.committed"), ("/events/app/DH", 0, "settlement.committed"),
                            ("/events/pos/T1", 0, "settlement.committed"), ("/pos/T1/resp", 1, "OK")]
+
+
+async def test_a_big_loads_events_follow_its_answer_in_order(mosquitto_url: str, topic_root: str,
+                                                              tmp_path: Path) -> None:
+    """admin.load of 200 bindings: the answer first, then each binding.created on /events and both apps, in order."""
+    broker = parse_broker_url(mosquitto_url)
+    people = [{"psn_no": f"EV{i:04d}", "psn_name": "张伟", "insutype": "310", "insuplc_admdvs": "370500"}
+              for i in range(400)]
+    bindings = [{"holder_psn_no": f"EV{i:04d}", "relative_psn_no": f"EV{i + 200:04d}", "rltn": "child"}
+                for i in range(200)]
+    got: list[tuple[str, str]] = []
+    async with (in_process_switch(mosquitto_url, topic_root, tmp_path / "big.db") as live,
+                aiomqtt.Client(broker.host, broker.port) as client):
+        await client.subscribe([(f"{live.root}/admin/resp", 1), (f"{live.root}/events/#", 0),
+                                (f"{live.root}/events", 0)])
+        request = {"infno": "admin.load", "msgid": "load-big", "input": {"people": people, "bindings": bindings}}
+        await client.publish(f"{live.root}/admin/req", json.dumps(request), qos=1)
+
+        async def collect() -> None:
+            async for message in client.messages:
+                body = json.loads(bytes(message.payload))
+                topic = str(message.topic).removeprefix(live.root)
+                got.append((topic, body.get("code") or body["data"]["relative_psn_no"]))
+                if len(got) == 1 + 3 * 200:
+                    return
+
+        try:
+            await asyncio.wait_for(collect(), 20)
+        except TimeoutError:
+            raise AssertionError(f"{len(got)} messages: {got[:3]}") from None
+    assert got[0] == ("/admin/resp", "OK")
+    for topic in ("/events", *(f"/events/app/EV{i:04d}" for i in range(400))):
+        expected = [f"EV{i + 200:04d}" for i in range(200)] if topic == "/events" else (
+            [f"EV{int(topic[-4:]) % 200 + 200:04d}"] if topic.startswith("/events/app/") else [])
+        assert [r for t, r in got if t == topic] == expected

@@ -45,20 +45,29 @@ class JournalRow:
     response_size: int | None
 
 
-def insert(db: sqlite3.Connection, heard: Sequence[Heard], limit: int) -> None:
-    """Insert inside the caller's transaction; a row that cannot be described is dropped, never the batch."""
+def rows_of(heard: Sequence[Heard], limit: int) -> list[tuple[object, ...]]:
+    """The rows of ``heard``; a message that cannot be described is logged and left out, never the batch."""
     rows = []
     for h in heard:
         try:
             rows.append(tuple(_storable(v) for v in row_of(h, limit)))
         except Exception:  # diagnostics must never fail the ledger transaction they ride in
             log.exception("journal: cannot describe a message on %s; not journaled", h.topic)
+    return rows
+
+
+INSERT_SQL = f"INSERT INTO journal ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+
+
+def insert(db: sqlite3.Connection, heard: Sequence[Heard], limit: int) -> None:
+    """Insert inside the caller's transaction; a row that cannot be described is dropped, never the batch."""
+    rows = rows_of(heard, limit)
     if not rows:
         return
     # A savepoint fences the journal off: if its rows cannot be written, the ledger still commits.
     db.execute("SAVEPOINT journal")
     try:
-        db.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", rows)
+        db.executemany(INSERT_SQL, rows)
     except (sqlite3.Error, ValueError) as exc:
         db.execute("ROLLBACK TO journal")
         log.error("journal: %d rows not journaled: %s", len(rows), exc)
@@ -72,9 +81,12 @@ def _storable(value: object) -> object:
     return value
 
 
+PRUNE_SQL = "DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?"
+
+
 def prune(db: sqlite3.Connection, keep: int) -> None:
     """Keep the newest ``keep`` rows (ids only grow, so this is a range delete on the rowid)."""
-    db.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (keep,))
+    db.execute(PRUNE_SQL, (keep,))
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,11 @@ class LedgerLock:
         os.pwrite(fd, f"pid {os.getpid()}, started {started}\n".encode(), 0)
         self._fd = fd
 
+    @property
+    def fd(self) -> int | None:
+        """The locked descriptor, for a helper process that must keep the ledger locked while it lives."""
+        return self._fd
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the last descriptor releases the flock

@@ -1,8 +1,10 @@
 """SQLite backend of the store: WAL, synchronous=FULL, a double-entry ledger, one transaction per batch.
 
-Strategy: a whole batch of commits runs as one function inside aiosqlite's worker thread (one
-thread hop per batch, not one per statement), in one transaction. Either every request of the
-batch is on disk or none is; answers are sent only after this returns.
+Strategy: a whole batch of commits is recorded as statements and run by the ledger writer, a
+process of its own (``writer.py``), in one transaction: no statement waits for the GIL of the
+interpreter that answers. Either every request of the batch is on disk or none is; answers are
+sent only after this returns. Reads (the load at start, journal pages, audits) stay on aiosqlite's
+thread: WAL lets them read beside the writer.
 """
 
 from __future__ import annotations
@@ -47,12 +49,13 @@ from switch.core.model import (
 )
 from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
-from switch.journal.hints import Journal
+from switch.journal.hints import Heard, Journal
 from switch.store import clinic_sql
 from switch.store.audit import audit_ledger
 from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
 from switch.store.lock import LedgerLock
 from switch.store.schema import SCHEMA_VERSION, TABLES, check_file, create_or_migrate, describe, read_version
+from switch.store.writer import Ops, WriterProcess
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
@@ -119,7 +122,7 @@ class _Batch:
         for params in rows:
             self.execute(sql, params)
 
-    def flush(self, db: sqlite3.Connection) -> None:
+    def flush(self, db: sqlite3.Connection | Ops) -> None:
         for runs in self.runs.values():
             for sql, rows in runs:
                 db.executemany(sql, rows)
@@ -131,7 +134,7 @@ class _Batch:
         self.balances.clear()
 
 
-_Db = sqlite3.Connection | _Batch
+_Db = sqlite3.Connection | _Batch | Ops
 
 
 def _write(db: _Db, effect: Effect) -> None:
@@ -232,6 +235,7 @@ class SqliteStore:
         self.journal = journal
         self._db: aiosqlite.Connection | None = None
         self._lock = LedgerLock(self.path)
+        self.writer = WriterProcess(self.path)  # every write transaction once open: see writer_child.py
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -254,34 +258,37 @@ class SqliteStore:
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._in_thread(_in_transaction(_prepare))
+            await self.writer.start(self._lock.fd)
         except (sqlite3.Error, OSError) as exc:
             raise StoreOpenError(f"cannot open ledger {self.path}: {describe(exc)}") from None
 
     async def commit(self, batch: Sequence[Commit]) -> None:
         # Journal rows ride along in the batch's transaction: no fsync of their own under load.
         heard = self.journal.take() if self.journal is not None else []
+        ops, writes = Ops(), _Batch()
+        for item in batch:
+            for effect in item.effects:
+                if isinstance(effect, Reset):
+                    writes.flush(ops)
+                    _write(ops, effect)
+                else:
+                    _write(writes, effect)
+            r = item.reply
+            if r is not None:
+                writes.execute(_PUT_REPLY, (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code,
+                                            r.setl_id, r.response, r.at))
+        writes.flush(ops)
+        await self._written(ops.ops, heard, "commit failed")
 
-        def run(db: sqlite3.Connection) -> None:
-            if heard:
-                journal_sql.insert(db, heard, self.journal.payload_limit)  # type: ignore[union-attr]
-            writes = _Batch()
-            for item in batch:
-                for effect in item.effects:
-                    if isinstance(effect, Reset):
-                        writes.flush(db)
-                        _write(db, effect)
-                    else:
-                        _write(writes, effect)
-                r = item.reply
-                if r is not None:
-                    writes.execute(_PUT_REPLY, (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code,
-                                                r.setl_id, r.response, r.at))
-            writes.flush(db)
-
+    async def _written(self, ops: list[tuple[str, list[Sequence[Any]]]], heard: Sequence[Heard],
+                       failed: str) -> list[int]:
+        """Run ``ops`` (and journal ``heard``) as one transaction in the writer; a StoreError saying ``failed``."""
+        journal = self.journal
+        rows = journal_sql.rows_of(heard, journal.payload_limit) if journal is not None and heard else []
         try:
-            await self._in_thread(_in_transaction(run))
-        except sqlite3.Error as exc:
-            raise StoreError(f"commit failed: {describe(exc)}") from exc
+            return await self.writer.run(ops, (journal_sql.INSERT_SQL, rows) if rows else None)
+        except StoreError as exc:
+            raise StoreError(f"{failed}: {exc}") from exc
 
     async def reply_bytes(self, channel: str, sender: str, msgid: str) -> bytes | None:
         rows = await self.db.execute_fetchall(
@@ -339,13 +346,8 @@ class SqliteStore:
     async def prune_replies(self, before: str) -> int:
         """Delete the recorded answers decided before ``before`` (an ISO timestamp); returns how many."""
 
-        def run(db: sqlite3.Connection) -> int:
-            return db.execute("DELETE FROM replies WHERE at < ?", (before,)).rowcount
-
-        try:
-            return await self._in_thread(_in_transaction(run))
-        except sqlite3.Error as exc:
-            raise StoreError(f"pruning answers failed: {describe(exc)}") from exc
+        return (await self._written([("DELETE FROM replies WHERE at < ?", [(before,)])], (),
+                                    "pruning answers failed"))[0]
 
     async def audit(self) -> list[str]:
         """Recompute every balance from the ledger and check the books (conservation, no overdraft)."""
@@ -358,31 +360,18 @@ class SqliteStore:
         if journal is None or self._db is None or not (journal.pending or journal.prune_due()):
             return
         heard, prune = journal.take(), journal.prune_due()
-
-        def run(db: sqlite3.Connection) -> None:
-            journal_sql.insert(db, heard, journal.payload_limit)
-            if prune:
-                journal_sql.prune(db, journal.max_rows)
-
-        try:
-            await self._in_thread(_in_transaction(run))
-        except sqlite3.Error as exc:
-            raise StoreError(f"journal write failed: {describe(exc)}") from exc
+        await self._written([(journal_sql.PRUNE_SQL, [(journal.max_rows,)])] if prune else [], heard,
+                            "journal write failed")
         if prune:
             journal.pruned()
 
     async def read_journal(self, read: Callable[[sqlite3.Connection], T]) -> T:
         """Write the journal's pending rows, then ``read`` the file, in one thread hop (the HTTP door's journal)."""
-        journal, heard = self.journal, self.journal.take() if self.journal is not None else []
-
-        def run(db: sqlite3.Connection) -> T:
-            if journal is not None and heard:
-                journal_sql.insert(db, heard, journal.payload_limit)
-            return read(db)
-
+        heard = self.journal.take() if self.journal is not None else []
+        if heard:  # on disk first, so the read sees every exchange finished before it
+            await self._written([], heard, "journal write failed")
         try:
-            # Nothing pending: a plain read, no write transaction.
-            return await self._in_thread(_in_transaction(run) if heard else run)
+            return await self._in_thread(read)
         except sqlite3.Error as exc:
             raise StoreError(f"journal read failed: {describe(exc)}") from exc
 
@@ -390,6 +379,7 @@ class SqliteStore:
         if self._db is not None:
             with contextlib.suppress(StoreError):  # diagnostics; closing the ledger matters more
                 await self.write_journal()
+            await self.writer.stop()
             await self._db.close()
             self._db = None
         self._lock.release()

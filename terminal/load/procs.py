@@ -42,13 +42,24 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (None where /proc is not available)."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15 of stat)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process and its live children so far (the switch's ledger writer is
+    one); None where /proc is not available."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    total = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (child := _stat(int(entry.name))) is not None and child[1] == str(pid):
+            total += int(child[11]) + int(child[12])  # child[1]: the parent's pid (field 4 of stat)
+    return total / _TICK
 
 
 def rss_mb(pid: int) -> tuple[float, float] | None:

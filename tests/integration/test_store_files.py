@@ -100,7 +100,8 @@ async def test_a_full_disk_is_named_not_hidden_behind_the_rollback(tmp_path: Pat
     await store.open()
     await store.commit([_people(0, 10)])
     (pages,) = next(iter(await store.db.execute_fetchall("PRAGMA page_count")))
-    await store.db.execute(f"PRAGMA max_page_count = {pages + 2}")  # the file may grow by two pages: "disk full"
+    # The file may grow by two pages: "disk full" (set on the writer's connection, which does the writing).
+    await store.writer.run([(f"PRAGMA max_page_count = {pages + 2}", [()])])
     with pytest.raises(StoreError) as full:
         await store.commit([_people(10, 2_000)])
     assert "SQLITE_FULL" in str(full.value) and "disk is full" in str(full.value)

@@ -28,6 +28,11 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
+    # Ctrl-C in a terminal, or a service manager stopping the group, signals every process of it: the
+    # switch then still commits what it holds and closes its ledger, so the writer ends only when its
+    # input ends (the switch closed it) or the switch is gone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: end of input still ends the writer

@@ -1,8 +1,10 @@
-"""What the tools print is true: demo --stay runs on real time, and serve's ready line appears once."""
+"""What the tools print is true: demo --stay runs on real time, serve's ready line appears once, and serve
+stops cleanly when its whole process group is signalled."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -73,3 +75,42 @@ async def test_demo_stay_moves_the_clock_to_real_time(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if stat.rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "service-stop"])
+def test_a_signal_to_the_whole_process_group_stops_serve_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C in a terminal (SIGINT) or a service manager (SIGTERM) signals every process of the group, the
+    ledger writer too: serve still commits what it holds, says "stopped cleanly", exits 0, and leaves no process."""
+    log = tmp_path / "switch.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "switch", "serve", "--listen", f"127.0.0.1:{free_port()}",
+                                 "--db", str(tmp_path / "ledger.db"), "--log-level", "INFO"],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for(log, "gongji-switch ready", proc)
+        writers = _children(proc.pid)
+        assert writers, "serve runs its ledger writer as a child process"
+        os.killpg(proc.pid, sig)
+        assert proc.wait(30) == 0, log.read_text()
+        content = log.read_text()
+        assert "stopped cleanly" in content and "Traceback" not in content and "StoreError" not in content, content
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() for w in writers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{w}").exists() for w in writers)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -12,6 +12,7 @@ here always has its row on disk.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +41,9 @@ class ReplyIndex:
         self.retention = retention
         self._by_key: dict[Key, Recorded] = {}
         self._recent: deque[Key] = deque()  # whose response bytes are still in memory
-        self._expiry: deque[tuple[datetime, Key]] = deque()  # in the order remembered
+        # Keys by the second they were decided in, in the order remembered: one list per second, not a
+        # (datetime, key) pair per answer, which cost about 100 bytes of every answer kept for a day.
+        self._expiry: deque[tuple[float, list[Key]]] = deque()
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -50,8 +53,17 @@ class ReplyIndex:
 
     def remember(self, key: Key, entry: Recorded, at: datetime) -> None:
         """Index ``entry``, decided at ``at``; keys that passed the retention by then are dropped."""
+        # The sender and infno of every request are strings of their own as parsed; a day of answers
+        # keeps tens of thousands of copies of a few names unless they are shared.
+        channel, sender, msgid = key
+        key = (channel, sys.intern(sender), msgid)
+        entry.infno = sys.intern(entry.infno)
         self._by_key[key] = entry
-        self._expiry.append((at, key))
+        second = at.timestamp() // 1
+        if self._expiry and self._expiry[-1][0] == second:
+            self._expiry[-1][1].append(key)
+        else:
+            self._expiry.append((second, [key]))
         if entry.response is not None:
             self._recent.append(key)
             if len(self._recent) > RECENT_RESPONSES:
@@ -63,14 +75,16 @@ class ReplyIndex:
     def expire(self, cutoff: datetime) -> int:
         """Forget every key decided before ``cutoff``; returns how many.
 
-        A virtual clock moved back leaves the order of remembering out of time order: a key then
-        waits behind a newer one at the front, and is forgotten late, never early.
+        Keys go a whole second at a time, once all of it is before ``cutoff``: up to a second late,
+        never early. A virtual clock moved back leaves the order of remembering out of time order: a
+        key then waits behind a newer one at the front, and is forgotten late, never early.
         """
+        limit = cutoff.timestamp()
         dropped = 0
-        while self._expiry and self._expiry[0][0] < cutoff:
-            _, key = self._expiry.popleft()
-            if self._by_key.pop(key, None) is not None:
-                dropped += 1
+        while self._expiry and self._expiry[0][0] + 1 <= limit:
+            for key in self._expiry.popleft()[1]:
+                if self._by_key.pop(key, None) is not None:
+                    dropped += 1
         return dropped
 
     def forget(self, key: Key) -> None:

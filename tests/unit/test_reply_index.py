@@ -1,0 +1,63 @@
+"""The idempotency index in memory: kept for the retention, forgotten a second at a time, never early."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from switch.service.clock import CST
+from switch.service.replies import Recorded, ReplyIndex
+
+T0 = datetime(2026, 12, 2, 10, 0, 0, tzinfo=CST)
+
+
+def _entry(infno: str = "2102") -> Recorded:
+    return Recorded("f" * 32, infno, "OK", None, None)
+
+
+def _fresh(text: str) -> str:
+    """An equal string that is another object, as every parsed request brings."""
+    return text.encode().decode()
+
+
+def test_keys_go_a_whole_second_at_a_time_once_all_of_it_is_past() -> None:
+    """Two answers of 10:00:00 stay while the cutoff is inside that second and go together at 10:00:01."""
+    index = ReplyIndex(timedelta(hours=24))
+    index.remember(("pos", "T1", "m1"), _entry(), T0 + timedelta(milliseconds=200))
+    index.remember(("pos", "T1", "m2"), _entry(), T0 + timedelta(milliseconds=900))
+    index.remember(("pos", "T1", "m3"), _entry(), T0 + timedelta(seconds=1, milliseconds=100))
+    assert index.expire(T0 + timedelta(milliseconds=950)) == 0  # m1 is past, m2 not: neither goes early
+    assert len(index) == 3
+    assert index.expire(T0 + timedelta(seconds=1)) == 2
+    assert index.get(("pos", "T1", "m1")) is None and index.get(("pos", "T1", "m2")) is None
+    assert index.get(("pos", "T1", "m3")) is not None
+    assert index.expire(T0 + timedelta(seconds=2)) == 1 and len(index) == 0
+
+
+def test_remembering_drops_what_passed_the_retention() -> None:
+    """An answer remembered a retention and a second after another one pushes the old one out."""
+    index = ReplyIndex(timedelta(hours=1))
+    index.remember(("national", "P1", "a"), _entry(), T0)
+    index.remember(("national", "P1", "b"), _entry(), T0 + timedelta(minutes=59, seconds=59))
+    assert len(index) == 2
+    index.remember(("national", "P1", "c"), _entry(), T0 + timedelta(hours=1, seconds=1))
+    assert index.get(("national", "P1", "a")) is None and len(index) == 2
+
+
+def test_a_clock_moved_back_forgets_late_never_early() -> None:
+    """Remembered at 10:00:05 then, after the clock went back, at 10:00:02: a cutoff of 10:00:04 drops neither."""
+    index = ReplyIndex(timedelta(hours=24))
+    index.remember(("pos", "T1", "late"), _entry(), T0 + timedelta(seconds=5))
+    index.remember(("pos", "T1", "early"), _entry(), T0 + timedelta(seconds=2))
+    assert index.expire(T0 + timedelta(seconds=4)) == 0
+    assert index.expire(T0 + timedelta(seconds=6)) == 2
+
+
+def test_senders_and_infnos_of_many_answers_share_one_string() -> None:
+    """Equal sender names and infnos parsed afresh for each request are kept as one object each."""
+    index = ReplyIndex(timedelta(hours=24))
+    for i in range(3):
+        index.remember(("pos", _fresh("POS-01"), f"m{i}"), _entry(_fresh("2102")), T0)
+    keys = list(index._by_key)
+    assert len({id(sender) for _, sender, _ in keys}) == 1
+    assert len({id(index._by_key[k].infno) for k in keys}) == 1
+    assert index.get(("pos", _fresh("POS-01"), "m1")) is not None  # found by an equal string

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Any
 
 from switch.core import platform
@@ -239,11 +240,13 @@ def _commit(state: State, cmd: SettleCommand, patient: Person, p: _Parts, med_ty
             effects: list[Effect], events: list[Event]) -> Decision:
     """2102/2207: the settlement record, the money moves and the pooled-spending record."""
     setl_id = f"SETL{state.next_setl:010d}"
+    # Kept for the ledger's life: the names every settlement repeats are shared, not a parsed copy each.
     record = Settlement(
-        setl_id=setl_id, infno=cmd.infno, terminal_id=cmd.terminal_id, msgid=cmd.msgid,
-        fixmedins_code=cmd.fixmedins_code, psn_no=patient.psn_no, psn_name=patient.psn_name,
+        setl_id=setl_id, infno=intern(cmd.infno), terminal_id=intern(cmd.terminal_id), msgid=cmd.msgid,
+        fixmedins_code=intern(cmd.fixmedins_code), psn_no=patient.psn_no, psn_name=patient.psn_name,
         insutype=patient.insutype, setl_time=now, medfee=p.medfee, fund=p.fund, acct=p.acct, mulaid=p.mulaid,
-        cash=p.cash, balc=p.balc, holder=p.holder, med_type=med_type, mdtrt_cert_type=cmd.data.mdtrt_cert_type,
+        cash=p.cash, balc=p.balc, holder=p.holder, med_type=intern(med_type),
+        mdtrt_cert_type=intern(cmd.data.mdtrt_cert_type),
         binding_id=p.binding_id if p.holder is not None else None, mdtrt_id=cmd.mdtrt_id,
     )
     effects.append(PutSettlement(record))

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from sys import intern
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -60,6 +61,8 @@ from switch.store.writer import Ops, WriterProcess
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 T = TypeVar("T")
+_SHARED = ("infno", "terminal_id", "fixmedins_code", "psn_no", "psn_name", "insutype", "holder", "status", "med_type",
+           "mdtrt_cert_type")
 
 
 def _ts(at: datetime | None) -> str | None:
@@ -322,6 +325,9 @@ class SqliteStore:
                                                        datetime.fromisoformat(expires))
             for row in db.execute(f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements"):
                 s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
+                for name in _SHARED:  # names every settlement repeats: one string each, not a copy per row
+                    if (value := getattr(s, name)) is not None:
+                        setattr(s, name, intern(value))
                 state.settlements[s.setl_id] = s
                 state.settled_msgids[(s.terminal_id, s.msgid)] = s.setl_id
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)

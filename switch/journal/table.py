@@ -11,7 +11,8 @@ from pathlib import Path
 from switch.journal.hints import Heard, row_of
 from switch.store.base import StoreError
 
-__all__ = ["JOURNAL_SCHEMA", "JournalRow", "JournalSlice", "insert", "prune", "read_journal", "select_after"]
+__all__ = ["INSERT_SQL", "JOURNAL_SCHEMA", "PRUNE_SQL", "JournalRow", "JournalSlice", "read_journal", "rows_of",
+           "select_after"]
 
 log = logging.getLogger("gongji.journal")
 # No index but the rowid: inserts stay cheap, and a bounded table scans in milliseconds.
@@ -56,22 +57,8 @@ def rows_of(heard: Sequence[Heard], limit: int) -> list[tuple[object, ...]]:
     return rows
 
 
+# Run by the ledger writer (switch/store/writer_child.py), behind a savepoint in the batch's transaction.
 INSERT_SQL = f"INSERT INTO journal ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
-
-
-def insert(db: sqlite3.Connection, heard: Sequence[Heard], limit: int) -> None:
-    """Insert inside the caller's transaction; a row that cannot be described is dropped, never the batch."""
-    rows = rows_of(heard, limit)
-    if not rows:
-        return
-    # A savepoint fences the journal off: if its rows cannot be written, the ledger still commits.
-    db.execute("SAVEPOINT journal")
-    try:
-        db.executemany(INSERT_SQL, rows)
-    except (sqlite3.Error, ValueError) as exc:
-        db.execute("ROLLBACK TO journal")
-        log.error("journal: %d rows not journaled: %s", len(rows), exc)
-    db.execute("RELEASE journal")
 
 
 def _storable(value: object) -> object:
@@ -81,12 +68,8 @@ def _storable(value: object) -> object:
     return value
 
 
+# Keep the newest ? rows (ids only grow, so this is a range delete on the rowid).
 PRUNE_SQL = "DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?"
-
-
-def prune(db: sqlite3.Connection, keep: int) -> None:
-    """Keep the newest ``keep`` rows (ids only grow, so this is a range delete on the rowid)."""
-    db.execute(PRUNE_SQL, (keep,))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ _LEN = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def _end_only_with_input_or_parent() -> None:
     # Ctrl-C in a terminal, or a service manager stopping the group, signals every process of it: the
     # switch then still commits what it holds and closes its ledger, so the writer ends only when its
     # input ends (the switch closed it) or the switch is gone.
@@ -104,5 +104,5 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO) -> int:
 
 
 if __name__ == "__main__":
-    _die_with_parent()
+    _end_only_with_input_or_parent()
     sys.exit(serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer))

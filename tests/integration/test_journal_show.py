@@ -14,7 +14,7 @@ from rich.console import Console
 
 from switch.journal.hints import Heard
 from switch.journal.show import Filters, print_journal
-from switch.journal.table import JOURNAL_SCHEMA, insert, read_journal
+from switch.journal.table import INSERT_SQL, JOURNAL_SCHEMA, read_journal, rows_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SWITCH_TIME = "2026-11-25T10:04:59.999+08:00"  # a virtual clock: nowhere near the host's time
@@ -35,9 +35,10 @@ def _journal_db(tmp_path: Path) -> Path:
     hint = ("no switch listens on gongji/v1/pos/T1/request: did you mean gongji/v1/pos/T1/req? (it serves "
             "gongji/v1/pos/{terminal_id}/req, gongji/v1/app/{psn_no}/req and gongji/v1/admin/req)")
     heard_at = time.time() - 60  # a minute ago on the host
-    insert(db, [Heard(heard_at, SWITCH_TIME, "gongji/v1/pos/T1/request", "pos", "T1", TYPO, hint=hint),
-                Heard(heard_at, SWITCH_TIME, "gongji/v1/pos/T1/req", "pos", "T1",
-                      TYPO.replace(b"T1-7", b"T1-8"), (DECLINED,), 4.2)], 4096)
+    db.executemany(INSERT_SQL, rows_of([
+        Heard(heard_at, SWITCH_TIME, "gongji/v1/pos/T1/request", "pos", "T1", TYPO, hint=hint),
+        Heard(heard_at, SWITCH_TIME, "gongji/v1/pos/T1/req", "pos", "T1", TYPO.replace(b"T1-7", b"T1-8"),
+              (DECLINED,), 4.2)], 4096))
     db.commit()
     db.close()
     return path

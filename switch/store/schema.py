@@ -15,7 +15,15 @@ __all__ = ["SCHEMA_VERSION", "TABLES", "check_file", "create_or_migrate", "descr
 # binding it was spent under), invites (bindings waiting for the relative's consent). 3: people.gend
 # and brdy (loaded by admin.load), settlements.med_type and mdtrt_cert_type (cancels answer with them).
 # 4: the clinic's visits, charge batches and sign-ins; settlements.mdtrt_id (the visit a 2207 settled).
-SCHEMA_VERSION = 4
+# 5: replies became a rowid table with a unique index on its key (it was WITHOUT ROWID, its rows about
+# 900 bytes of answer each: a page per row, a random page written per request; now rows are appended).
+SCHEMA_VERSION = 5
+
+# A remembered answer (its key has the unique index replies_key). Answers are appended in rowid order, so
+# a commit writes the table's last page or two, and only the small index entries land in random pages.
+_REPLIES_COLUMNS = """
+    channel TEXT NOT NULL, sender TEXT NOT NULL, msgid TEXT NOT NULL, infno TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, code TEXT NOT NULL, setl_id TEXT, response BLOB NOT NULL, at TEXT NOT NULL"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,10 +57,8 @@ CREATE TABLE IF NOT EXISTS premiums (
     relative TEXT NOT NULL, year INTEGER NOT NULL, holder TEXT NOT NULL, amount INTEGER NOT NULL,
     at TEXT NOT NULL, PRIMARY KEY (relative, year));
 CREATE TABLE IF NOT EXISTS policies (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS replies (
-    channel TEXT NOT NULL, sender TEXT NOT NULL, msgid TEXT NOT NULL, infno TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, code TEXT NOT NULL, setl_id TEXT, response BLOB NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (channel, sender, msgid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS replies (""" + _REPLIES_COLUMNS + """);
+CREATE UNIQUE INDEX IF NOT EXISTS replies_key ON replies (channel, sender, msgid);
 CREATE INDEX IF NOT EXISTS replies_at ON replies (at);
 CREATE TABLE IF NOT EXISTS invites (
     relative TEXT NOT NULL, holder TEXT NOT NULL, rltn TEXT NOT NULL, at TEXT NOT NULL,
@@ -86,7 +92,16 @@ ALTER TABLE settlements ADD COLUMN mdtrt_cert_type TEXT;
 _TO_4 = """
 ALTER TABLE settlements ADD COLUMN mdtrt_id TEXT;
 """
-_MIGRATIONS = {1: _TO_2, 2: _TO_3, 3: _TO_4}
+# Version 4 -> 5: the same rows, oldest first, in the rowid table (the new indexes come with the rest).
+_TO_5 = """
+DROP INDEX IF EXISTS replies_at;
+ALTER TABLE replies RENAME TO replies_v4;
+CREATE TABLE replies (""" + _REPLIES_COLUMNS + """);
+INSERT INTO replies (channel, sender, msgid, infno, fingerprint, code, setl_id, response, at)
+    SELECT channel, sender, msgid, infno, fingerprint, code, setl_id, response, at FROM replies_v4 ORDER BY at;
+DROP TABLE replies_v4;
+"""
+_MIGRATIONS = {1: _TO_2, 2: _TO_3, 3: _TO_4, 4: _TO_5}
 
 
 def create_or_migrate(db: sqlite3.Connection, version: int | None) -> None:

@@ -71,6 +71,10 @@ def _version_1_file(path: Path) -> None:
                        "'acct_mulaid_pay', ?)", (at, fen, setl_id))
         db.execute("INSERT INTO ledger (at, debit, credit, fen, kind, ref) VALUES "
                    "('2026-11-25T10:00:00+08:00', '@load', 'ZH', 20000, 'load', 'ZH')")
+        db.executemany("INSERT INTO replies VALUES ('pos', 'T1', ?, '2102', 'f', 'OK', ?, ?, ?)",
+                       [(setl_id, setl_id, f'{{"answer": "{setl_id}"}}'.encode(), at)
+                        for setl_id, at in (("SETL0000000002", "2026-11-25T11:30:00+08:00"),
+                                            ("SETL0000000001", "2026-11-25T10:30:00+08:00"))])
 
 
 async def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
@@ -84,9 +88,18 @@ async def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
         ("SETL0000000001", None), ("SETL0000000002", state.binding_of["ZR"].bid)]
     assert state.binding_of["ZR"].bid >= 1 and state.next_binding == state.binding_of["ZR"].bid + 1
     assert await store.audit() == []
+    # Version 5: the remembered answers, oldest first, in a rowid table with a unique key; still replayed.
+    assert await store.reply_bytes("pos", "T1", "SETL0000000001") == b'{"answer": "SETL0000000001"}'
     await store.close()
     with sqlite3.connect(db) as raw:
         assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        assert raw.execute("SELECT rowid, msgid FROM replies ORDER BY rowid").fetchall() == [
+            (1, "SETL0000000001"), (2, "SETL0000000002")]
+        assert "WITHOUT ROWID" not in raw.execute("SELECT sql FROM sqlite_master WHERE name = 'replies'").fetchone()[0]
+        assert {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE tbl_name LIKE 'replies%'")} == {
+            "replies", "replies_key", "replies_at"}
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            raw.execute("INSERT INTO replies VALUES ('pos', 'T1', 'SETL0000000001', '2102', 'f', 'OK', NULL, x'', 'x')")
 
 
 def _people(first: int, n: int) -> Commit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from switch.store.schema import SCHEMA_VERSION
 from tests.support.clinic import fee_line, register_input, settle_input
 from tests.support.direct import direct_switch
 from tests.support.families import ZIBO
@@ -56,5 +57,5 @@ async def test_a_version_3_ledger_migrates_to_4_and_its_settlements_keep_derived
         assert (cancel["code"], cancel["output"]["setlinfo"]["mdtrt_id"]) == ("OK", "MDTRT0000000001")
         assert (await d.pos("T2", "2201", register_input("ZR")))["output"]["data"]["mdtrt_id"] == "MDTRTV000000001"
     with sqlite3.connect(db) as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert raw.execute("SELECT mdtrt_id FROM settlements").fetchall() == [(None,)]

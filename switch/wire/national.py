@@ -28,7 +28,16 @@ def region_of(mdtrtarea_admvs: str | None) -> str:
 def platform_time(at: datetime) -> str:
     """``yyyyMMddHHmmssSSS`` in China time, the platform's refmsg_time / respond_time."""
     local = at.astimezone(CHINA)
-    return f"{local:%Y%m%d%H%M%S}{local.microsecond // 1000:03d}"
+    # %-formatting of the fields: a third of strftime's cost (and of an f-string's), two per national answer.
+    return "%04d%02d%02d%02d%02d%02d%03d" % (  # noqa: UP031
+        local.year, local.month, local.day, local.hour, local.minute, local.second, local.microsecond // 1000)
+
+
+def _seconds(at: datetime) -> str:
+    """``yyyyMMddHHmmss`` in China time."""
+    local = at.astimezone(CHINA)
+    return "%04d%02d%02d%02d%02d%02d" % (  # noqa: UP031 - as platform_time
+        local.year, local.month, local.day, local.hour, local.minute, local.second)
 
 
 class RefmsgidSource:
@@ -50,7 +59,7 @@ class RefmsgidSource:
     def next(self, mdtrtarea_admvs: str | None, now: datetime) -> str:
         self._last = max(self._last + 1, int(self._real_time() * self.RATE))
         sequence = self._last % 10**SEQUENCE_DIGITS
-        return f"{region_of(mdtrtarea_admvs)}{now.astimezone(CHINA):%Y%m%d%H%M%S}{sequence:0{SEQUENCE_DIGITS}d}"
+        return f"{region_of(mdtrtarea_admvs)}{_seconds(now)}{sequence:0{SEQUENCE_DIGITS}d}"
 
 
 def msgid_warning(msgid: str, fixmedins_code: str) -> str | None:
@@ -59,17 +68,26 @@ def msgid_warning(msgid: str, fixmedins_code: str) -> str | None:
     The platform's msgid is ``fixmedins_code`` + ``yyyyMMddHHmmss`` + a 4-digit sequence. Such a msgid
     is still processed (gongji only needs it unique per sender); the real platform refuses it.
     """
+    rest = msgid[len(fixmedins_code):]
+    if msgid.startswith(fixmedins_code) and len(rest) == 18 and rest.isascii() and rest.isdigit() \
+            and _is_time(rest[:14]):
+        return None  # every national request passes here: the words below are only built for a wrong one
     shape = (f"the platform's msgid is fixmedins_code + yyyyMMddHHmmss + a 4-digit sequence "
              f"({len(fixmedins_code) + 18} characters here, e.g. {fixmedins_code}202611251000000001)")
     if not msgid.startswith(fixmedins_code):
         return f"msgid {msgid!r} does not start with fixmedins_code {fixmedins_code!r}; {shape}"
-    rest = msgid[len(fixmedins_code):]
     if len(rest) != 18:
         return f"msgid {msgid!r} has {len(rest)} characters after fixmedins_code, not 18; {shape}"
     if not rest.isascii() or not rest.isdigit():
         return f"msgid {msgid!r} has non-digits after fixmedins_code ({rest!r}); {shape}"
+    return f"msgid {msgid!r} has {rest[:14]!r} where a time yyyyMMddHHmmss belongs; {shape}"
+
+
+def _is_time(digits: str) -> bool:
+    """Whether 14 ASCII digits are a real ``yyyyMMddHHmmss`` (the calendar's days, seconds 00-59)."""
     try:
-        datetime.strptime(rest[:14], "%Y%m%d%H%M%S")
+        datetime(int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]),
+                 int(digits[12:14]))
     except ValueError:
-        return f"msgid {msgid!r} has {rest[:14]!r} where a time yyyyMMddHHmmss belongs; {shape}"
-    return None
+        return False
+    return True

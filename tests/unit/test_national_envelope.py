@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from switch.wire.national import RefmsgidSource, msgid_warning, platform_time, region_of
 from tests.unit.core_helpers import T0
@@ -81,3 +83,17 @@ def test_refmsgid_sequence_does_not_go_back_when_real_time_does() -> None:
 def test_msgid_warning_says_exactly_what_is_wrong(msgid: str, warning: str | None) -> None:
     """A msgid not shaped fixmedins_code + yyyyMMddHHmmss + 4 digits gets a warn_msg naming the fault."""
     assert msgid_warning(msgid, CODE) == warning
+
+
+@given(st.text(alphabet="0123456789", min_size=14, max_size=14) | st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)).map(lambda d: f"{d.year:04d}{d:%m%d%H%M%S}"))
+@settings(max_examples=2000)
+def test_the_msgid_time_check_agrees_with_strptime(digits: str) -> None:
+    """The fast check of a msgid's yyyyMMddHHmmss accepts exactly what datetime.strptime accepts."""
+    try:
+        datetime.strptime(digits, "%Y%m%d%H%M%S")
+        expected = None
+    except ValueError:
+        expected = f"msgid '{CODE}{digits}0001' has '{digits}' where a time yyyyMMddHHmmss belongs"
+    warning = msgid_warning(f"{CODE}{digits}0001", CODE)
+    assert (warning if warning is None else warning.split(";")[0]) == expected

@@ -77,12 +77,15 @@ def _version_1_file(path: Path) -> None:
                                             ("SETL0000000001", "2026-11-25T10:30:00+08:00"))])
 
 
-async def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
+async def test_a_version_1_file_is_migrated(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Version 1 gains binding ids: the settlement before the rebinding refunds no cap, the one after does."""
     db = tmp_path / "ledger.db"
     _version_1_file(db)
     store = SqliteStore(db)
-    await store.open()
+    with caplog.at_level("INFO", logger="gongji.store"):
+        await store.open()
+    assert [r.getMessage() for r in caplog.records if r.name == "gongji.store"] == [
+        f"migrating the ledger from schema version 1 to {SCHEMA_VERSION} (copying 2 remembered answers)"]
     state, _ = await store.load(packaged_policies())
     assert [(s.setl_id, s.binding_id) for s in state.settlements.values()] == [
         ("SETL0000000001", None), ("SETL0000000002", state.binding_of["ZR"].bid)]

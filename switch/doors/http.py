@@ -23,7 +23,7 @@ from aiohttp import web
 from switch.doors.broker import PortTaken, free_port_after
 from switch.doors.journal_http import JOURNAL_PATH, JournalRoute
 from switch.errors import ConfigError
-from switch.service.delivery import Serve
+from switch.service.delivery import Reply, Serve
 from switch.web import page
 from switch.wire.envelope import NATIONAL
 from switch.wire.inputs import MAX_PAYLOAD_BYTES
@@ -88,7 +88,7 @@ class HttpDoor:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=idle_seconds,
                                      lingering_time=body_seconds, shutdown_timeout=10)
         self._subscribers: dict[asyncio.Queue[bytes | None], web.Request] = {}
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Future[Reply | None]] = set()
         self._closed = False
 
     @property
@@ -184,7 +184,7 @@ class HttpDoor:
                 answered.set_result(answer)
             return True
 
-        def ended(_: asyncio.Future[None]) -> None:  # ended without answering: a fault rule dropped it
+        def ended(_: asyncio.Future[Reply | None]) -> None:  # ended without answering: a fault rule dropped it
             if not answered.done():
                 answered.set_result(None)
 

@@ -15,7 +15,7 @@ import time
 from switch.core.model import iso
 from switch.journal.hints import Heard, Journal, JournalWriter
 from switch.service.clock import Clock
-from switch.service.delivery import Send, Serve
+from switch.service.delivery import Reply, Send, Serve
 
 __all__ = ["FLUSH_SECONDS", "flush_journal", "journaled"]
 
@@ -27,9 +27,10 @@ def journaled(serve: Serve, journal: Journal, clock: Clock) -> Serve:
     """``serve``, with each request and every answer it sent recorded in ``journal``."""
 
     async def recorded(where: str, channel: str, sender: str, payload: bytes, send: Send, /, *,
-                       infno: str | None = None) -> None:
+                       infno: str | None = None) -> Reply | None:
         received, started, switch_time = time.time(), time.perf_counter(), iso(clock.now())
         answers: list[bytes] = []
+        reply = None
 
         def sent(answer: bytes) -> bool:
             went = send(answer)
@@ -38,10 +39,12 @@ def journaled(serve: Serve, journal: Journal, clock: Clock) -> Serve:
             return went
 
         try:
-            await serve(where, channel, sender, payload, sent, infno=infno)
+            reply = await serve(where, channel, sender, payload, sent, infno=infno)
         finally:
+            said = reply.said if reply is not None and reply.code == "OK" else None
             journal.record(Heard(received, switch_time, where, channel, sender, payload, tuple(answers),
-                                 (time.perf_counter() - started) * 1000))
+                                 (time.perf_counter() - started) * 1000, said=said))
+        return reply
 
     return recorded
 

@@ -29,7 +29,7 @@ class Serve(Protocol):
     its address names, if any (an HTTP path such as ``/csb/2102``)."""
 
     def __call__(self, where: str, channel: str, sender: str, payload: bytes, send: Send, /, *,
-                 infno: str | None = None) -> Awaitable[None]: ...
+                 infno: str | None = None) -> Awaitable[Reply | None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,8 @@ class Reply:
     events: list[bytes] = field(default_factory=list)
     code: str = "OK"
     sends: tuple[float, ...] = (0.0,)
+    # (sender, infno, msgid) of a request the service read whole: the journal then needs no JSON of its own.
+    said: tuple[str, str, str] | None = None
 
 
 async def deliver(reply: Reply, send: Send, announce: Callable[[list[bytes]], None]) -> None:
@@ -66,8 +68,10 @@ def serving(service: SettlementSwitch) -> Serve:
     """The plain ``Serve`` of a service: its answer, delivered on time (the journal wraps this)."""
 
     async def serve(where: str, channel: str, sender: str, payload: bytes, send: Send, /, *,
-                    infno: str | None = None) -> None:
-        await deliver(await service.handle(channel, sender, payload, infno=infno), send, service.announce)
+                    infno: str | None = None) -> Reply:
+        reply = await service.handle(channel, sender, payload, infno=infno)
+        await deliver(reply, send, service.announce)
+        return reply
 
     return serve
 

@@ -197,7 +197,7 @@ class SettlementSwitch:
                                 "internal error (injected by admin.faults); nothing was committed", {})
             return Reply(body, code=Code.INTERNAL_ERROR.value)
         reply = await self._handle_valid(asked, request, entry, model, fixmedins_code, started)
-        return Reply(reply.payload, reply.events, reply.code, fault.sends())
+        return Reply(reply.payload, reply.events, reply.code, fault.sends(), reply.said)
 
     def _institution(self, request: Request) -> str:
         """The institution a request acts for: on the pos channel, the one its terminal's account is
@@ -246,7 +246,8 @@ class SettlementSwitch:
         if recorded:
             kept.durable = None
         self._log(request.channel, request.sender, request.infno, request.msgid, decision.code, decision, started)
-        return Reply(body, [self._event(e) for e in decision.events], decision.code.value)
+        return Reply(body, [self._event(e) for e in decision.events], decision.code.value,
+                     said=(request.sender, request.infno, request.msgid))
 
     async def _replay(self, asked: Asked, request: Request, seen: Recorded, fp: str,
                       started: float) -> Reply | None:
@@ -271,7 +272,7 @@ class SettlementSwitch:
             return None
         log.info("%s/%s %s %s replayed (%s) %.1f ms", request.channel, request.sender, request.infno,
                  request.msgid, seen.code, (time.perf_counter() - started) * 1000)
-        return Reply(response, code=seen.code)
+        return Reply(response, code=seen.code, said=(request.sender, request.infno, request.msgid))
 
     def _state(self) -> State:
         if self.state is None:

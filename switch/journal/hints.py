@@ -202,12 +202,14 @@ def _why_no_msgid(payload: bytes) -> str:
 
 def row_of(heard: Heard, limit: int = PAYLOAD_LIMIT) -> tuple[Any, ...]:
     """The journal row of a message: ids and outcome read from the payloads, payloads cut to ``limit``."""
-    if heard.said is not None and len(heard.answers) == 1 and heard.hint is None and heard.sender:
-        # Answered OK once, its ids as the service read them: the same row as below, without two JSON parses
-        # (most of what the journal cost a busy switch). Anything else is worked out from the payloads.
+    if heard.said is not None and len(heard.answers) == 1 and heard.hint is None:
+        # Answered OK once, its ids as the service read them (a national sender is its fixmedins_code): the
+        # same row as below without two JSON parses, most of what the journal cost a busy switch. Anything
+        # else is worked out from the payloads.
         said, sent = heard.said, heard.answers[0]
-        return (heard.received, heard.switch_time, heard.topic, heard.channel, heard.sender, said[1], said[2], "OK", 1,
-                heard.took_ms, None, heard.payload[:limit], len(heard.payload), sent[:limit], len(sent))
+        return (heard.received, heard.switch_time, heard.topic, heard.channel, heard.sender or said[0], said[1],
+                said[2], "OK", 1, heard.took_ms, None, heard.payload[:limit], len(heard.payload), sent[:limit],
+                len(sent))
     request = _json(heard.payload)
     answer = _json(heard.answers[0]) if heard.answers else None
     answer = answer if isinstance(answer, dict) else None

@@ -53,4 +53,5 @@ async def test_rows_of_answered_requests_equal_the_rows_their_payloads_give(tmp_
         for h in heard:
             assert row_of(h) == row_of(replace(h, said=None)), h.payload
         assert [row_of(h)[4:9] for h in heard[2:4]] == [("T1", "2102", "T1-000001", "OK", 1)] * 2
+        assert row_of(heard[9])[3:7] == ("national", "P37050000001", "2102", json.loads(body)["msgid"])
         assert len(answers) == len(heard) == 11

@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--terminals", type=int, default=64, help="tills of the door runs (default 64)")
     p.add_argument("--people", type=int, default=10_000,
                    help="population of the door runs (default 10000)")
+    p.add_argument("--journal", action="store_true",
+                   help="keep the switch's traffic journal on, as serve's defaults do (default: --journal-max 0, "
+                        "as advised for load tests)")
     p.add_argument("--detail", action="store_true", help="every part's own table after the targets")
     p.add_argument("--replay", metavar="FILE", type=Path,
                    help="measure nothing: print the tables of a run saved with --json")
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         results.pop("targets", None)
         args.terminals, args.people = results["setup"]["terminals"], results["setup"]["people"]
         args.repeat, args.duration = results["setup"]["repeat"], results["setup"]["duration_s"]
+        args.journal = results["setup"].get("journal", False)
     else:
         results = asyncio.run(_measure(parts, brokers, args, err))
     targets = targets_grid(results)
@@ -102,7 +106,8 @@ async def _measure(parts: list[str], brokers: list[str], args: argparse.Namespac
     from terminal.load import bench_doors, bench_growth
 
     results: dict[str, Any] = {"setup": {"terminals": args.terminals, "people": args.people,
-                                         "repeat": args.repeat, "duration_s": args.duration}}
+                                         "repeat": args.repeat, "duration_s": args.duration,
+                                         "journal": args.journal}}
     doors: dict[str, Any] = {}
     if "transport" in parts:
         for broker in brokers:
@@ -149,7 +154,8 @@ def targets_grid(results: dict[str, Any]) -> Grid:
         setup = results.get("setup", {})
         grid.note = (f"{setup.get('terminals', '?')} tills, {setup.get('people', 0):,} people; medians of "
                      f"{setup.get('repeat', '?')} interleaved runs of {setup.get('duration_s', '?')} s, echo and "
-                     "switch alternating on this machine"
+                     "switch alternating on this machine; the switch's traffic journal "
+                     + ("on, as serve's defaults" if setup.get("journal") else "off (--journal-max 0)")
                      + ("" if all(f["all_healthy"] for f in doors.values()) else "; SOME RUNS HAD ERRORS"))
     return grid
 

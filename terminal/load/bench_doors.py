@@ -9,7 +9,9 @@ time over the requests it answered: steadier than rates on a busy machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
+import sqlite3
 import statistics
 from collections.abc import Callable
 from dataclasses import replace
@@ -113,7 +115,8 @@ async def mqtt_door(args: argparse.Namespace, broker_name: str, err: Any) -> dic
         broker = (amqtt_process if broker_name == "amqtt" else mosquitto_process)(Path(tmp)).start()
         try:
             base = LoadPlan(fleet=fleet, people=args.people, families=args.people // 5, broker=broker.url,
-                            spawn_switch=True, switch_log_level="INFO", broker_pid=broker.pid)
+                            spawn_switch=True, switch_log_level="INFO", broker_pid=broker.pid,
+                            switch_journal=args.journal)
             echo = replace(base, echo=True, fleet=replace(fleet, expect=False))
             return await _interleaved(echo, base, args.repeat, err, f"MQTT via {broker_name}")
         finally:
@@ -131,18 +134,21 @@ async def http_door(args: argparse.Namespace, err: Any) -> dict[str, Any]:
         started = [mosquitto_process(tmp).start()]
         try:
             root = f"gongji-bench/{secrets.token_hex(3)}"
-            switch = switch_process(tmp, started[0].url, root, tmp / "ledger.db", "INFO", ("--journal-max", "0"),
-                                    http_port=free_port())
+            switch = switch_process(tmp, started[0].url, root, tmp / "ledger.db", "INFO",
+                                    () if args.journal else ("--journal-max", "0"), http_port=free_port())
             started.append(switch.start())
             started.append(echo := http_echo_process(tmp).start())
             base = LoadPlan(fleet=fleet, people=args.people, families=args.people // 5, http=switch.url,
                             watch={"switch": switch.pid})
             echo_plan = replace(base, http=echo.url, echo=True, watch={"echo": echo.pid},
                                 fleet=replace(fleet, expect=False))
-            return await _interleaved(echo_plan, base, args.repeat, err, "HTTP door")
+            figures = await _interleaved(echo_plan, base, args.repeat, err, "HTTP door")
         finally:
             for child in reversed(started):
                 child.stop()
+        with contextlib.closing(sqlite3.connect(tmp / "ledger.db")) as ledger:  # what the journal kept, if on
+            figures["journal_rows"] = ledger.execute("SELECT count(*) FROM journal").fetchone()[0]
+        return figures
 
 
 def doors_grid(doors: dict[str, dict[str, Any]], args: argparse.Namespace) -> Grid:

@@ -31,6 +31,20 @@ def test_bench_http_part_prints_json_targets_whose_verdicts_follow_the_figures(
     assert switch_run["audit"]["ok"] is True and switch_run["counts_match"] is True
     assert set(switch_run["cpu_us_per_request"]) == {"switch", "load generator"}
     assert set(figures["runs"]["echo"][0]["cpu_us_per_request"]) == {"echo", "load generator"}
+    assert out["setup"]["journal"] is False and figures["journal_rows"] == 0  # as advised for load tests
+
+
+def test_bench_with_journal_runs_the_switch_as_serve_defaults_do(capsys: pytest.CaptureFixture[str]) -> None:
+    """--journal keeps the traffic journal on: every request the switch answered is a row of it, and the
+    tables say the journal was on."""
+    code = terminal_main(["bench", "--parts", "http", "--repeat", "1", "--duration", "1.5", "--terminals", "4",
+                          "--people", "100", "--journal", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    figures = out["doors"]["HTTP"]
+    answered = sum(r["stats"]["requests"] for r in (*figures["runs"]["switch"], *figures["runs"]["switch_half"]))
+    assert out["setup"]["journal"] is True and figures["all_healthy"] is True
+    assert figures["journal_rows"] >= answered > 0
 
 
 async def test_soak_samples_rss_and_p99_at_the_rate_given() -> None:

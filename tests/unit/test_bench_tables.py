@@ -50,7 +50,9 @@ def test_targets_table_gives_each_target_its_figures_and_verdict() -> None:
         ("100,000 people: switch RSS < 300 MB", "", "310 MB", "1,100 B/person", "no"),
     ]
     assert grid.note == ("64 tills, 10,000 people; medians of 3 interleaved runs of 6.0 s, echo and switch "
-                         "alternating on this machine")
+                         "alternating on this machine; the switch's traffic journal off (--journal-max 0)")
+    journaled = targets_grid({**RESULTS, "setup": {**RESULTS["setup"], "journal": True}})
+    assert (journaled.note or "").endswith("the switch's traffic journal on, as serve's defaults")
 
 
 def test_targets_table_has_only_the_rows_of_the_parts_run() -> None:

@@ -63,7 +63,7 @@ INSERT_SQL = f"INSERT INTO journal ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
 
 def _storable(value: object) -> object:
     """Text SQLite can hold: a lone surrogate from a hostile payload is kept as its escape, ``\\ud800``."""
-    if isinstance(value, str):
+    if isinstance(value, str) and not value.isascii():  # isascii is a flag lookup: ASCII has no surrogates
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value
 

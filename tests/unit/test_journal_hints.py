@@ -136,3 +136,17 @@ def test_a_refused_topic_id_is_blamed_on_the_topic_not_the_msgid(payload: bytes)
     row = row_of(Heard(1.0, None, f"{R}/pos/T 1/req", "pos", "T 1", payload, (refusal,), 2.5))
     assert row[10] == (f"the topic id 'T 1' in {R}/pos/T 1/req is not 1-64 characters of A-Za-z0-9_-, so the "
                        "request was refused without being read; publish under an id of that form")
+
+
+def test_rows_keep_a_lone_surrogate_as_its_escape_and_ascii_as_it_is() -> None:
+    """A hostile msgid with a lone surrogate is stored as its escape (SQLite text must be UTF-8); ASCII is untouched."""
+    from switch.journal.table import rows_of
+
+    hostile = b'{"infno": "2102", "msgid": "T1-\\ud800", "input": {}}'
+    slow = Heard(1.0, None, f"{R}/pos/T1/req", "pos", "T1", hostile, (ANSWER,))
+    fast = Heard(1.0, None, f"{R}/pos/T1/req", "pos", "T1", REQUEST, (ANSWER,), said=("T1", "2102", "T1-\ud800"))
+    plain = Heard(1.0, None, f"{R}/pos/T1/req", "pos", "T1", REQUEST, (ANSWER,), said=("T1", "2102", "T1-1"))
+    rows = rows_of([slow, fast, plain], 4096)
+    assert [row[6] for row in rows] == ["T1-1", "T1-\\ud800", "T1-1"]  # the slow row's msgid is the answer's
+    assert rows_of([Heard(1.0, None, f"{R}/pos/T1/req", "pos", "T1-\ud800", hostile, ())], 4096)[0][4] == "T1-\\ud800"
+    assert rows[2][4] is plain.sender  # ASCII text is kept as the same object, not copied

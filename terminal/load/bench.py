@@ -45,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--people", type=int, default=10_000,
                    help="population of the door runs (default 10000)")
     p.add_argument("--journal", action="store_true",
-                   help="keep the switch's traffic journal on, as serve's defaults do (default: --journal-max 0, "
-                        "as advised for load tests)")
+                   help="the door parts: keep the switch's traffic journal on, as serve's defaults do (default: "
+                        "--journal-max 0, as advised for load tests)")
     p.add_argument("--detail", action="store_true", help="every part's own table after the targets")
     p.add_argument("--replay", metavar="FILE", type=Path,
                    help="measure nothing: print the tables of a run saved with --json")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from switch.bootstrap import Settings, serve
-from switch.doors.broker import PortTaken
+from switch.doors.broker import port_taken_in
 from switch.errors import ConfigError
 from switch.kit.commands import TOOLS, add_tools, run_tool
 from switch.loglines import LineFormatter, TurnHandler
@@ -110,12 +110,7 @@ def _mosquitto_config(args: argparse.Namespace) -> int:
 
 def _plainest(exc: Exception) -> BaseException:
     """A taken port explains itself in full; the wrapper's "cannot start the embedded broker" adds nothing."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, PortTaken):
-            return cause
-        cause = cause.__cause__
-    return exc
+    return port_taken_in(exc) or exc
 
 
 def _one_file(a: TextIO, b: TextIO) -> bool:

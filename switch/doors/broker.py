@@ -23,13 +23,22 @@ from amqtt.session import Session
 
 from switch.errors import ConfigError
 
-__all__ = ["ClientIdIsLogin", "EmbeddedBroker", "PortTaken"]
+__all__ = ["ClientIdIsLogin", "EmbeddedBroker", "PortTaken", "port_taken_in"]
 
 AMQTT_LOGGERS = ("amqtt", "transitions")
 
 
 class PortTaken(ConfigError):
     """The embedded broker's address is in use; the message says what to pass instead."""
+
+
+def port_taken_in(exc: BaseException | None) -> PortTaken | None:
+    """The ``PortTaken`` behind ``exc`` (itself or a cause of it), if a taken port is why it failed."""
+    while exc is not None:
+        if isinstance(exc, PortTaken):
+            return exc
+        exc = exc.__cause__
+    return None
 
 
 class ClientIdIsLogin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type information

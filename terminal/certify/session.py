@@ -11,7 +11,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,8 @@ from typing import Any
 
 import aiomqtt
 
-from switch.bootstrap import Settings, running
+from switch.bootstrap import Running, Settings, running
+from switch.doors.broker import port_taken_in
 from switch.wire.topics import DEFAULT_ROOT
 from terminal.certify.cases import Case, all_cases
 from terminal.certify.driver import Worker
@@ -95,6 +96,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PORT_TRIES = 3
+
+
+async def _own_switch(stack: AsyncExitStack, opts: Options, db: Path) -> Running:
+    """The switch certify starts, on its embedded broker; another port when the one just found was taken.
+
+    A free port is found by binding and letting go, so another program (another certify run at the
+    same moment, in CI) may take it first: the broker's ``PortTaken`` then means try again.
+    """
+    for attempt in range(1, PORT_TRIES + 1):
+        settings = Settings(broker=opts.own_broker, listen=f"127.0.0.1:{_free_port()}", db=db, clock="virtual",
+                            clock_start=START, topic_root=opts.root, http="127.0.0.1:0", admin_token=opts.token)
+        try:
+            return await stack.enter_async_context(running(settings))
+        except Exception as exc:
+            if attempt == PORT_TRIES or opts.own_broker is not None or port_taken_in(exc) is None:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+
 @asynccontextmanager
 async def target(opts: Options) -> AsyncIterator[Target]:
     """The switch to certify against: a running one (``--broker``/``--http``) or one started here."""
@@ -122,9 +143,8 @@ async def target(opts: Options) -> AsyncIterator[Target]:
     db = opts.workdir / "certify.db"
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
-    settings = Settings(broker=opts.own_broker, listen=f"127.0.0.1:{_free_port()}", db=db, clock="virtual",
-                        clock_start=START, topic_root=opts.root, http="127.0.0.1:0", admin_token=opts.token)
-    async with running(settings) as run:
+    async with AsyncExitStack() as stack:
+        run = await _own_switch(stack, opts, db)
         if not await run.ready(20):
             raise CertifyError("the switch stopped before it was ready")
         store = run.service.store

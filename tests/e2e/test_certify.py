@@ -88,6 +88,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory, mosquitto: str) -> Iterator[d
 
 def verdicts(run: Run) -> dict[str, str]:
     """Each case's verdict, read from the JUnit XML."""
+    if not (run.out / "junit.xml").is_file():
+        status, stdout, stderr = run.result()
+        pytest.fail(f"certify ended with status {status} and no JUnit file:\n{stdout}{stderr}")
     suite = ET.parse(run.out / "junit.xml").getroot()
     found = {}
     for case in suite.iter("testcase"):

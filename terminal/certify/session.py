@@ -105,15 +105,17 @@ async def _own_switch(stack: AsyncExitStack, opts: Options, db: Path) -> Running
     A free port is found by binding and letting go, so another program (another certify run at the
     same moment, in CI) may take it first: the broker's ``PortTaken`` then means try again.
     """
-    for attempt in range(1, PORT_TRIES + 1):
-        settings = Settings(broker=opts.own_broker, listen=f"127.0.0.1:{_free_port()}", db=db, clock="virtual",
-                            clock_start=START, topic_root=opts.root, http="127.0.0.1:0", admin_token=opts.token)
+    def settings() -> Settings:
+        return Settings(broker=opts.own_broker, listen=f"127.0.0.1:{_free_port()}", db=db, clock="virtual",
+                        clock_start=START, topic_root=opts.root, http="127.0.0.1:0", admin_token=opts.token)
+
+    for _ in range(PORT_TRIES - 1):
         try:
-            return await stack.enter_async_context(running(settings))
+            return await stack.enter_async_context(running(settings()))
         except Exception as exc:
-            if attempt == PORT_TRIES or opts.own_broker is not None or port_taken_in(exc) is None:
+            if opts.own_broker is not None or port_taken_in(exc) is None:
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+    return await stack.enter_async_context(running(settings()))
 
 
 @asynccontextmanager

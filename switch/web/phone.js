@@ -42,7 +42,8 @@ function relativesPanel(b) {
     h("td", {}, h("input", { class: "cap", size: "6", value: drafts[r.psn_no] ?? r.cap ?? "", placeholder: "不限 none",
       "aria-label": `cap for ${r.psn_no}`, oninput: (e) => { drafts[r.psn_no] = e.target.value; } }),
     h("button", { onclick: (e) => {
-      const value = e.target.previousSibling.value.trim();
+      // What was typed last, even into a box an event re-rendered meanwhile (the draft outlives it).
+      const value = (drafts[r.psn_no] ?? e.target.previousSibling.value).trim();
       delete drafts[r.psn_no];
       send("app.set_cap", { relative_psn_no: r.psn_no, cap: value === "" ? null : value });
     } }, "限额 Set cap")),

@@ -12,6 +12,14 @@ each one with two objects built for it. ``gather_sends`` gathers a session's pac
 them once per turn of the event loop (an answer and its events are one write; under load, the
 answers of a whole commit batch are), and drops the callback, which only ``aiomqtt``'s awaiting
 ``publish`` needs.
+
+Reading, paho asks the socket for a packet's first byte, then each byte of its length, then its
+body: about five system calls a request (the request, and the PUBACK of its answer). The gathered
+socket reads what the kernel holds in one call and serves paho's small reads from memory. The
+PUBACKs of the session's own QoS 1 answers, half the packets it hears, are settled there and
+then (the message leaves paho's store of unacknowledged ones, as paho would do) instead of
+each being parsed by paho into a reason code and a properties object for a callback nobody set.
+aiomqtt's reader keeps calling paho while ``pending()`` says bytes are waiting in memory.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as paho
 
-__all__ = ["MAX_INFLIGHT", "gather_sends", "publish_at_most_once", "publish_nowait"]
+__all__ = ["MAX_INFLIGHT", "gather_sends", "publish_at_most_once", "publish_nowait", "split_pubacks"]
 
 # paho lets 20 QoS 1 messages await their PUBACK and queues the rest, so a switch answering
 # hundreds of requests at once would wait a broker round trip per 20 answers. 0 lifts the limit,
@@ -31,6 +39,8 @@ __all__ = ["MAX_INFLIGHT", "gather_sends", "publish_at_most_once", "publish_nowa
 # as the binding.created events of a big admin.load).
 MAX_INFLIGHT = 0
 RETRY_SECONDS = 0.001  # when the socket's buffer is full: the broker reads slower than we write
+READ_SIZE = 64 * 1024
+PUBACK = 0x40  # MQTT 3.1.1: packet type 4, no flags; its remaining length is 2, the packet id
 
 
 def publish_nowait(client: aiomqtt.Client, topic: str, payload: bytes, qos: int = 1) -> None:
@@ -41,15 +51,89 @@ def publish_nowait(client: aiomqtt.Client, topic: str, payload: bytes, qos: int 
         raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
 
 
-class _GatheredSends:
-    """paho's socket, whose sends are gathered and written once per turn of the event loop."""
+def split_pubacks(raw: bytearray, ready: bytearray) -> list[int]:
+    """Move the complete packets at the front of ``raw`` to ``ready``, but for PUBACKs: their packet ids are returned.
 
-    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+    An incomplete packet stays in ``raw`` for the next read. A length that MQTT does not allow (more
+    than four bytes) is passed on with everything after it, for paho to refuse the connection.
+    """
+    acked: list[int] = []
+    at, start, end = 0, 0, len(raw)
+    while at < end:
+        length, shift, i = 0, 0, at + 1
+        while True:
+            if i >= end:
+                length = -1  # the length is not all here yet
+                break
+            byte = raw[i]
+            length |= (byte & 0x7F) << shift
+            i += 1
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                ready += raw[start:]
+                del raw[:]
+                return acked
+        if length < 0 or i + length > end:
+            break
+        if raw[at] == PUBACK and length == 2:
+            ready += raw[start:at]
+            acked.append(raw[i] << 8 | raw[i + 1])
+            start = i + 2
+        at = i + length
+    ready += raw[start:at]
+    del raw[:at]
+    return acked
+
+
+class _GatheredSends:
+    """paho's socket: sends gathered and written once per turn of the event loop, reads taken in bulk."""
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, client: paho.Client) -> None:
         self._sock = sock
         self._loop = loop
         self._pending = bytearray()
         self._scheduled = False
         self._failed: OSError | None = None
+        self._client = client
+        self._raw = bytearray()  # read, not yet a whole packet
+        self._ready = bytearray()  # whole packets, for paho
+        # Settling PUBACKs in place skips what paho does on one: the publish callback (gather_sends drops
+        # it), the wake of a thread waiting on the message's info (the door never waits) and, with a limit
+        # of messages in flight, sending the next queued one (the door sets no limit).
+        self._settles = client._protocol == paho.MQTTv311 and client._max_inflight_messages == 0
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes of whole packets; BlockingIOError when none are waiting, b"" at the end."""
+        ready = self._ready
+        while not ready:
+            data = self._sock.recv(READ_SIZE)  # BlockingIOError: nothing waiting; paho tries again later
+            if not data:
+                return b""
+            if not self._settles:
+                ready += data
+                break
+            self._raw += data
+            acked = split_pubacks(self._raw, ready)
+            if acked:
+                self._settle(acked)
+        taken = bytes(ready[:size])
+        del ready[:size]
+        return taken
+
+    def pending(self) -> int:
+        """Bytes read and not yet taken by paho (aiomqtt's reader calls paho again while there are)."""
+        return len(self._ready)
+
+    def _settle(self, acked: list[int]) -> None:
+        client = self._client
+        with client._out_message_mutex:
+            store = client._out_messages
+            for mid in acked:
+                message = store.pop(mid, None)
+                if message is not None and message.qos > 0:
+                    client._inflight_messages -= 1
 
     def __getattr__(self, name: str) -> Any:  # recv, setblocking, ...: the socket's own
         return getattr(self._sock, name)
@@ -123,9 +207,9 @@ def publish_at_most_once(client: aiomqtt.Client, messages: list[tuple[str, bytes
 
 
 def gather_sends(client: aiomqtt.Client) -> None:
-    """Once connected: write ``client``'s packets once per loop turn, without a publish callback each."""
+    """Once connected: write ``client``'s packets once per loop turn, with no publish callback each; read in bulk."""
     inner = client._client
     sock = inner._sock
-    if isinstance(sock, socket.socket):
-        inner._sock = _GatheredSends(sock, asyncio.get_running_loop())
     inner.on_publish = None  # only aiomqtt's awaiting publish() listens, and the door never calls it
+    if isinstance(sock, socket.socket):
+        inner._sock = _GatheredSends(sock, asyncio.get_running_loop(), inner)

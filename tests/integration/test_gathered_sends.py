@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiomqtt
+import pytest
 
 from switch.doors.link import NODELAY, parse_broker_url
 from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_nowait
@@ -37,3 +38,62 @@ async def test_a_burst_of_4000_publishes_in_one_turn_arrives_whole_and_in_order(
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
     assert heard == sent
+
+
+async def test_the_pubacks_of_a_burst_are_settled_as_they_are_read(broker_url: str, topic_root: str) -> None:
+    """3,000 QoS 1 answers: every PUBACK the broker sends takes its message out of paho's store, none are left."""
+    broker = parse_broker_url(broker_url)
+    async with aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY,
+                              max_inflight_messages=MAX_INFLIGHT) as client:
+        gather_sends(client)
+        inner = client._client
+        for i in range(3000):
+            publish_nowait(client, f"{topic_root}/pos/T{i % 7}/resp", b"%06d" % i)
+        assert len(inner._out_messages) == 3000
+        for _ in range(300):
+            if not inner._out_messages:
+                break
+            await asyncio.sleep(0.05)
+        assert len(inner._out_messages) == 0
+        assert inner._inflight_messages == 0
+        publish_nowait(client, f"{topic_root}/pos/T1/resp", b"after")  # the session is still whole
+        for _ in range(100):
+            if not inner._out_messages:
+                break
+            await asyncio.sleep(0.05)
+        assert len(inner._out_messages) == 0
+
+
+@pytest.mark.parametrize("count,answering", [(3000, True), (100, False)], ids=["answering", "silent"])
+async def test_a_burst_read_in_bulk_reaches_the_session_whole_and_in_order(broker_url: str, topic_root: str,
+                                                                           count: int, answering: bool) -> None:
+    """A gathered session subscribed at QoS 1 hears every request of a burst once, in order: answering each
+    at QoS 1 (PUBACKs and PUBLISHes mixed in its reads), or silent (paho then asks for one packet a call,
+    and what one read brought must still all be handed on)."""
+    broker = parse_broker_url(broker_url)
+    heard: list[bytes] = []
+    async with aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY,
+                              max_inflight_messages=MAX_INFLIGHT) as door:
+        gather_sends(door)
+        await door.subscribe(f"{topic_root}/pos/+/req", qos=1)
+        async with aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY,
+                                  max_inflight_messages=MAX_INFLIGHT) as till:
+            for i in range(count):
+                publish_nowait(till, f"{topic_root}/pos/T1/req", b"%06d" % i + b"r" * 300)
+
+            async def hear() -> None:
+                async for message in door.messages:
+                    assert isinstance(message.payload, bytes)
+                    heard.append(message.payload)
+                    if answering:
+                        publish_nowait(door, f"{topic_root}/pos/T1/resp", message.payload[:6])
+                    if len(heard) == count:
+                        return
+
+            await asyncio.wait_for(hear(), 30)
+        for _ in range(200):
+            if not door._client._out_messages:
+                break
+            await asyncio.sleep(0.05)
+        assert len(door._client._out_messages) == 0
+    assert heard == [b"%06d" % i + b"r" * 300 for i in range(count)]

@@ -1,25 +1,26 @@
-"""QoS 1 publishing for request/response at high rates: hand the message to paho and move on.
+"""QoS 1 publishing for request/response at high rates: write the message and move on.
 
 Strategy: ``aiomqtt.Client.publish`` waits for the broker's PUBACK with an Event, a ``wait_for``
 task and a scan of every pending call (plus a warning log line per publish above 10 pending); at
 thousands of answers per second that costs more than the answer itself. The PUBACK adds no
-promise here: paho keeps an unacknowledged QoS 1 message and sends it again after a reconnect,
-and a lost answer is recovered by the sender's retry with the same msgid. So the message is
-queued on paho directly, and only refusal at the door (not connected) is reported.
+promise here: the door's session is a new client after every reconnect, so nothing unacknowledged
+is sent again, and a lost answer is recovered by the sender's retry with the same msgid. So the
+message is written without waiting, and only refusal at the door (not connected) is reported.
 
-paho then writes every packet with a system call of its own, and tells a publish callback about
-each one with two objects built for it. ``gather_sends`` gathers a session's packets and writes
-them once per turn of the event loop (an answer and its events are one write; under load, the
-answers of a whole commit batch are), and drops the callback, which only ``aiomqtt``'s awaiting
-``publish`` needs.
+On a gathered session (``gather_sends``, the door's) the door's PUBLISH packets are built here and
+written through the gathered socket: paho would build a message, an info object with a lock and
+a condition, and a log call for each, and write every packet with a system call of its own. The
+socket gathers everything written in one turn of the event loop into one write (an answer and its
+events; under load, the answers of a whole commit batch), paho's own packets (the PUBACKs of
+requests, pings) in the same order as they come.
 
 Reading, paho asks the socket for a packet's first byte, then each byte of its length, then its
 body: about five system calls a request (the request, and the PUBACK of its answer). The gathered
 socket reads what the kernel holds in one call and serves paho's small reads from memory. The
-PUBACKs of the session's own QoS 1 answers, half the packets it hears, are settled there and
-then (the message leaves paho's store of unacknowledged ones, as paho would do) instead of
-each being parsed by paho into a reason code and a properties object for a callback nobody set.
-aiomqtt's reader keeps calling paho while ``pending()`` says bytes are waiting in memory.
+PUBACKs of the door's answers, half the packets it hears, are taken out there (``split_pubacks``)
+and only strike the answer off the ones awaiting the broker's word, instead of each being parsed
+by paho into a reason code and a properties object for a callback nobody set. aiomqtt's reader
+keeps calling paho while ``pending()`` says whole packets wait in memory.
 """
 
 from __future__ import annotations
@@ -46,9 +47,34 @@ PUBACK = 0x40  # MQTT 3.1.1: packet type 4, no flags; its remaining length is 2,
 def publish_nowait(client: aiomqtt.Client, topic: str, payload: bytes, qos: int = 1) -> None:
     """Queue ``payload`` on ``topic``; raise ``aiomqtt.MqttCodeError`` if paho refuses it (not connected)."""
     # aiomqtt 2.x keeps its paho client in ``_client``; this module is the one place that relies on it.
-    info = client._client.publish(topic, payload, qos)
+    inner = client._client
+    sock = inner._sock
+    if isinstance(sock, _GatheredSends) and sock.settles:
+        if not inner.is_connected():
+            raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
+        sock.publish(topic, payload, qos)
+        return
+    info = inner.publish(topic, payload, qos)
     if info.rc != paho.MQTT_ERR_SUCCESS:
         raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+
+
+def _publish_packet(topic: str, payload: bytes, qos: int, mid: int) -> bytes:
+    """An MQTT 3.1.1 PUBLISH: the fixed header, the topic, at QoS 1 the packet id, the payload."""
+    name = topic.encode()
+    length = 2 + len(name) + (2 if qos else 0) + len(payload)
+    out = bytearray((0x30 | qos << 1,))
+    while True:  # the remaining length, 7 bits a byte, the high bit saying more follow
+        digit, length = length & 0x7F, length >> 7
+        out.append(digit | 0x80 if length else digit)
+        if not length:
+            break
+    out += len(name).to_bytes(2, "big")
+    out += name
+    if qos:
+        out += mid.to_bytes(2, "big")
+    out += payload
+    return bytes(out)
 
 
 def split_pubacks(raw: bytearray, ready: bytearray) -> list[int]:
@@ -99,10 +125,11 @@ class _GatheredSends:
         self._client = client
         self._raw = bytearray()  # read, not yet a whole packet
         self._ready = bytearray()  # whole packets, for paho
+        self.awaiting: set[int] = set()  # the packet ids of the door's QoS 1 PUBLISHes not yet acknowledged
         # Settling PUBACKs in place skips what paho does on one: the publish callback (gather_sends drops
         # it), the wake of a thread waiting on the message's info (the door never waits) and, with a limit
         # of messages in flight, sending the next queued one (the door sets no limit).
-        self._settles = client._protocol == paho.MQTTv311 and client._max_inflight_messages == 0
+        self.settles = client._protocol == paho.MQTTv311 and client._max_inflight_messages == 0
 
     def recv(self, size: int) -> bytes:
         """Up to ``size`` bytes of whole packets; BlockingIOError when none are waiting, b"" at the end."""
@@ -111,7 +138,7 @@ class _GatheredSends:
             data = self._sock.recv(READ_SIZE)  # BlockingIOError: nothing waiting; paho tries again later
             if not data:
                 return b""
-            if not self._settles:
+            if not self.settles:
                 ready += data
                 break
             self._raw += data
@@ -126,12 +153,23 @@ class _GatheredSends:
         """Bytes read and not yet taken by paho (aiomqtt's reader calls paho again while there are)."""
         return len(self._ready)
 
+    def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        """Write a PUBLISH of the door's (at QoS 1 with a packet id of paho's, so none is used twice)."""
+        mid = 0
+        if qos:
+            mid = self._client._mid_generate()
+            self.awaiting.add(mid)
+        self.send(_publish_packet(topic, payload, qos, mid))
+
     def _settle(self, acked: list[int]) -> None:
+        awaiting = self.awaiting
         client = self._client
-        with client._out_message_mutex:
-            store = client._out_messages
-            for mid in acked:
-                message = store.pop(mid, None)
+        for mid in acked:
+            if mid in awaiting:
+                awaiting.discard(mid)
+                continue
+            with client._out_message_mutex:  # one paho published itself (none on the door's session)
+                message = client._out_messages.pop(mid, None)
                 if message is not None and message.qos > 0:
                     client._inflight_messages -= 1
 
@@ -182,28 +220,13 @@ def publish_at_most_once(client: aiomqtt.Client, messages: list[tuple[str, bytes
     """
     inner = client._client
     sock = inner._sock
-    if not isinstance(sock, _GatheredSends) or inner._protocol != paho.MQTTv311:
+    if not isinstance(sock, _GatheredSends) or not sock.settles:
         for topic, payload in messages:
             publish_nowait(client, topic, payload, 0)
         return
     if not inner.is_connected():
         raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
-    out = bytearray()
-    for topic, payload in messages:
-        name = topic.encode()
-        length = 2 + len(name) + len(payload)
-        out.append(0x30)
-        while True:  # the remaining length, 7 bits a byte, the high bit saying more follow
-            digit, length = length & 0x7F, length >> 7
-            out.append(digit | 0x80 if length else digit)
-            if not length:
-                break
-        out += len(name).to_bytes(2, "big")
-        out += name
-        out += payload
-    # One entry in paho's own queue, behind the answer it holds, written when paho writes; command 0 is
-    # no packet type paho acts on once written (a QoS 0 PUBLISH would want its message-info object).
-    inner._packet_queue(0, bytes(out), 0, 0)
+    sock.send(b"".join(_publish_packet(topic, payload, 0, 0) for topic, payload in messages))
 
 
 def gather_sends(client: aiomqtt.Client) -> None:

@@ -8,7 +8,7 @@ import aiomqtt
 import pytest
 
 from switch.doors.link import NODELAY, parse_broker_url
-from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_nowait
+from switch.doors.publish import MAX_INFLIGHT, _GatheredSends, gather_sends, publish_nowait
 from switch.doors.tap import Tap
 
 
@@ -41,27 +41,28 @@ async def test_a_burst_of_4000_publishes_in_one_turn_arrives_whole_and_in_order(
 
 
 async def test_the_pubacks_of_a_burst_are_settled_as_they_are_read(broker_url: str, topic_root: str) -> None:
-    """3,000 QoS 1 answers: every PUBACK the broker sends takes its message out of paho's store, none are left."""
+    """3,000 QoS 1 answers written by the door's own path: every one awaits the broker's PUBACK, each PUBACK
+    strikes its answer off, none reaches paho's store, and the session goes on."""
     broker = parse_broker_url(broker_url)
     async with aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY,
                               max_inflight_messages=MAX_INFLIGHT) as client:
         gather_sends(client)
         inner = client._client
+        sock = inner._sock
+        assert isinstance(sock, _GatheredSends) and sock.settles
         for i in range(3000):
             publish_nowait(client, f"{topic_root}/pos/T{i % 7}/resp", b"%06d" % i)
-        assert len(inner._out_messages) == 3000
-        for _ in range(300):
-            if not inner._out_messages:
-                break
-            await asyncio.sleep(0.05)
-        assert len(inner._out_messages) == 0
-        assert inner._inflight_messages == 0
+        assert len(sock.awaiting) == 3000 and not inner._out_messages
+
+        async def acknowledged() -> None:
+            while sock.awaiting:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(acknowledged(), 15)
+        assert not inner._out_messages and inner._inflight_messages == 0
         publish_nowait(client, f"{topic_root}/pos/T1/resp", b"after")  # the session is still whole
-        for _ in range(100):
-            if not inner._out_messages:
-                break
-            await asyncio.sleep(0.05)
-        assert len(inner._out_messages) == 0
+        assert len(sock.awaiting) == 1
+        await asyncio.wait_for(acknowledged(), 5)
 
 
 @pytest.mark.parametrize("count,answering", [(3000, True), (100, False)], ids=["answering", "silent"])
@@ -91,9 +92,11 @@ async def test_a_burst_read_in_bulk_reaches_the_session_whole_and_in_order(broke
                         return
 
             await asyncio.wait_for(hear(), 30)
+        sock = door._client._sock
+        assert isinstance(sock, _GatheredSends)
         for _ in range(200):
-            if not door._client._out_messages:
+            if not sock.awaiting:
                 break
             await asyncio.sleep(0.05)
-        assert len(door._client._out_messages) == 0
+        assert not sock.awaiting
     assert heard == [b"%06d" % i + b"r" * 300 for i in range(count)]

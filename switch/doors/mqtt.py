@@ -81,9 +81,11 @@ class MqttDoor:
             identifier=self.client_id, clean_session=False, keepalive=30, socket_options=NODELAY,
             max_inflight_messages=MAX_INFLIGHT,
         ) as client:
-            gather_sends(client)
             self._client = client
             hearing = Hearing(self._probes)
+            # From here on the session's messages come to _heard, read in bulk (switch/doors/publish.py); a
+            # persistent session's queued requests can arrive before the subscription is renewed.
+            gather_sends(client, functools.partial(self._heard, hearing))
             await client.subscribe([(topic, 1) for topic in [*request_filters(self.root), self._probes]])
             up()
             self.connected.set()
@@ -95,7 +97,13 @@ class MqttDoor:
                 await asyncio.wait(set(self._tasks), timeout=10)
             self.connected.clear()
 
+    def _heard(self, hearing: Hearing, topic: str, payload: bytes) -> None:
+        hearing.heard()
+        if topic != self._probes:
+            self._spawn(self._on_message(topic, payload))
+
     async def _read(self, client: aiomqtt.Client, hearing: Hearing) -> None:
+        # Only what paho read before gather_sends comes this way; the iterator also ends with the session.
         # aiomqtt's iterator makes a task and an asyncio.wait per message; what arrived together with
         # the one it returns is taken off its queue (aiomqtt 2.x's ``_queue``) right away instead.
         queue = client._queue

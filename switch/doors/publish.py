@@ -17,22 +17,26 @@ requests, pings) in the same order as they come.
 Reading, paho asks the socket for a packet's first byte, then each byte of its length, then its
 body: about five system calls a request (the request, and the PUBACK of its answer). The gathered
 socket reads what the kernel holds in one call and serves paho's small reads from memory. The
-PUBACKs of the door's answers, half the packets it hears, are taken out there (``split_pubacks``)
+PUBACKs of the door's answers, half the packets it hears, are taken out there (``split_packets``)
 and only strike the answer off the ones awaiting the broker's word, instead of each being parsed
-by paho into a reason code and a properties object for a callback nobody set. aiomqtt's reader
-keeps calling paho while ``pending()`` says whole packets wait in memory.
+by paho into a reason code and a properties object for a callback nobody set. The requests, the
+other half, are acknowledged there and handed to the door's own handler, as the Tap hands on what
+the journal's watcher hears: paho would make a message object of each, aiomqtt another and a queue
+entry, and a task would take it off the queue. paho still reads the rest (CONNACK, SUBACK,
+PINGRESP); aiomqtt's reader keeps calling paho while ``pending()`` says whole packets wait in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho
 
-__all__ = ["MAX_INFLIGHT", "gather_sends", "publish_at_most_once", "publish_nowait", "split_pubacks"]
+__all__ = ["MAX_INFLIGHT", "Publish", "gather_sends", "publish_at_most_once", "publish_nowait", "split_packets"]
 
 # paho lets 20 QoS 1 messages await their PUBACK and queues the rest, so a switch answering
 # hundreds of requests at once would wait a broker round trip per 20 answers. 0 lifts the limit,
@@ -77,11 +81,15 @@ def _publish_packet(topic: str, payload: bytes, qos: int, mid: int) -> bytes:
     return bytes(out)
 
 
-def split_pubacks(raw: bytearray, ready: bytearray) -> list[int]:
+Publish = tuple[int, bytes, bytes]  # (packet id, 0 at QoS 0; topic; payload)
+
+
+def split_packets(raw: bytearray, ready: bytearray, publishes: list[Publish] | None = None) -> list[int]:
     """Move the complete packets at the front of ``raw`` to ``ready``, but for PUBACKs: their packet ids are returned.
 
-    An incomplete packet stays in ``raw`` for the next read. A length that MQTT does not allow (more
-    than four bytes) is passed on with everything after it, for paho to refuse the connection.
+    With ``publishes``, each PUBLISH at QoS 0 or 1 is appended to it instead. An incomplete packet
+    stays in ``raw`` for the next read. What MQTT does not allow (a length of more than four bytes, a
+    topic longer than its packet) is passed on, the rest of the stream with it, for paho to refuse.
     """
     acked: list[int] = []
     at, start, end = 0, 0, len(raw)
@@ -101,13 +109,23 @@ def split_pubacks(raw: bytearray, ready: bytearray) -> list[int]:
                 ready += raw[start:]
                 del raw[:]
                 return acked
-        if length < 0 or i + length > end:
+        stop = i + length
+        if length < 0 or stop > end:
             break
-        if raw[at] == PUBACK and length == 2:
+        first = raw[at]
+        if first == PUBACK and length == 2:
             ready += raw[start:at]
             acked.append(raw[i] << 8 | raw[i + 1])
-            start = i + 2
-        at = i + length
+            start = stop
+        elif publishes is not None and first >> 4 == 3 and not first & 0x04 and length >= 2:  # QoS 0 or 1
+            topic_end = i + 2 + (raw[i] << 8 | raw[i + 1])
+            payload_at = topic_end + (2 if first & 0x02 else 0)
+            if payload_at <= stop:
+                ready += raw[start:at]
+                mid = raw[topic_end] << 8 | raw[topic_end + 1] if first & 0x02 else 0
+                publishes.append((mid, bytes(raw[i + 2:topic_end]), bytes(raw[payload_at:stop])))
+                start = stop
+        at = stop
     ready += raw[start:at]
     del raw[:at]
     return acked
@@ -116,7 +134,8 @@ def split_pubacks(raw: bytearray, ready: bytearray) -> list[int]:
 class _GatheredSends:
     """paho's socket: sends gathered and written once per turn of the event loop, reads taken in bulk."""
 
-    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, client: paho.Client) -> None:
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, client: paho.Client,
+                 on_message: Callable[[str, bytes], None] | None = None) -> None:
         self._sock = sock
         self._loop = loop
         self._pending = bytearray()
@@ -130,6 +149,8 @@ class _GatheredSends:
         # it), the wake of a thread waiting on the message's info (the door never waits) and, with a limit
         # of messages in flight, sending the next queued one (the door sets no limit).
         self.settles = client._protocol == paho.MQTTv311 and client._max_inflight_messages == 0
+        # Given a handler, the PUBLISHes the session hears (QoS 0 and 1) go to it, acknowledged first.
+        self._on_message = on_message if self.settles else None
 
     def recv(self, size: int) -> bytes:
         """Up to ``size`` bytes of whole packets; BlockingIOError when none are waiting, b"" at the end."""
@@ -142,9 +163,12 @@ class _GatheredSends:
                 ready += data
                 break
             self._raw += data
-            acked = split_pubacks(self._raw, ready)
+            publishes: list[Publish] | None = [] if self._on_message is not None else None
+            acked = split_packets(self._raw, ready, publishes)
             if acked:
                 self._settle(acked)
+            if publishes:
+                self._hand_on(publishes)
         taken = bytes(ready[:size])
         del ready[:size]
         return taken
@@ -160,6 +184,19 @@ class _GatheredSends:
             mid = self._client._mid_generate()
             self.awaiting.add(mid)
         self.send(_publish_packet(topic, payload, qos, mid))
+
+    def _hand_on(self, publishes: list[Publish]) -> None:
+        """Acknowledge the QoS 1 ones (as paho would, before any handler runs), then hand each on."""
+        acks = bytearray()
+        for mid, _, _ in publishes:
+            if mid:
+                acks += bytes((PUBACK, 2, mid >> 8, mid & 0xFF))
+        if acks:
+            self.send(bytes(acks))
+        on_message = self._on_message
+        assert on_message is not None  # only called when there is one
+        for _, topic, payload in publishes:
+            on_message(topic.decode("utf-8", "replace"), payload)
 
     def _settle(self, acked: list[int]) -> None:
         awaiting = self.awaiting
@@ -229,10 +266,14 @@ def publish_at_most_once(client: aiomqtt.Client, messages: list[tuple[str, bytes
     sock.send(b"".join(_publish_packet(topic, payload, 0, 0) for topic, payload in messages))
 
 
-def gather_sends(client: aiomqtt.Client) -> None:
-    """Once connected: write ``client``'s packets once per loop turn, with no publish callback each; read in bulk."""
+def gather_sends(client: aiomqtt.Client, on_message: Callable[[str, bytes], None] | None = None) -> None:
+    """Once connected: write ``client``'s packets once per loop turn, with no publish callback each; read in bulk.
+
+    ``on_message(topic, payload)``, if given, is called with every message the session hears from
+    then on, in order, instead of paho and aiomqtt making a message object and a queue entry of each.
+    """
     inner = client._client
     sock = inner._sock
     inner.on_publish = None  # only aiomqtt's awaiting publish() listens, and the door never calls it
     if isinstance(sock, socket.socket):
-        inner._sock = _GatheredSends(sock, asyncio.get_running_loop(), inner)
+        inner._sock = _GatheredSends(sock, asyncio.get_running_loop(), inner, on_message)

@@ -100,3 +100,41 @@ async def test_a_burst_read_in_bulk_reaches_the_session_whole_and_in_order(broke
             await asyncio.sleep(0.05)
         assert not sock.awaiting
     assert heard == [b"%06d" % i + b"r" * 300 for i in range(count)]
+
+
+async def test_requests_handed_to_the_door_are_each_acknowledged_once(broker_url: str, topic_root: str) -> None:
+    """With a handler, a persistent session hears 500 QoS 1 requests whole and in order, and acknowledges
+    every one: after a reconnect the broker has nothing to deliver again, and the next request comes alone."""
+    broker = parse_broker_url(broker_url)
+    door_id = f"gather-door-{topic_root[-12:]}"
+    heard: list[tuple[str, bytes]] = []
+    sent = [(f"{topic_root}/pos/T{i % 3}/req", b"%05d" % i + b"q" * 200) for i in range(500)]
+
+    async def until(count: int, seconds: float) -> None:
+        async def wait() -> None:
+            while len(heard) < count:
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(wait(), seconds)
+
+    def session() -> aiomqtt.Client:
+        return aiomqtt.Client(broker.host, broker.port, identifier=door_id, clean_session=False,
+                              socket_options=NODELAY, max_inflight_messages=MAX_INFLIGHT)
+
+    async with aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY,
+                              max_inflight_messages=MAX_INFLIGHT) as till:
+        async with session() as door:
+            gather_sends(door, lambda topic, payload: heard.append((topic, payload)))
+            await door.subscribe(f"{topic_root}/pos/+/req", qos=1)
+            for topic, payload in sent:
+                publish_nowait(till, topic, payload)
+            await until(500, 30)
+            await asyncio.sleep(0.2)  # the PUBACKs are written in the next turns
+        assert heard == sent
+        async with session() as door:
+            gather_sends(door, lambda topic, payload: heard.append((topic, payload)))
+            await asyncio.sleep(1.0)
+            assert len(heard) == 500, "the broker delivered requests again: they were not acknowledged"
+            publish_nowait(till, f"{topic_root}/pos/T9/req", b"next")
+            await until(501, 10)
+            await asyncio.sleep(0.3)
+    assert heard[500:] == [(f"{topic_root}/pos/T9/req", b"next")]

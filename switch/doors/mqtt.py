@@ -23,7 +23,7 @@ from switch.doors.liveness import Deaf, Hearing, first_failure
 from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_at_most_once, publish_nowait
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
-from switch.wire.events import recipients
+from switch.wire.events import Announced, recipients
 from switch.wire.topics import (
     DEFAULT_ROOT,
     events_topic,
@@ -157,7 +157,10 @@ class MqttDoor:
         messages: list[tuple[str, bytes]] = []
         for event in events:
             messages.append((self._events, event))
-            terminals, people = recipients(json.loads(event)["data"])
+            if isinstance(event, Announced):
+                terminals, people = event.terminals, event.people
+            else:
+                terminals, people = recipients(json.loads(event)["data"])
             messages += [(events_topic(self.root, "pos", terminal), event) for terminal in terminals]
             messages += [(events_topic(self.root, "app", psn_no), event) for psn_no in people]
         try:

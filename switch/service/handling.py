@@ -47,6 +47,7 @@ from switch.wire.envelope import (
     usable_ids,
     validate_input,
 )
+from switch.wire.events import announced
 from switch.wire.inputs import FaultRule
 from switch.wire.topics import ID_RULE, valid_id
 
@@ -356,7 +357,7 @@ class SettlementSwitch:
 
     @staticmethod
     def _event(event: Event) -> bytes:
-        return encode({"type": event.type, "at": iso(event.at), "data": event.data})
+        return announced(encode({"type": event.type, "at": iso(event.at), "data": event.data}), event.data)
 
     _log = staticmethod(log_answer)
 

@@ -18,7 +18,7 @@ from switch.wire.inputs import Relation
 from switch.wire.outputs_base import Amount, Timestamp
 from switch.wire.outputs_base import Out as _Out
 
-__all__ = ["APP_FIELDS", "EVENT_MODELS", "POS_FIELDS", "Event", "recipients"]
+__all__ = ["APP_FIELDS", "EVENT_MODELS", "POS_FIELDS", "Announced", "Event", "announced", "recipients"]
 
 
 class WindowData(_Out):
@@ -139,3 +139,17 @@ def recipients(data: dict[str, Any]) -> tuple[list[str], list[str]]:
     terminals = list(dict.fromkeys(v for f in POS_FIELDS if isinstance(v := data.get(f), str) and v))
     people = list(dict.fromkeys(v for f in APP_FIELDS if isinstance(v := data.get(f), str) and v))
     return terminals, people
+
+
+class Announced(bytes):
+    """An event's JSON, as every door sends it, with whom it concerns: read from its data when it was built,
+    so the MQTT door does not parse each event it has just been given to find its topics."""
+
+    terminals: list[str]
+    people: list[str]
+
+
+def announced(payload: bytes, data: dict[str, Any]) -> Announced:
+    event = Announced(payload)
+    event.terminals, event.people = recipients(data)
+    return event

@@ -1,0 +1,50 @@
+"""Answers and events are written by orjson: the same bytes the standard library wrote, for what answers hold."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from switch.wire.envelope import encode
+
+_STDLIB = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _before(obj: Any) -> bytes:
+    """What encode wrote before orjson: the standard library's compact JSON, lone surrogates escaped."""
+    return _STDLIB.encode(obj).encode("utf-8", "backslashreplace")
+
+
+# What answers and events hold: text (Chinese, control characters, any code point), integers (fen, counts),
+# amounts as text or Decimal, floats only for window seconds, counts and speeds (never below 0.0001).
+_floats = st.one_of(st.just(0.0), st.floats(min_value=1e-4, max_value=1e15),
+                    st.floats(min_value=-1e15, max_value=-1e-4))
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), _floats, st.text(),
+                     st.decimals(allow_nan=False, allow_infinity=False),
+                     st.sampled_from(["中文", "\x00\x1f\x7f", "\u2028"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=5), st.dictionaries(st.one_of(st.text(), st.integers(-99, 99)), inner, max_size=5)),
+    max_leaves=30)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_values)
+def test_encode_writes_the_bytes_the_standard_library_wrote(value: Any) -> None:
+    assert encode(value) == _before(value)
+
+
+def test_what_orjson_refuses_is_written_as_before() -> None:
+    for value in ({"msgid": "a\ud800b"}, {"n": 2**70}, ["\udfff", -(2**64)]):
+        assert encode(value) == _before(value)
+    assert encode({"msgid": "a\ud800b"}) == b'{"msgid":"a\\ud800b"}'
+
+
+def test_a_settlement_answer_round_trips_with_its_amounts_as_text() -> None:
+    answer = {"infno": "2102", "code": "OK", "output": {"setlinfo": {"acct_pay": Decimal("80.00"), "psn_name": "张三"}},
+              "window_seconds": 300, "cnt": 1.5}
+    assert encode(answer) == _before(answer)
+    assert json.loads(encode(answer))["output"]["setlinfo"] == {"acct_pay": "80.00", "psn_name": "张三"}

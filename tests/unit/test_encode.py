@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from switch.core.codes import Code
 from switch.wire.envelope import encode
 
 _STDLIB = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
@@ -41,6 +42,11 @@ def test_what_orjson_refuses_is_written_as_before() -> None:
     for value in ({"msgid": "a\ud800b"}, {"n": 2**70}, ["\udfff", -(2**64)]):
         assert encode(value) == _before(value)
     assert encode({"msgid": "a\ud800b"}) == b'{"msgid":"a\\ud800b"}'
+
+
+def test_codes_are_written_as_their_text() -> None:
+    value = {"code": Code.POOLING_AVAILABLE, "codes": [Code.OK, Code.DUPLICATE_MSGID]}
+    assert encode(value) == _before(value) == b'{"code":"POOLING_AVAILABLE","codes":["OK","DUPLICATE_MSGID"]}'
 
 
 def test_a_settlement_answer_round_trips_with_its_amounts_as_text() -> None:

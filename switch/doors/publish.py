@@ -36,6 +36,8 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as paho
 
+from switch.doors.tap import PUBLISH, mqtt_packet
+
 __all__ = ["MAX_INFLIGHT", "Publish", "gather_sends", "publish_at_most_once", "publish_nowait", "split_packets"]
 
 # paho lets 20 QoS 1 messages await their PUBACK and queues the rest, so a switch answering
@@ -64,21 +66,10 @@ def publish_nowait(client: aiomqtt.Client, topic: str, payload: bytes, qos: int 
 
 
 def _publish_packet(topic: str, payload: bytes, qos: int, mid: int) -> bytes:
-    """An MQTT 3.1.1 PUBLISH: the fixed header, the topic, at QoS 1 the packet id, the payload."""
+    """An MQTT 3.1.1 PUBLISH: the topic, at QoS 1 the packet id, the payload (the Tap's framing)."""
     name = topic.encode()
-    length = 2 + len(name) + (2 if qos else 0) + len(payload)
-    out = bytearray((0x30 | qos << 1,))
-    while True:  # the remaining length, 7 bits a byte, the high bit saying more follow
-        digit, length = length & 0x7F, length >> 7
-        out.append(digit | 0x80 if length else digit)
-        if not length:
-            break
-    out += len(name).to_bytes(2, "big")
-    out += name
-    if qos:
-        out += mid.to_bytes(2, "big")
-    out += payload
-    return bytes(out)
+    packet_id = mid.to_bytes(2, "big") if qos else b""
+    return mqtt_packet(PUBLISH, qos << 1, len(name).to_bytes(2, "big") + name + packet_id + payload)
 
 
 Publish = tuple[int, bytes, bytes]  # (packet id, 0 at QoS 0; topic; payload)

@@ -24,7 +24,7 @@ import aiomqtt
 
 from switch.doors.link import BrokerAddress
 
-__all__ = ["Tap", "TapError"]
+__all__ = ["PUBLISH", "Tap", "TapError", "mqtt_packet"]
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, DISCONNECT = 1, 2, 3, 4, 8, 9, 12, 14
 READ_SIZE = 256 * 1024
@@ -42,7 +42,7 @@ def _string(text: str) -> bytes:
     return len(data).to_bytes(2, "big") + data
 
 
-def _packet(kind: int, flags: int, body: bytes) -> bytes:
+def mqtt_packet(kind: int, flags: int, body: bytes) -> bytes:
     length, header = len(body), bytearray([kind << 4 | flags])
     while True:
         byte, length = length & 0x7F, length >> 7
@@ -80,7 +80,7 @@ class Tap:
             body += _string(self.broker.username)
         if self.broker.password is not None:
             body += _string(self.broker.password)
-        self._send(_packet(CONNECT, 0, body))
+        self._send(mqtt_packet(CONNECT, 0, body))
         kind, answer = await self._handshake()
         if kind != CONNACK or len(answer) != 2:
             raise TapError(f"{self.broker.url} answered CONNECT with packet type {kind}")
@@ -95,18 +95,18 @@ class Tap:
             return
         with contextlib.suppress(OSError, RuntimeError, TimeoutError):
             if not writer.is_closing():
-                writer.write(_packet(DISCONNECT, 0, b""))
+                writer.write(mqtt_packet(DISCONNECT, 0, b""))
             writer.close()
             await asyncio.wait_for(writer.wait_closed(), 2)
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Send one message at QoS 0, not retained."""
-        self._send(_packet(PUBLISH, 0, _string(topic) + payload))
+        self._send(mqtt_packet(PUBLISH, 0, _string(topic) + payload))
 
     async def subscribe(self, filters: list[str]) -> None:
         """Subscribe to ``filters`` at QoS 0 and wait for the broker to grant every one."""
         body = (1).to_bytes(2, "big") + b"".join(_string(f) + b"\x00" for f in filters)
-        self._send(_packet(SUBSCRIBE, 0x02, body))
+        self._send(mqtt_packet(SUBSCRIBE, 0x02, body))
         kind, answer = await self._handshake()
         if kind != SUBACK or answer[:2] != b"\x00\x01" or len(answer) != 2 + len(filters):
             raise TapError(f"{self.broker.url} answered SUBSCRIBE with packet type {kind}")
@@ -137,7 +137,7 @@ class Tap:
         while True:
             await asyncio.sleep(max(0.0, half - (time.monotonic() - self._sent_at)))
             if time.monotonic() - self._sent_at >= half:
-                self._send(_packet(PINGREQ, 0, b""))
+                self._send(mqtt_packet(PINGREQ, 0, b""))
 
     async def _fill(self) -> None:
         assert self._reader is not None
@@ -201,7 +201,7 @@ class Tap:
             qos = (first >> 1) & 3
             payload_at = topic_end + (2 if qos else 0)
             if qos == 1:  # never asked for, but a broker that sends it gets its acknowledgement
-                self._send(_packet(PUBACK, 0, bytes(buf[topic_end:payload_at])))
+                self._send(mqtt_packet(PUBACK, 0, bytes(buf[topic_end:payload_at])))
             topic = buf[start + 2:topic_end].decode("utf-8", "replace")
             on_message(topic, bytes(buf[payload_at:end]))
         del buf[:at]

@@ -67,9 +67,12 @@ def encode(obj: Any) -> bytes:
     A lone surrogate (the JSON escape "\\ud800") can reach an echoed field; it goes back out as that same
     escape instead of making the answer unencodable. (A float below 0.0001 is written positionally,
     0.00001 rather than 1e-05: the same number.)
+
+    orjson's bytes keep the whole buffer it wrote into: 4 KB and more for an answer of a few hundred bytes,
+    and the switch keeps its newest answers for replays. They are copied into bytes of their own size.
     """
     try:
-        return orjson.dumps(obj, default=str, option=_ORJSON)
+        return memoryview(orjson.dumps(obj, default=str, option=_ORJSON)).tobytes()
     except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer past 64 bits
         return _ENCODER.encode(obj).encode("utf-8", "backslashreplace")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from decimal import Decimal
 from typing import Any
 
@@ -54,3 +55,21 @@ def test_a_settlement_answer_round_trips_with_its_amounts_as_text() -> None:
               "window_seconds": 300, "cnt": 1.5}
     assert encode(answer) == _before(answer)
     assert json.loads(encode(answer))["output"]["setlinfo"] == {"acct_pay": "80.00", "psn_name": "张三"}
+
+
+def test_an_answer_holds_no_more_memory_than_its_bytes() -> None:
+    """The switch keeps its newest answers for replays: each must cost its length, not orjson's buffer."""
+    answer = {"infcode": 0, "inf_refmsgid": "370500" + "2" * 24, "code": "OK", "err_msg": None,
+              "output": {"setlinfo": {"psn_name": "王小明", "medfee_sumamt": Decimal("80.00"), "acct_pay": "80.00"}}}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [encode(answer) for _ in range(200)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    length = len(kept[0])
+    assert kept[0] == _before(answer)
+    assert 150 < length < 300
+    # a bytes object is its length plus a header of about 33 bytes; the list adds 8 bytes an answer
+    assert held / len(kept) < length + 100, f"{held / len(kept):.0f} bytes held per answer of {length} bytes"

@@ -36,7 +36,7 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as paho
 
-from switch.doors.tap import PUBLISH, mqtt_packet
+from switch.doors.tap import PUBLISH, mqtt_packet, packet_span
 
 __all__ = ["MAX_INFLIGHT", "Publish", "gather_sends", "publish_at_most_once", "publish_nowait", "split_packets"]
 
@@ -85,24 +85,16 @@ def split_packets(raw: bytearray, ready: bytearray, publishes: list[Publish] | N
     acked: list[int] = []
     at, start, end = 0, 0, len(raw)
     while at < end:
-        length, shift, i = 0, 0, at + 1
-        while True:
-            if i >= end:
-                length = -1  # the length is not all here yet
-                break
-            byte = raw[i]
-            length |= (byte & 0x7F) << shift
-            i += 1
-            if not byte & 0x80:
-                break
-            shift += 7
-            if shift > 21:
-                ready += raw[start:]
-                del raw[:]
-                return acked
-        stop = i + length
-        if length < 0 or stop > end:
+        try:
+            span = packet_span(raw, at)
+        except ValueError:  # not MQTT: paho refuses it
+            ready += raw[start:]
+            del raw[:]
+            return acked
+        if span is None:  # the rest of this packet is not here yet
             break
+        i, stop = span
+        length = stop - i
         first = raw[at]
         if first == PUBACK and length == 2:
             ready += raw[start:at]

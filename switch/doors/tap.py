@@ -24,7 +24,7 @@ import aiomqtt
 
 from switch.doors.link import BrokerAddress
 
-__all__ = ["PUBLISH", "Tap", "TapError", "mqtt_packet"]
+__all__ = ["PUBLISH", "Tap", "TapError", "mqtt_packet", "packet_span"]
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, DISCONNECT = 1, 2, 3, 4, 8, 9, 12, 14
 READ_SIZE = 256 * 1024
@@ -49,6 +49,26 @@ def mqtt_packet(kind: int, flags: int, body: bytes) -> bytes:
         header.append(byte | (0x80 if length else 0))
         if not length:
             return bytes(header) + body
+
+
+def packet_span(buf: bytearray, at: int) -> tuple[int, int] | None:
+    """(where the body starts, where it ends) of the packet at ``at`` in ``buf``; None while it is incomplete.
+
+    A remaining length of more than four bytes is not MQTT: ValueError.
+    """
+    size, shift, i, n = 0, 0, at + 1, len(buf)
+    while True:
+        if i >= n:
+            return None
+        byte = buf[i]
+        i += 1
+        size |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+        if shift > 21:
+            raise ValueError("malformed remaining length")
+    return (i, i + size) if i + size <= n else None
 
 
 class Tap:
@@ -170,20 +190,10 @@ class Tap:
 
     @staticmethod
     def _header(buf: bytearray, at: int) -> tuple[int, int] | None:
-        """(where the body starts, where it ends) of the packet at ``at``; None while incomplete."""
-        size, shift, i, n = 0, 0, at + 1, len(buf)
-        while True:
-            if i >= n:
-                return None
-            byte = buf[i]
-            i += 1
-            size |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                break
-            shift += 7
-            if shift > 21:
-                raise TapError("malformed remaining length from the broker")
-        return (i, i + size) if i + size <= n else None
+        try:
+            return packet_span(buf, at)
+        except ValueError as exc:
+            raise TapError(f"{exc} from the broker") from None
 
     def _split(self, on_message: Callable[[str, bytes], None]) -> None:
         """Every whole packet in the buffer: each PUBLISH to ``on_message``, the rest skipped."""

@@ -9,9 +9,6 @@ time over the requests it answered: steadier than rates on a busy machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import secrets
-import sqlite3
 import statistics
 from collections.abc import Callable
 from dataclasses import replace
@@ -124,8 +121,9 @@ async def mqtt_door(args: argparse.Namespace, broker_name: str, err: Any) -> dic
 
 
 async def http_door(args: argparse.Namespace, err: Any) -> dict[str, Any]:
-    """The HTTP door: one switch (on mosquitto, its MQTT door idle) and one aiohttp echo, driven alike."""
-    from terminal.load.procs import free_port, http_echo_process, mosquitto_process, switch_process, temp_dir
+    """The HTTP door: a fresh switch for every run (on mosquitto, its MQTT door idle), as the MQTT part
+    runs, and one aiohttp echo for all, driven alike."""
+    from terminal.load.procs import http_echo_process, mosquitto_process, temp_dir
     from terminal.load.run import LoadPlan
 
     fleet = _fleet(args)
@@ -133,22 +131,18 @@ async def http_door(args: argparse.Namespace, err: Any) -> dict[str, Any]:
         tmp = Path(tmp_name)
         started = [mosquitto_process(tmp).start()]
         try:
-            root = f"gongji-bench/{secrets.token_hex(3)}"
-            switch = switch_process(tmp, started[0].url, root, tmp / "ledger.db", "INFO",
-                                    () if args.journal else ("--journal-max", "0"), http_port=free_port())
-            started.append(switch.start())
             started.append(echo := http_echo_process(tmp).start())
-            base = LoadPlan(fleet=fleet, people=args.people, families=args.people // 5, http=switch.url,
-                            watch={"switch": switch.pid})
-            echo_plan = replace(base, http=echo.url, echo=True, watch={"echo": echo.pid},
-                                fleet=replace(fleet, expect=False))
+            base = LoadPlan(fleet=fleet, people=args.people, families=args.people // 5, broker=started[0].url,
+                            http_door=True, switch_log_level="INFO", switch_journal=args.journal)
+            echo_plan = LoadPlan(fleet=replace(fleet, expect=False), people=args.people,
+                                 families=args.people // 5, http=echo.url, echo=True, watch={"echo": echo.pid})
             figures = await _interleaved(echo_plan, base, args.repeat, err, "HTTP door")
         finally:
             for child in reversed(started):
                 child.stop()
-        with contextlib.closing(sqlite3.connect(tmp / "ledger.db")) as ledger:  # what the journal kept, if on
-            figures["journal_rows"] = ledger.execute("SELECT count(*) FROM journal").fetchone()[0]
-        return figures
+    switch_runs = (*figures["runs"]["switch"], *figures["runs"]["switch_half"])
+    figures["journal_rows"] = sum(r.get("journal_rows", 0) for r in switch_runs)  # what the journal kept, if on
+    return figures
 
 
 def doors_grid(doors: dict[str, dict[str, Any]], args: argparse.Namespace) -> Grid:

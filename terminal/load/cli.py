@@ -6,7 +6,9 @@ With --broker it drives the switch already running there (--root), or with --spa
 starts one on that broker. --echo puts the echo responder where the switch would be: the same
 requests through the same broker and client library, answered at once — the transport's floor.
 With --http URL it drives the switch running at that HTTP door: the tills speak the national
-interface on kept-alive connections, admin goes to POST /gongji/v1/admin.
+interface on kept-alive connections, admin goes to POST /gongji/v1/admin. --http alone does the same
+against a switch it starts itself (on mosquitto, --embedded or --broker, as above) with its HTTP door
+on a free port.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds to wait for an answer")
     p.add_argument("--warmup", type=float, default=0.0, help="seconds at the start left out of the rates")
     p.add_argument("--broker", metavar="URL", help="a running broker (default: start mosquitto)")
-    p.add_argument("--http", metavar="URL",
-                   help="drive the switch running at this HTTP door instead, e.g. http://127.0.0.1:8080")
+    p.add_argument("--http", metavar="URL", nargs="?", const="",
+                   help="drive the switch running at this HTTP door instead, e.g. http://127.0.0.1:8080; "
+                        "--http alone: start a switch here and drive its HTTP door")
     p.add_argument("--embedded", action="store_true",
                    help="start the embedded amqtt broker instead of mosquitto")
     p.add_argument("--root",
@@ -93,7 +96,7 @@ def plan_from(args: argparse.Namespace) -> Any:
                     spawn_switch=True if args.spawn_switch else None, echo=args.echo, root=args.root,
                     admin_token=args.admin_token,
                     switch_log_level=args.switch_log_level, switch_journal=args.journal, db=args.db,
-                    verify=not args.no_verify, http=args.http)
+                    verify=not args.no_verify, http=args.http or None, http_door=args.http == "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
                                    ("--spawn-switch", args.spawn_switch), ("--embedded", args.embedded)) if on]
     if args.http and clash:
         return fail(f"--http drives a switch already running at that HTTP door; drop {', '.join(clash)}")
+    if args.http == "" and args.echo:
+        return fail("--http alone starts a switch and drives its HTTP door; the echo floor of the HTTP door "
+                    "is in gongji-terminal bench --parts http")
     try:
         if args.http:
             from terminal.clients.http import parse_http_url

@@ -5,14 +5,17 @@ its own) and the switch (or the echo responder) as child processes, so each one'
 and stops them afterwards. Against a switch that is already running it only loads its population
 (upserting the same people every time) and checks the books with ``admin.audit``. Given a switch's
 HTTP door (``http``) it drives that running switch there: admin on ``POST /gongji/v1/admin``, the
-fleet in the national form.
+fleet in the national form; with ``http_door`` it starts a switch (on a broker, as always) and drives
+that switch's HTTP door the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -32,6 +35,7 @@ from terminal.load.procs import (
     amqtt_process,
     cpu_seconds,
     echo_process,
+    free_port,
     mosquitto_process,
     rss_mb,
     switch_process,
@@ -82,6 +86,7 @@ class LoadPlan:
     switch_journal: bool = False
     db: Path | None = None  # the spawned switch's ledger; None: a temporary file
     http: str | None = None  # a running switch's HTTP door: the fleet and admin go there, nothing is started
+    http_door: bool = False  # start a switch (and a broker unless given) and drive its HTTP door
     verify: bool = True
     broker_pid: int | None = None  # a running broker whose CPU to measure too (the bench's own)
     # Other running processes to measure, by name: the switch or echo behind an HTTP door given as ``http``.
@@ -89,6 +94,8 @@ class LoadPlan:
 
     @property
     def spawns_switch(self) -> bool:
+        if self.http_door:
+            return True
         if self.http is not None:
             return False
         return not self.echo and (self.spawn_switch if self.spawn_switch is not None else self.broker is None)
@@ -136,15 +143,17 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
     result: dict[str, Any] = {"responder": "echo" if plan.echo else "switch", "run_id": run_id}
     with ExitStack() as stack:
         children: dict[str, Child] = {}
-        url, root = _start(plan, Path(stack.enter_context(temp_dir())), stack, children, phase, run_id, result)
+        url, root, ledger = _start(plan, Path(stack.enter_context(temp_dir())), stack, children, phase, run_id,
+                                   result)
+        http = url if plan.http_door else plan.http
         result.update(root=root, people=population.people, families=len(population.families),
                       terminals=plan.fleet.terminals,
                       # over HTTP each till keeps a connection of its own alive
-                      connections=plan.fleet.terminals if plan.http else
+                      connections=plan.fleet.terminals if http else
                       -(-plan.fleet.terminals // plan.fleet.per_connection),
                       rate=plan.fleet.rate, full_checkout=plan.fleet.full_checkout)
         responder = children["switch"].pid if "switch" in children else plan.watch.get("switch")
-        admin_line = (HttpAdmin(url, token=plan.admin_token, timeout=30) if plan.http else
+        admin_line = (HttpAdmin(url, token=plan.admin_token, timeout=30) if http else
                       Admin(url, root=root, token=plan.admin_token, timeout=30))
         async with admin_line as admin:
             before: dict[str, int] = {}
@@ -164,8 +173,8 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
                     result["rss_after_load_mb"] = round((rss_mb(responder) or (0.0, 0.0))[0], 1)
                 if plan.verify:
                     before = await _counts(admin, population)
-            broker = None if plan.http else parse_broker_url(url)
-            fleet = Fleet(broker, root, population, plan.fleet, run_id, http=plan.http)
+            broker = None if http else parse_broker_url(url)
+            fleet = Fleet(broker, root, population, plan.fleet, run_id, http=http)
             phase("running the fleet")
             stats = await _measure(plan, fleet, children, on_tick, result, on_fleet)
             if responder is not None:
@@ -174,12 +183,20 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
             if not plan.echo and plan.verify:
                 phase("checking the books")
                 await _check_books(admin, population, before, stats, result)
+            if ledger is not None and plan.switch_journal:  # the books' audit committed every row before it
+                result["journal_rows"] = _journal_rows(ledger)
     return result
 
 
+def _journal_rows(ledger: Path) -> int:
+    with contextlib.closing(sqlite3.connect(ledger)) as db:  # WAL: read beside the running switch
+        return int(db.execute("SELECT count(*) FROM journal").fetchone()[0])
+
+
 def _start(plan: LoadPlan, tmp: Path, stack: ExitStack, children: dict[str, Child], phase: Callable[[str], None],
-           run_id: str, result: dict[str, Any]) -> tuple[str, str]:
-    """The broker and the responder the plan needs, started (and stopped with ``stack``); (url, root)."""
+           run_id: str, result: dict[str, Any]) -> tuple[str, str, Path | None]:
+    """The broker and the responder the plan needs, started (and stopped with ``stack``); (url, root, the
+    ledger of a switch started here)."""
 
     def start(child: Child) -> Child:
         phase(f"starting {child.name}")
@@ -190,7 +207,7 @@ def _start(plan: LoadPlan, tmp: Path, stack: ExitStack, children: dict[str, Chil
 
     if plan.http is not None:
         result["broker"] = f"HTTP door {plan.http}"
-        return plan.http, ""
+        return plan.http, "", None
     if plan.broker is None:
         url = start(amqtt_process(tmp) if plan.embedded else mosquitto_process(tmp)).url
         result["broker"] = "amqtt (embedded broker, own process)" if plan.embedded else "mosquitto"
@@ -203,9 +220,14 @@ def _start(plan: LoadPlan, tmp: Path, stack: ExitStack, children: dict[str, Chil
         start(echo_process(tmp, url, root))
     elif plan.spawns_switch:
         db = plan.db or tmp / "ledger.db"
-        start(switch_process(tmp, url, root, db, plan.switch_log_level,
-                             () if plan.switch_journal else ("--journal-max", "0")))
-    return url, root
+        switch = start(switch_process(tmp, url, root, db, plan.switch_log_level,
+                                      () if plan.switch_journal else ("--journal-max", "0"),
+                                      http_port=free_port() if plan.http_door else 0))
+        if plan.http_door:
+            result["broker"] = f"HTTP door of a switch started here (its broker: {result['broker']})"
+            return switch.url, root, db
+        return url, root, db
+    return url, root, None
 
 
 async def _measure(plan: LoadPlan, fleet: Fleet, children: dict[str, Child],

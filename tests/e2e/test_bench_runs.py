@@ -32,6 +32,10 @@ def test_bench_http_part_prints_json_targets_whose_verdicts_follow_the_figures(
     assert set(switch_run["cpu_us_per_request"]) == {"switch", "load generator"}
     assert set(figures["runs"]["echo"][0]["cpu_us_per_request"]) == {"echo", "load generator"}
     assert out["setup"]["journal"] is False and figures["journal_rows"] == 0  # as advised for load tests
+    # every switch run had a switch of its own, as on the MQTT door: its books start at the run's own checkouts
+    for run in (*figures["runs"]["switch"], *figures["runs"]["switch_half"]):
+        assert run["broker"].startswith("HTTP door of a switch started here (its broker: mqtt://127.0.0.1:")
+        assert run["rss_before_load_mb"] > 0 and run["counts_match"] is True
 
 
 def test_bench_with_journal_runs_the_switch_as_serve_defaults_do(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,6 +49,8 @@ def test_bench_with_journal_runs_the_switch_as_serve_defaults_do(capsys: pytest.
     answered = sum(r["stats"]["requests"] for r in (*figures["runs"]["switch"], *figures["runs"]["switch_half"]))
     assert out["setup"]["journal"] is True and figures["all_healthy"] is True
     assert figures["journal_rows"] >= answered > 0
+    for run in (*figures["runs"]["switch"], *figures["runs"]["switch_half"]):  # each run's own switch and journal
+        assert run["journal_rows"] >= run["stats"]["requests"] > 0
 
 
 async def test_soak_samples_rss_and_p99_at_the_rate_given() -> None:

@@ -100,6 +100,24 @@ async def test_load_over_http_balances_its_books(served: SwitchProcess) -> None:
     assert result["counts"]["settled"] == stats["settled"] - stats["undone"] > 0
 
 
+async def test_load_with_http_alone_starts_its_own_switch_and_drives_its_http_door() -> None:
+    """load --http (no URL): a switch of its own with an HTTP door, a connection a till, audit ok, counts match,
+    the journal off as in every load run here; --echo with it is refused in one line (exit 2)."""
+    code, out, err = await _run("terminal", "load", "--http", "--terminals", "4", "--count", "40", "--people", "40",
+                                "--families", "8", "--json", timeout=120)
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert result["broker"] == "HTTP door of a switch started here (its broker: mosquitto)"
+    assert result["connections"] == 4 and set(result["cpu_percent"]) == {"mosquitto", "switch", "load generator"}
+    stats = result["stats"]
+    assert (stats["timeouts"], stats["unexpected"]) == (0, {}) and sum(stats["checkouts"].values()) == 40
+    assert result["audit"]["ok"] is True and result["counts_match"] is True
+    assert result["counts"]["settled"] == stats["settled"] - stats["undone"] > 0 and "journal_rows" not in result
+    code, out, err = await _run("terminal", "load", "--http", "--echo", "--count", "5", timeout=30)
+    said = [line for line in (out + err).splitlines() if line.strip()]
+    assert code == 2 and len(said) == 1 and "--http alone starts a switch" in said[0], out + err
+
+
 @pytest.mark.parametrize("command", [("swipe", "--cert", "QRX", "--amount", "1"), ("run", "scenarios/platform"),
                                      ("load", "--count", "5")], ids=["swipe", "run", "load"])
 async def test_nothing_at_the_url_is_one_line_and_exit_2(command: tuple[str, ...], tmp_path: Path) -> None:

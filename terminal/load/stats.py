@@ -101,7 +101,9 @@ def result_table(result: dict[str, Any], title: str) -> Any:
     table.add_row("requests/s", f"{s['requests_per_s']:,.0f}",
                   f"{s['requests']:,} round trips in {s['seconds']:.1f} s")
     lat = s["latency_ms"]
-    table.add_row("latency p50 / p95", f"{lat['p50']:.2f} / {lat['p95']:.2f} ms", "publish → answer")
+    over_http = str(result.get("broker", "")).startswith("HTTP door")  # a POST and its response, not MQTT
+    table.add_row("latency p50 / p95", f"{lat['p50']:.2f} / {lat['p95']:.2f} ms",
+                  "request → response" if over_http else "publish → answer")
     table.add_row("latency p99 / max", f"{lat['p99']:.2f} / {lat['max']:.2f} ms", "")
     for code, n in s["codes"].items():
         table.add_row(f"  {code}", f"{n:,}", "responses")

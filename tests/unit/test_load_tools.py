@@ -104,3 +104,19 @@ def test_core_benchmark_runs_the_whole_mix_on_a_consistent_state() -> None:
     result = run_core_bench(decisions=2_000, people=500, families=100)
     assert 2_000 < result["decisions"] < 2_000 * 2
     assert result["settlements_in_memory"] > 1_000 and result["decisions_per_s"] > 0
+
+
+@pytest.mark.parametrize(("broker", "measured"), [
+    ("mosquitto", "publish → answer"), ("HTTP door http://127.0.0.1:8080", "request → response"),
+    ("HTTP door of a switch started here (its broker: mosquitto)", "request → response")])
+def test_the_result_table_says_what_its_latency_measured_on_each_door(broker: str, measured: str) -> None:
+    from rich.console import Console
+
+    from terminal.load.stats import result_table
+
+    stats = Stats()
+    stats.record("2102", "OK", 0.004, 1.0)
+    console = Console(width=120, record=True)
+    console.print(result_table({"broker": broker, "stats": stats.summary()}, "run"))
+    latency = next(line for line in console.export_text().splitlines() if "latency p50" in line)
+    assert measured in latency and "4.00 / 4.00 ms" in latency

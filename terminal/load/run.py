@@ -12,13 +12,12 @@ that switch's HTTP door the same way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import resource
 import secrets
 import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,7 +188,7 @@ async def run_load(plan: LoadPlan, on_tick: Callable[[Stats], None] | None = Non
 
 
 def _journal_rows(ledger: Path) -> int:
-    with contextlib.closing(sqlite3.connect(ledger)) as db:  # WAL: read beside the running switch
+    with closing(sqlite3.connect(ledger)) as db:  # WAL: read beside the running switch
         return int(db.execute("SELECT count(*) FROM journal").fetchone()[0])
 
 

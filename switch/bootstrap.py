@@ -36,6 +36,7 @@ from switch.service.faults import FaultFileError, load_fault_file
 from switch.service.handling import SettlementSwitch
 from switch.service.heap import freeze_state, keep_young
 from switch.signals import stop_on_signals
+from switch.store.archive import KEEP
 from switch.store.sqlite import SqliteStore
 from switch.wire.topics import DEFAULT_ROOT
 
@@ -65,6 +66,7 @@ class Settings:
     access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
     http: str = "127.0.0.1:8080"  # the HTTP door's HOST:PORT (port 0: any free one), or "off"
     idempotency_hours: float = 24.0  # how long (switch time) a msgid's answer is kept and replayed
+    keep: int = KEEP  # of settlements, answers and spending rows, the newest kept in memory; older ones on disk
 
 
 def policies_from(path: Path | None) -> list[Policy]:
@@ -101,8 +103,10 @@ def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] |
     if not 0 < settings.idempotency_hours <= MAX_IDEMPOTENCY_HOURS:  # also refuses NaN
         raise ConfigError(f"--idempotency-hours must be more than 0 and at most {MAX_IDEMPOTENCY_HOURS}, "
                           f"not {settings.idempotency_hours}")
+    if settings.keep < 1:
+        raise ConfigError(f"--keep must be 1 or more, not {settings.keep}")
     institutions = read_access(settings.access).institutions if settings.access is not None else {}
-    return SettlementSwitch(SqliteStore(settings.db, journal), make_clock(settings),
+    return SettlementSwitch(SqliteStore(settings.db, journal, settings.keep), make_clock(settings),
                             policies_from(settings.policy), settings.admin_token, on_fatal, faults,
                             institutions=institutions, retention=timedelta(hours=settings.idempotency_hours))
 

@@ -187,7 +187,7 @@ def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
                 if members is None or b.relative in members or b.holder in members]
     windows = [w for w in state.windows.values()
                if w.opened_at <= now < w.expires_at and (members is None or w.psn_no in members)]
-    settled = sum(1 for s in state.settlements.values() if s.status == "settled")
+    settled = state.settlements.settled
     output = {
         "now": iso(now),
         "people": [{"psn_no": p.psn_no, "psn_name": p.psn_name, "insutype": p.insutype,

@@ -14,7 +14,6 @@ The caller is the psn_no of the app topic. Rules (DOMAIN.md "Binding", PROTOCOL.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -221,20 +220,18 @@ def _who(p: Person) -> dict[str, Any]:
 def records(state: State, caller: str, cmd: Records, now: datetime) -> Decision:
     """app.records: pooled spending from the caller's account, newest first, paged by ``before`` (a rec_id).
 
-    Rows are kept oldest first with rising rec_ids, so a page is a bisect and a reversed slice.
+    Rows are kept oldest first with rising rec_ids, so a page is a bisect and a reversed slice (older
+    rows are read back from the ledger file once they have left memory).
     """
     person = _caller(state, caller)
     if isinstance(person, Decision):
         return person
-    rows = state.records.get(caller, [])
-    end = len(rows) if cmd.before is None else bisect.bisect_left(rows, cmd.before, key=lambda r: r.rec_id)
-    start = max(0, end - cmd.limit)
-    page = rows[start:end][::-1]
+    page, more = state.records.page(caller, cmd.before, cmd.limit)
     output = {
         "records": [{"rec_id": r.rec_id, "setl_id": r.setl_id, "psn_no": r.psn_no,
                      "amount": format_fen(r.amount), "time": iso(r.at), "fixmedins_code": r.fixmedins_code}
                     for r in page],
-        "next_before": page[-1].rec_id if start > 0 else None,
+        "next_before": page[-1].rec_id if more else None,
     }
     return Decision(Code.OK, output, "查询成功")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from switch.core.books import RecordBook, SettlementBook
 from switch.core.clinic import Batch, PutBatch, PutSignIn, PutVisit, SignIn, Visit, apply_clinic
 from switch.core.codes import Code
 from switch.core.policy import Policy, PolicyBook
@@ -307,11 +308,11 @@ class State:
     binding_of: dict[str, Binding] = field(default_factory=dict)  # relative -> binding
     relatives_of: dict[str, dict[str, Binding]] = field(default_factory=dict)  # holder -> relative -> b
     windows: dict[tuple[str, str], Window] = field(default_factory=dict)
-    settlements: dict[str, Settlement] = field(default_factory=dict)
-    records: dict[str, list[Record]] = field(default_factory=dict)  # holder -> oldest first
+    # Every settlement, by setl_id and by (terminal, msgid): the latter outlives the idempotency record
+    # of its answer. The newest in memory, the rest on disk once the store gives the book an archive.
+    settlements: SettlementBook = field(default_factory=SettlementBook)
+    records: RecordBook = field(default_factory=RecordBook)  # holder -> pooled-spending rows, oldest first
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)  # (terminal, omsgid) -> oinfno
-    # (terminal, msgid) -> setl_id of every settlement: outlives the idempotency record of its answer
-    settled_msgids: dict[tuple[str, str], str] = field(default_factory=dict)
     premiums: dict[tuple[str, int], int] = field(default_factory=dict)  # (relative, year) -> fen
     invites: dict[tuple[str, str], Invite] = field(default_factory=dict)  # (relative, holder) -> invite
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
@@ -344,8 +345,7 @@ def apply(state: State, effect: Effect) -> None:
             _move(state, debit, -fen)
             _move(state, credit, fen)
         case PutSettlement(settlement=settlement):
-            state.settlements[settlement.setl_id] = settlement
-            state.settled_msgids[(settlement.terminal_id, settlement.msgid)] = settlement.setl_id
+            state.settlements.put(settlement)
             state.next_setl = max(state.next_setl, int(settlement.setl_id[4:]) + 1)
         case CloseWindow(psn_no=psn_no, fixmedins_code=code):
             state.windows.pop((psn_no, code), None)
@@ -356,10 +356,10 @@ def apply(state: State, effect: Effect) -> None:
             if binding is not None and binding.holder == holder and binding.bid == bid:
                 binding.used = max(0, binding.used + delta)
         case PutRecord(record=record):
-            state.records.setdefault(record.holder, []).append(record)
+            state.records.append(record)
             state.next_record = max(state.next_record, record.rec_id + 1)
         case UndoSettlement(setl_id=setl_id, status=status):
-            state.settlements[setl_id].status = status
+            state.settlements.set_status(setl_id, status)
         case PutTombstone(terminal_id=terminal, omsgid=omsgid, oinfno=oinfno):
             state.tombstones[(terminal, omsgid)] = oinfno
         case PutPerson(person=person):
@@ -394,5 +394,8 @@ def apply(state: State, effect: Effect) -> None:
             apply_clinic(state, effect)
         case Reset():
             fresh = State(policies=PolicyBook(state.base_policies), base_policies=state.base_policies)
+            state.settlements.clear()  # the books keep their archive and limit: the disk is emptied too
+            state.records.clear()
+            fresh.settlements, fresh.records = state.settlements, state.records
             for name in State.__dataclass_fields__:
                 setattr(state, name, getattr(fresh, name))

@@ -9,9 +9,10 @@ zero and the whole fee is in scope; everything else is derived from what the swi
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from switch.core.books import CHINA
 from switch.core.model import Person
 from switch.core.money import format_fen
 
@@ -27,7 +28,6 @@ __all__ = [
     "who",
 ]
 
-CHINA = timezone(timedelta(hours=8))
 # 人员类别: the simulator knows two kinds of insured person.
 PSN_TYPE = {"310": "1101", "390": "1501"}
 # 清算类别 by transaction: a pharmacy sale or an outpatient visit.

@@ -11,32 +11,29 @@ pooled part out of the night's ``acct_pay`` is the bug this answer names.
 from __future__ import annotations
 
 from switch.core.codes import Code
-from switch.core.model import Decision, Settlement, State, refuse
+from switch.core.model import Decision, State, refuse
 from switch.core.money import format_fen
-from switch.core.platform import CHINA, CLR_TYPE
+from switch.core.platform import CLR_TYPE
 from switch.wire.inputs_visit import Reconcile
 
-__all__ = ["FIGURES", "in_scope", "reconcile", "totals"]
+__all__ = ["FIGURES", "reconcile", "totals"]
 
 FIGURES = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "fixmedins_setl_cnt")
-
-
-def in_scope(s: Settlement, cmd: Reconcile, fixmedins_code: str) -> bool:
-    """Whether settlement ``s`` is one this reconciliation counts."""
-    return (s.status == "settled" and s.fixmedins_code == fixmedins_code
-            and CLR_TYPE.get(s.infno) == cmd.clr_type and (cmd.insutype is None or s.insutype == cmd.insutype)
-            and cmd.stmt_begndate <= s.setl_time.astimezone(CHINA).date() <= cmd.stmt_enddate)
 
 
 def totals(state: State, cmd: Reconcile, fixmedins_code: str) -> dict[str, int]:
     """The switch's figures: fen for the amounts, a count for fixmedins_setl_cnt."""
     found = {name: 0 for name in FIGURES}
-    for s in state.settlements.values():
-        if in_scope(s, cmd, fixmedins_code):
-            found["medfee_sumamt"] += s.medfee
-            found["fund_pay_sumamt"] += s.fund
-            found["acct_pay"] += s.acct + s.mulaid
-            found["fixmedins_setl_cnt"] += 1
+    # Running sums per institution, infno, insutype and day, kept as settlements are put and undone:
+    # a night's reconciliation does not walk every settlement of the ledger's life.
+    for (code, infno, insutype, day), t in state.settlements.days.items():
+        if (code == fixmedins_code and CLR_TYPE.get(infno) == cmd.clr_type
+                and (cmd.insutype is None or insutype == cmd.insutype)
+                and cmd.stmt_begndate <= day <= cmd.stmt_enddate):
+            found["medfee_sumamt"] += t.medfee
+            found["fund_pay_sumamt"] += t.fund
+            found["acct_pay"] += t.acct
+            found["fixmedins_setl_cnt"] += t.count
     return found
 
 

@@ -100,9 +100,15 @@ class SettlementSwitch:
         # Only answers within the retention are loaded: older ones are forgotten (and pruned soon).
         since = self.clock.now() - self._replies.retention
         self.state, rows = await self.store.load(self.base_policies, iso(since))
+        self._replies.archive = self.store.archive
+        self._replies.keep = self.store.keep
         for r in rows:
             kept = Recorded(r.fingerprint, r.infno, r.code, r.setl_id, None)
             self._replies.remember((r.channel, r.sender, r.msgid), kept, datetime.fromisoformat(r.at))
+        self._replies.expire(since)
+        # The store loads the newest ``keep`` answers within the retention: when it gave that many, older ones
+        # may be on disk only.
+        self._replies.cold = self.store.keep is not None and len(rows) >= self.store.keep
         self.committer.start()
         self._loaded_replies = len(rows)
 
@@ -229,23 +235,28 @@ class SettlementSwitch:
         decision = entry.decide(ctx, model)
         for effect in decision.effects:
             apply(state, effect)
+        # What this decision touched may leave memory once its commit is durable (it is in this batch or before).
+        settlements, records = state.settlements, state.records
+        marks = (settlements.seq, records.seq)
         # respond_time is the moment decided at: ctx.now, which admin.clock moves with the clock.
         body = self._answer(asked, decision.code, decision.err_msg, decision.output, ctx.now)
         recorded = entry.recorded
         reply_row = None
         if recorded:
             kept = Recorded(fp, request.infno, decision.code.value, decision.setl_id, body)
-            self._replies.remember(key, kept, now)
             reply_row = ReplyRow(request.channel, request.sender, request.msgid, request.infno, fp,
                                  decision.code.value, decision.setl_id, body, iso(now))
         elif any(isinstance(e, Reset) for e in decision.effects):
             self._replies.clear()
         durable = self.committer.submit(Commit(decision.effects, reply_row))
         if recorded:
-            kept.durable = durable
+            kept.durable = durable  # before it is indexed: an answer not yet on disk never leaves memory
+            self._replies.remember(key, kept, now)
         await durable
         if recorded:
             kept.durable = None
+        settlements.durable(marks[0])
+        records.durable(marks[1])
         self._log(request.channel, request.sender, request.infno, request.msgid, decision.code, decision, started)
         return Reply(body, [self._event(e) for e in decision.events], decision.code.value,
                      said=(request.sender, request.infno, request.msgid))
@@ -290,7 +301,7 @@ class SettlementSwitch:
         undo it, not register a tombstone and leave the money taken.
         """
         state = self._state()
-        setl_id = state.settled_msgids.get((sender, msgid))
+        setl_id = state.settlements.settled_id(sender, msgid)
         if setl_id is not None:
             return Original(state.settlements[setl_id].infno, Code.OK.value, setl_id)
         seen = self._replies.get((channel, sender, msgid))

@@ -2,11 +2,11 @@
 
 Strategy: a payment API keeps idempotency keys for a day, not for ever; so does the switch
 (``--idempotency-hours``, 24 by default). Each recorded answer is indexed with the moment it was
-decided; ``expire`` drops every key older than the retention, so memory follows the traffic of the
-last retention period, not of the switch's whole life. The bytes of an answer stay in memory only
-for the newest ``RECENT_RESPONSES``; older ones are read back from the store when replayed. The
-store's ``replies`` table is pruned with the same cutoff, after memory, so a key still indexed
-here always has its row on disk.
+decided; ``expire`` drops every key older than the retention. Memory holds only the newest
+``keep`` answers (``serve --keep``): an older one, once durable, leaves memory and is found in the
+store's ``replies`` table when its msgid comes again (the archive's lookup, by the same key and
+within the same retention); its bytes are read back when replayed. The table is pruned with the
+same cutoff, after memory, so a key still indexed here always has its row on disk.
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ import sys
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-__all__ = ["DEFAULT_RETENTION", "RECENT_RESPONSES", "Recorded", "ReplyIndex"]
+__all__ = ["DEFAULT_RETENTION", "Recorded", "ReplyArchive", "ReplyIndex"]
 
 DEFAULT_RETENTION = timedelta(hours=24)
-RECENT_RESPONSES = 20_000
 Key = tuple[str, str, str]  # (channel, sender, msgid)
+
+
+class ReplyArchive(Protocol):
+    def reply(self, channel: str, sender: str, msgid: str, since: str) -> tuple[str, str, str, str | None] | None:
+        """(infno, fingerprint, code, setl_id) of the answer recorded for the key at ``since`` (ISO) or later."""
+        ...
 
 
 @dataclass(slots=True)
@@ -30,61 +36,91 @@ class Recorded:
     infno: str
     code: str
     setl_id: str | None
-    response: bytes | None  # None once evicted from memory: read it back from the store
+    response: bytes | None  # None when read back from the archive: read the bytes from the store
     durable: asyncio.Future[None] | None = None
 
 
 class ReplyIndex:
-    """Recorded answers by key, each for ``retention`` after the moment it was decided."""
+    """Recorded answers by key, each for ``retention`` after the moment it was decided; the newest ``keep`` in
+    memory (all of them without an archive), older ones looked up in ``archive``."""
 
-    def __init__(self, retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(self, retention: timedelta = DEFAULT_RETENTION, archive: ReplyArchive | None = None,
+                 keep: int | None = None) -> None:
         self.retention = retention
+        self.archive = archive
+        self.keep = keep
+        self.cold = False  # whether some answer within the retention is on disk only
+        self._cutoff: datetime | None = None  # the last cutoff: older answers are past the retention
         self._by_key: dict[Key, Recorded] = {}
-        self._recent: deque[Key] = deque()  # whose response bytes are still in memory
-        # Keys by the second they were decided in, in the order remembered: one list per second, not a
-        # (datetime, key) pair per answer, which cost about 100 bytes of every answer kept for a day.
-        self._expiry: deque[tuple[float, list[Key]]] = deque()
+        # Every remembered (key, entry), oldest first, and how many were remembered in each second: keys expire a
+        # whole second at a time, and the oldest leave memory first once more than ``keep`` are held.
+        self._order: deque[tuple[Key, Recorded]] = deque()
+        self._seconds: deque[list[float]] = deque()  # [second, how many of _order's front were remembered in it]
 
     def __len__(self) -> int:
+        """The answers held in memory."""
         return len(self._by_key)
 
     def get(self, key: Key) -> Recorded | None:
-        return self._by_key.get(key)
+        entry = self._by_key.get(key)
+        if entry is None and self.cold and self.archive is not None:
+            since = "" if self._cutoff is None else self._cutoff.isoformat(timespec="milliseconds")  # as stored
+            row = self.archive.reply(*key, since)
+            if row is not None:
+                infno, fingerprint, code, setl_id = row
+                entry = Recorded(fingerprint, infno, code, setl_id, None)
+        return entry
 
     def remember(self, key: Key, entry: Recorded, at: datetime) -> None:
-        """Index ``entry``, decided at ``at``; keys that passed the retention by then are dropped."""
+        """Index ``entry``, decided at ``at``; keys that passed the retention by then are dropped, and the oldest
+        durable ones beyond ``keep`` leave memory."""
         # The sender and infno of every request are strings of their own as parsed; a day of answers
         # keeps tens of thousands of copies of a few names unless they are shared.
         channel, sender, msgid = key
         key = (channel, sys.intern(sender), msgid)
         entry.infno = sys.intern(entry.infno)
         self._by_key[key] = entry
+        self._order.append((key, entry))
         second = at.timestamp() // 1
-        if self._expiry and self._expiry[-1][0] == second:
-            self._expiry[-1][1].append(key)
+        if self._seconds and self._seconds[-1][0] == second:
+            self._seconds[-1][1] += 1
         else:
-            self._expiry.append((second, [key]))
-        if entry.response is not None:
-            self._recent.append(key)
-            if len(self._recent) > RECENT_RESPONSES:
-                old = self._by_key.get(self._recent.popleft())
-                if old is not None and old.durable is None:
-                    old.response = None
+            self._seconds.append([second, 1])
         self.expire(at - self.retention)
+        keep = self.keep
+        if keep is not None and self.archive is not None:
+            while len(self._by_key) > keep and self._order:
+                old = self._order[0][1]
+                if old.durable is not None and not old.durable.done():
+                    break  # not on disk yet: it stays until it is
+                self._drop_front()
+                self.cold = True
+
+    def _drop_front(self) -> bool:
+        """Take the oldest remembered entry out of memory; whether it was still the one indexed for its key."""
+        key, entry = self._order.popleft()
+        front = self._seconds[0]
+        front[1] -= 1
+        if not front[1]:
+            self._seconds.popleft()
+        if self._by_key.get(key) is entry:
+            del self._by_key[key]
+            return True
+        return False
 
     def expire(self, cutoff: datetime) -> int:
-        """Forget every key decided before ``cutoff``; returns how many.
+        """Forget every key decided before ``cutoff``; returns how many left memory.
 
         Keys go a whole second at a time, once all of it is before ``cutoff``: up to a second late,
         never early. A virtual clock moved back leaves the order of remembering out of time order: a
         key then waits behind a newer one at the front, and is forgotten late, never early.
         """
+        self._cutoff = cutoff
         limit = cutoff.timestamp()
         dropped = 0
-        while self._expiry and self._expiry[0][0] + 1 <= limit:
-            for key in self._expiry.popleft()[1]:
-                if self._by_key.pop(key, None) is not None:
-                    dropped += 1
+        while self._seconds and self._seconds[0][0] + 1 <= limit:
+            for _ in range(int(self._seconds[0][1])):
+                dropped += self._drop_front()
         return dropped
 
     def forget(self, key: Key) -> None:
@@ -93,5 +129,6 @@ class ReplyIndex:
 
     def clear(self) -> None:
         self._by_key.clear()
-        self._recent.clear()
-        self._expiry.clear()
+        self._order.clear()
+        self._seconds.clear()
+        self.cold = False

@@ -92,7 +92,7 @@ class Transaction(Generic[M]):
 def _settled_before(ctx: Context) -> Decision | None:
     """A settling msgid that already settled: its answer is past the idempotency retention (or it would have
     been replayed), but a msgid never pays twice."""
-    setl_id = ctx.state.settled_msgids.get((ctx.sender, ctx.msgid))
+    setl_id = ctx.state.settlements.settled_id(ctx.sender, ctx.msgid)
     if setl_id is None:
         return None
     return refuse(Code.DUPLICATE_MSGID, f"msgid {ctx.msgid} already settled {setl_id}; its answer is not replayed "

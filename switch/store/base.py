@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from switch.core.books import Archive
 from switch.core.model import Effect, State
 from switch.core.policy import Policy
 from switch.errors import GongjiError
 
-__all__ = ["Commit", "ReplyRow", "Store", "StoreError", "StoreOpenError"]
+__all__ = ["Commit", "LedgerReads", "ReplyRow", "Store", "StoreError", "StoreOpenError"]
 
 
 class StoreError(GongjiError, RuntimeError):
@@ -44,7 +45,25 @@ class Commit:
     reply: ReplyRow | None
 
 
+class LedgerReads(Archive, Protocol):
+    """Reads by key of what left memory: the books' archive, and recorded answers."""
+
+    def reply(self, channel: str, sender: str, msgid: str, since: str) -> tuple[str, str, str, str | None] | None:
+        """(infno, fingerprint, code, setl_id) of the answer recorded for the key at ``since`` (ISO) or later."""
+        ...
+
+
 class Store(Protocol):
+    @property
+    def keep(self) -> int | None:
+        """Of each kind of traffic, how many of the newest are kept in memory (None: all of it)."""
+        ...
+
+    @property
+    def archive(self) -> LedgerReads | None:
+        """Where the rest is read back from, once the store is open."""
+        ...
+
     async def open(self) -> None: ...
 
     async def load(self, base_policies: Sequence[Policy],

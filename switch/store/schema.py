@@ -22,6 +22,8 @@ log = logging.getLogger("gongji.store")
 # 900 bytes of answer each: a page per row, a random page written per request; now rows are appended).
 SCHEMA_VERSION = 5
 
+# settlements_msgid and records_holder (added within version 5, created when a switch opens the file) serve
+# the reads of settlements and spending rows that have left memory (switch/store/archive.py).
 # A remembered answer (its key has the unique index replies_key). Answers are appended in rowid order, so
 # a commit writes the table's last page or two, and only the small index entries land in random pages.
 _REPLIES_COLUMNS = """
@@ -51,9 +53,11 @@ CREATE TABLE IF NOT EXISTS settlements (
     setl_time TEXT NOT NULL, medfee INTEGER NOT NULL, fund INTEGER NOT NULL, acct INTEGER NOT NULL,
     mulaid INTEGER NOT NULL, cash INTEGER NOT NULL, balc INTEGER NOT NULL, holder TEXT,
     status TEXT NOT NULL, binding_id INTEGER, med_type TEXT, mdtrt_cert_type TEXT, mdtrt_id TEXT);
+CREATE INDEX IF NOT EXISTS settlements_msgid ON settlements (terminal_id, msgid);
 CREATE TABLE IF NOT EXISTS records (
     rec_id INTEGER PRIMARY KEY, holder TEXT NOT NULL, setl_id TEXT NOT NULL, psn_no TEXT NOT NULL,
     amount INTEGER NOT NULL, at TEXT NOT NULL, fixmedins_code TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_holder ON records (holder, rec_id);
 CREATE TABLE IF NOT EXISTS tombstones (
     terminal_id TEXT NOT NULL, omsgid TEXT NOT NULL, oinfno TEXT NOT NULL, PRIMARY KEY (terminal_id, omsgid));
 CREATE TABLE IF NOT EXISTS premiums (

@@ -16,11 +16,11 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from sys import intern
 from typing import Any, TypeVar
 
 import aiosqlite
 
+from switch.core.books import RecordBook, SettlementBook
 from switch.core.model import (
     EXTERNAL_ACCOUNTS,
     Binding,
@@ -40,9 +40,7 @@ from switch.core.model import (
     PutRecord,
     PutSettlement,
     PutTombstone,
-    Record,
     Reset,
-    Settlement,
     State,
     UndoSettlement,
     UseCap,
@@ -52,6 +50,7 @@ from switch.core.policy import Policy, PolicyBook
 from switch.journal import table as journal_sql
 from switch.journal.hints import Heard, Journal
 from switch.store import clinic_sql
+from switch.store.archive import KEEP, SETTLEMENT_COLUMNS, LedgerArchive, record_of, settlement_of
 from switch.store.audit import audit_ledger
 from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
 from switch.store.lock import LedgerLock
@@ -61,8 +60,6 @@ from switch.store.writer import Ops, WriterProcess
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 T = TypeVar("T")
-_SHARED = ("infno", "terminal_id", "fixmedins_code", "psn_no", "psn_name", "insutype", "holder", "status", "med_type",
-           "mdtrt_cert_type")
 
 
 def _ts(at: datetime | None) -> str | None:
@@ -75,10 +72,7 @@ def _dt(text: str | None) -> datetime | None:
 
 _ADD_EXTERNAL = "UPDATE externals SET balc = balc + ? WHERE account = ?"
 _ADD_PERSON = "UPDATE people SET balc = balc + ? WHERE psn_no = ?"
-_SETTLEMENT_COLUMNS = ("setl_id, infno, terminal_id, msgid, fixmedins_code, psn_no, psn_name, insutype, setl_time, "
-                       "medfee, fund, acct, mulaid, cash, balc, holder, status, med_type, mdtrt_cert_type, binding_id, "
-                       "mdtrt_id")
-_PUT_SETTLEMENT = f"INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({', '.join('?' * 21)})"
+_PUT_SETTLEMENT = f"INSERT INTO settlements ({SETTLEMENT_COLUMNS}) VALUES ({', '.join('?' * 21)})"
 _PUT_REPLY = "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _TABLE = re.compile(r"\b(?:INTO|UPDATE|FROM)\s+(\w+)")
 
@@ -222,20 +216,25 @@ def _in_transaction(body: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite
     return run
 
 
-def _replies(db: sqlite3.Connection, since: str) -> list[ReplyRow]:
-    """The recorded answers decided at ``since`` or later, oldest first (without their bytes)."""
-    return [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", at)
+def _replies(db: sqlite3.Connection, since: str, keep: int | None) -> list[ReplyRow]:
+    """The newest ``keep`` (None: all) recorded answers decided at ``since`` or later, oldest first (without their
+    bytes); older ones stay on disk, where the index finds them when asked."""
+    rows = [ReplyRow(channel, sender, msgid, infno, fp, code, setl_id, b"", at)
             for channel, sender, msgid, infno, fp, code, setl_id, at in db.execute(
                 "SELECT channel, sender, msgid, infno, fingerprint, code, setl_id, at FROM replies "
-                "WHERE at >= ? ORDER BY at", (since,))]
+                "WHERE at >= ? ORDER BY rowid DESC LIMIT ?", (since, -1 if keep is None else keep))]
+    rows.sort(key=lambda r: r.at)
+    return rows
 
 
 class SqliteStore:
     """The ledger in one SQLite file (and the traffic journal, when given one to write)."""
 
-    def __init__(self, path: Path | str, journal: Journal | None = None) -> None:
+    def __init__(self, path: Path | str, journal: Journal | None = None, keep: int | None = KEEP) -> None:
         self.path = Path(path)
         self.journal = journal
+        self.keep = keep  # the newest traffic kept in memory (None: all of it)
+        self.archive: LedgerArchive | None = None
         self._db: aiosqlite.Connection | None = None
         self._lock = LedgerLock(self.path)
         self.writer = WriterProcess(self.path)  # every write transaction once open: see writer_child.py
@@ -261,6 +260,7 @@ class SqliteStore:
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._in_thread(_in_transaction(_prepare))
+            self.archive = LedgerArchive(self.path)
             await self.writer.start(self._lock.fd)
         except (sqlite3.Error, OSError) as exc:
             raise StoreOpenError(f"cannot open ledger {self.path}: {describe(exc)}") from None
@@ -323,21 +323,28 @@ class SqliteStore:
             for psn_no, code, holder, opened, expires in db.execute("SELECT * FROM windows"):
                 state.windows[(psn_no, code)] = Window(psn_no, code, holder, datetime.fromisoformat(opened),
                                                        datetime.fromisoformat(expires))
-            for row in db.execute(f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements"):
-                s = Settlement(*row[:8], datetime.fromisoformat(row[8]), *row[9:])  # type: ignore[call-arg]
-                for name in _SHARED:  # names every settlement repeats: one string each, not a copy per row
-                    if (value := getattr(s, name)) is not None:
-                        setattr(s, name, intern(value))
-                state.settlements[s.setl_id] = s
-                state.settled_msgids[(s.terminal_id, s.msgid)] = s.setl_id
+            keep, archive = self.keep, self.archive
+            state.settlements = SettlementBook(archive, keep)
+            state.records = RecordBook(archive, keep)
+            # Every settlement is read once (its day's totals, the next ids); only the newest stay in memory.
+            older = 0 if keep is None else db.execute("SELECT count(*) FROM settlements").fetchone()[0] - keep
+            for n, row in enumerate(db.execute(f"SELECT {SETTLEMENT_COLUMNS} FROM settlements ORDER BY rowid")):
+                s = settlement_of(row)
+                if n < older:
+                    state.settlements.tally(s)
+                else:
+                    state.settlements.put(s)
                 state.next_setl = max(state.next_setl, int(s.setl_id[4:]) + 1)
                 if s.binding_id is not None:  # a removed binding's bid is never given again
                     state.next_binding = max(state.next_binding, s.binding_id + 1)
-            for rec_id, holder, setl_id, psn_no, amount, at, code in db.execute(
-                    "SELECT * FROM records ORDER BY rec_id"):
-                state.records.setdefault(holder, []).append(
-                    Record(rec_id, holder, setl_id, psn_no, amount, datetime.fromisoformat(at), code))
-                state.next_record = rec_id + 1
+            rows = [record_of(row) for row in db.execute(
+                "SELECT rec_id, holder, setl_id, psn_no, amount, at, fixmedins_code FROM records "
+                "ORDER BY rec_id DESC LIMIT ?", (-1 if keep is None else keep,))]
+            for r in reversed(rows):
+                state.records.append(r)
+            if rows:
+                state.records.loaded(rows[-1].rec_id)
+                state.next_record = rows[0].rec_id + 1
             for terminal, omsgid, oinfno in db.execute("SELECT * FROM tombstones"):
                 state.tombstones[(terminal, omsgid)] = oinfno
             for relative, year, _holder, amount, _at in db.execute("SELECT * FROM premiums"):
@@ -345,7 +352,9 @@ class SqliteStore:
             for relative, holder, rltn, at in db.execute("SELECT * FROM invites"):
                 state.invites[(relative, holder)] = Invite(holder, relative, rltn, datetime.fromisoformat(at))
             clinic_sql.load(db, state)
-            return state, [] if replies_since is None else _replies(db, replies_since)
+            state.settlements.durable(state.settlements.seq)  # all of it is on disk: beyond keep, it may go
+            state.records.durable(state.records.seq)
+            return state, [] if replies_since is None else _replies(db, replies_since, self.keep)
 
         return await self._in_thread(run)
 
@@ -388,4 +397,7 @@ class SqliteStore:
             await self.writer.stop()
             await self._db.close()
             self._db = None
+        if self.archive is not None:
+            self.archive.close()
+            self.archive = None
         self._lock.release()

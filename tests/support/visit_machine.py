@@ -17,7 +17,7 @@ from hypothesis import event
 from hypothesis.stateful import invariant, precondition, rule
 
 from switch.core.clinic import batch_in_force
-from switch.core.model import State
+from switch.core.model import Settlement, State
 from switch.core.money import format_fen
 from switch.core.platform import CHINA
 from switch.service.clock import VirtualClock
@@ -49,6 +49,9 @@ class VisitRules:
         raise NotImplementedError  # pragma: no cover - the machine's
 
     def msgid(self) -> str:
+        raise NotImplementedError  # pragma: no cover - the machine's
+
+    def setl(self, setl_id: str) -> Settlement:
         raise NotImplementedError  # pragma: no cover - the machine's
 
     def pooled_window_bookkeeping(self, patient: str, fixmedins: str, answer: dict[str, Any]) -> None:
@@ -174,8 +177,8 @@ class VisitRules:
     def reconcile(self, fixmedins: str, clr: str) -> None:
         """3201 with the ledger's own totals balances; without the pooled part it names acct_pay."""
         start, now = (self.clock.now() - timedelta(days=30)).astimezone(CHINA), self.clock.now().astimezone(CHINA)
-        mine = [s for s in self.state.settlements.values() if s.status == "settled" and s.fixmedins_code == fixmedins
-                and CLR.get(s.infno) == clr]
+        every = [self.setl(s) for s in self.settlements]  # every settlement made: the machine notes each one
+        mine = [s for s in every if s.status == "settled" and s.fixmedins_code == fixmedins and CLR.get(s.infno) == clr]
         pooled = sum(s.mulaid for s in mine)
         figures = {"clr_type": clr, "stmt_begndate": start.date().isoformat(), "stmt_enddate": now.date().isoformat(),
                    "medfee_sumamt": format_fen(sum(s.medfee for s in mine)),
@@ -195,9 +198,9 @@ class VisitRules:
         if not state or not hasattr(self, "batch_setls"):
             return
         for key, setl_ids in self.batch_setls.items():
-            assert sum(state.settlements[s].status == "settled" for s in setl_ids) <= 1, f"{key} paid twice"
+            assert sum(self.setl(s).status == "settled" for s in setl_ids) <= 1, f"{key} paid twice"
             batch = state.batches[key]
-            in_force = [s for s in setl_ids if state.settlements[s].status == "settled"]
+            in_force = [s for s in setl_ids if self.setl(s).status == "settled"]
             assert batch_in_force(state, batch) == bool(in_force), f"{key} not freed by its cancel"
         for mdtrt_id, _, _ in self.visits_made:
             live = [i.feedetl_sn for (m, _), b in state.batches.items() if m == mdtrt_id and b.status == "uploaded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from switch.service.clock import CST
@@ -61,3 +62,46 @@ def test_senders_and_infnos_of_many_answers_share_one_string() -> None:
     assert len({id(sender) for _, sender, _ in keys}) == 1
     assert len({id(index._by_key[k].infno) for k in keys}) == 1
     assert index.get(("pos", _fresh("POS-01"), "m1")) is not None  # found by an equal string
+
+
+class FakeReplies:
+    """The store's answers (the archive port): key -> (infno, fingerprint, code, setl_id, at ISO); reads noted."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], tuple[str, str, str, str | None, str]] = {}
+        self.asked: list[tuple[str, str, str, str]] = []
+
+    def reply(self, channel: str, sender: str, msgid: str, since: str) -> tuple[str, str, str, str | None] | None:
+        self.asked.append((channel, sender, msgid, since))
+        row = self.rows.get((channel, sender, msgid))
+        return None if row is None or row[4] < since else row[:4]
+
+
+def test_only_durable_answers_leave_memory_and_are_found_on_disk_within_the_retention() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        disk = FakeReplies()
+        index = ReplyIndex(timedelta(hours=1), disk, keep=2)
+        pending = []
+        for i in range(4):
+            entry = _entry()
+            entry.durable = loop.create_future()
+            pending.append(entry.durable)
+            index.remember(("pos", "T1", f"m{i}"), entry, T0 + timedelta(seconds=i))
+        assert len(index) == 4 and not index.cold  # none is on disk yet: all stay, over the limit
+        assert index.get(("pos", "T1", "new")) is None and disk.asked == []  # nothing on disk only: no read
+        for i, done in enumerate(pending):
+            done.set_result(None)
+            disk.rows[("pos", "T1", f"m{i}")] = ("2102", "f" * 32, "OK", None, (T0 + timedelta(seconds=i)).isoformat(
+                timespec="milliseconds"))
+        index.remember(("pos", "T1", "m4"), _entry(), T0 + timedelta(seconds=4))
+        assert len(index) == 2 and index.cold
+        assert index.get(("pos", "T1", "m3")) is not None and disk.asked == []  # still in memory
+        found = index.get(("pos", "T1", "m0"))
+        assert found is not None and found.response is None and found.code == "OK"  # bytes: from the store
+        assert disk.asked == [("pos", "T1", "m0", (T0 + timedelta(seconds=4) - timedelta(hours=1)).isoformat(
+            timespec="milliseconds"))]
+        index.expire(T0 + timedelta(milliseconds=500))  # m0 is past the retention now, on disk too; m1 is not
+        assert index.get(("pos", "T1", "m0")) is None and index.get(("pos", "T1", "m1")) is not None
+    finally:
+        loop.close()

@@ -247,7 +247,7 @@ def test_cancel_refunds_every_source_with_negated_amounts() -> None:
     assert other.code is Code.SETTLEMENT_NOT_FOUND
     assert cancel(state, Cancel(setl_id="SETL9999999999", psn_no="DE"), "2103", T0,
                   **AT_P1).code is Code.SETTLEMENT_NOT_FOUND
-    assert [r.amount for r in state.records["DH"]] == [5000, -5000]
+    assert [r.amount for r in state.records.get("DH")] == [5000, -5000]
 
 
 def _reverse(state: Any, omsgid: str, original: Original | None, oinfno: str = "2102", psn: str = "ZR") -> Any:

@@ -111,6 +111,18 @@ def test_flatness_says_flat_within_the_slack_and_not_beyond() -> None:
     assert flatness(flat[:2]) == {"rss_flat": None, "p99_flat": None}
 
 
+def test_rss_that_fills_then_levels_is_flat_and_a_steady_climb_is_not() -> None:
+    """The first minutes fill the switch's tails of recent traffic: thirds' medians, not the first sample alone."""
+    def samples(rss: tuple[float, ...]) -> list[dict[str, float]]:
+        return [{"minute": float(m), "p99_ms": 10.0, "rss_mb": r} for m, r in enumerate(rss, 1)]
+
+    levelled = flatness(samples((100.0, 110.0, 111.0, 111.0, 112.0, 112.0)))
+    assert (levelled["rss_first_mb"], levelled["rss_last_mb"], levelled["rss_flat"]) == (105.0, 112.0, True)
+    climbing = flatness(samples((100.0, 106.0, 112.0, 118.0, 124.0, 130.0)))
+    assert (climbing["rss_first_mb"], climbing["rss_last_mb"], climbing["rss_flat"]) == (103.0, 127.0, False)
+    assert climbing["rss_growth_mb_per_hour"] == 360.0  # 24 MB over the 4 minutes between the thirds' middles
+
+
 def test_sampler_closes_one_sample_per_interval_with_its_own_answers() -> None:
     """A sample holds only the answers since the previous one: its count, rate, p99 and the RSS of the pid."""
     stats = Stats()

@@ -93,9 +93,6 @@ class SettlementBook(_Book):
     def __len__(self) -> int:
         return self.total
 
-    def __contains__(self, setl_id: object) -> bool:
-        return isinstance(setl_id, str) and self.get(setl_id) is not None
-
     def __getitem__(self, setl_id: str) -> Settlement:
         s = self.get(setl_id)
         if s is None:

@@ -322,13 +322,11 @@ class SettlementSwitch:
         memory and disk disagree on a balance."""
         await self.committer.drain()
         violations = await self.store.audit()
-        state = self._state()
-        disk = await self.store.load(self.base_policies, None)
-        for psn_no, person in state.people.items():
-            on_disk = disk[0].people.get(psn_no)
-            if on_disk is None or on_disk.balc != person.balc:
-                violations.append(f"{psn_no}: memory says {person.balc} fen, disk says "
-                                  f"{None if on_disk is None else on_disk.balc}")
+        disk = await self.store.balances()
+        for psn_no, person in self._state().people.items():
+            on_disk = disk.get(psn_no)
+            if on_disk != person.balc:
+                violations.append(f"{psn_no}: memory says {person.balc} fen, disk says {on_disk}")
         return violations
 
     # --- the sweeper ---------------------------------------------------------------------------

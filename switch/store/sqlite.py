@@ -51,7 +51,7 @@ from switch.journal import table as journal_sql
 from switch.journal.hints import Heard, Journal
 from switch.store import clinic_sql
 from switch.store.archive import KEEP, SETTLEMENT_COLUMNS, LedgerArchive, record_of, settlement_of
-from switch.store.audit import audit_ledger
+from switch.store.audit import audit_ledger, balances_on_disk
 from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
 from switch.store.lock import LedgerLock
 from switch.store.schema import SCHEMA_VERSION, TABLES, check_file, create_or_migrate, describe, read_version
@@ -368,6 +368,11 @@ class SqliteStore:
         """Recompute every balance from the ledger and check the books (conservation, no overdraft)."""
 
         return await self._in_thread(audit_ledger)
+
+    async def balances(self) -> dict[str, int]:
+        """Every person's balance on disk, by psn_no (admin.audit compares memory with it)."""
+
+        return await self._in_thread(balances_on_disk)
 
     async def write_journal(self) -> None:
         """Write journal rows no batch has carried, and prune to the bound when due (the idle path)."""

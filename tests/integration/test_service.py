@@ -251,8 +251,16 @@ async def test_audit_finds_tampering(tmp_path: Path) -> None:
         raw.execute("UPDATE people SET balc = balc + 1 WHERE psn_no = 'ZH'")
     audit = (await d.admin("admin.audit"))["output"]
     assert audit["ok"] is False
-    assert "ZH: balance 12001 fen but the ledger gives 12000" in audit["violations"]
-    assert "money not conserved: accounts and externals sum to 1 fen, not 0" in audit["violations"]
+    assert audit["violations"] == ["ZH: balance 12001 fen but the ledger gives 12000",
+                                   "money not conserved: accounts and externals sum to 1 fen, not 0",
+                                   "ZH: memory says 12000 fen, disk says 12001"]
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE people SET balc = balc - 1 WHERE psn_no = 'ZH'")
+        setl_id, acct, mulaid = raw.execute("SELECT setl_id, acct, mulaid FROM settlements").fetchone()
+        raw.execute("UPDATE settlements SET status = 'cancelled', cash = cash + 5 WHERE setl_id = ?", (setl_id,))
+    audit = (await d.admin("admin.audit"))["output"]
+    assert audit["violations"] == [f"{setl_id}: parts do not add up to medfee_sumamt",
+                                   f"{setl_id} (cancelled): ledger paid {acct + mulaid} fen, expected 0"]
     await switch.stop()
 
 

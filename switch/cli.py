@@ -18,7 +18,8 @@ from switch.bootstrap import Settings, serve
 from switch.doors.broker import port_taken_in
 from switch.errors import ConfigError
 from switch.kit.commands import TOOLS, add_tools, run_tool
-from switch.loglines import LineFormatter, TurnHandler
+from switch.loglines import LINE_FORMAT, LineFormatter, TurnHandler
+from switch.service import trail
 from switch.store.base import StoreOpenError
 
 __all__ = ["main"]
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in TOOLS:
         return run_tool(args)
     handler = TurnHandler(sys.stderr)
-    handler.setFormatter(LineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LineFormatter(LINE_FORMAT))
     logging.basicConfig(level=getattr(args, "log_level", "WARNING"), handlers=[handler])
     # The logging HOWTO's "Optimization": skip what the format never shows (caller frame, thread,
     # process), which is most of the cost of the one line per transaction.
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    trail.write_through(handler)  # and the one line per answer skips logging altogether (switch/service/trail.py)
     if args.command == "serve":
         # Every option of serve is a field of Settings, under the same name.
         settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})

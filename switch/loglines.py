@@ -7,7 +7,9 @@ import logging
 import time
 from typing import TextIO
 
-__all__ = ["LineFormatter", "TurnHandler"]
+__all__ = ["LINE_FORMAT", "LineFormatter", "TurnHandler"]
+
+LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class LineFormatter(logging.Formatter):
@@ -21,11 +23,15 @@ class LineFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self.stamp(record.created, record.msecs)
+
+    def stamp(self, created: float, msecs: float) -> str:
+        """asctime of a moment (time.time()) and its milliseconds, as logging.Formatter writes it."""
+        second = int(created)
         if second != self._second:
-            self._text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._text = time.strftime(self.default_time_format, self.converter(created))
             self._second = second
-        return f"{self._text},{int(record.msecs):03d}"  # logging.Formatter.default_msec_format
+        return f"{self._text},{int(msecs):03d}"  # logging.Formatter.default_msec_format
 
 
 class TurnHandler(logging.Handler):
@@ -47,6 +53,30 @@ class TurnHandler(logging.Handler):
         except Exception:  # logging's own contract: a bad record is reported, never raised
             self.handleError(record)
             return
+        self._queue(line)
+
+    def direct(self, logger: logging.Logger) -> bool:
+        """Whether a line of ``logger`` may be handed to ``line`` instead of logging: this handler alone
+        (the root's only one, nothing on the way filtering), writing the switch's own line format."""
+        formatter = self.formatter
+        if not (isinstance(formatter, LineFormatter) and formatter._fmt == LINE_FORMAT and not self.filters
+                and self.level <= logging.INFO and logging.root.handlers == [self] and not logging.root.filters):
+            return False
+        step: logging.Logger | None = logger
+        while step is not None and step is not logging.root:
+            if step.disabled or step.handlers or step.filters or not step.propagate:
+                return False
+            step = step.parent
+        return True
+
+    def line(self, levelname: str, name: str, message: str) -> None:
+        """The line logging would write for ``message`` (with ``direct`` true), without a LogRecord: the
+        switch writes one per answer, and the record, its handlers' calls and the formatting were most of it."""
+        created = time.time()
+        formatter: LineFormatter = self.formatter  # type: ignore[assignment]  # direct() checked
+        self._queue(f"{formatter.stamp(created, (created - int(created)) * 1000)} {levelname} {name}: {message}")
+
+    def _queue(self, line: str) -> None:
         self._lines.append(line)
         try:
             loop = asyncio.get_running_loop()

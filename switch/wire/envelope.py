@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from switch.core.codes import Code
 from switch.errors import RequestRejected, json_kind
 from switch.wire.inputs import MAX_PAYLOAD_BYTES, Envelope
+from switch.wire.lenient import DECODER, JsonConstant
 from switch.wire.topics import ID_RULE, valid_id
 
 __all__ = ["NATIONAL", "Request", "check_token", "encode", "errors_of", "fingerprint", "parse_request",
@@ -53,7 +54,6 @@ class Request:
 # which costs more than encoding a whole answer.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, sort_keys=True)
-_DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
 # orjson writes an answer in a seventh of the standard library's time, the same bytes for what answers
@@ -72,20 +72,41 @@ def encode(obj: Any) -> bytes:
     and the switch keeps its newest answers for replays. They are copied into bytes of their own size.
     """
     try:
-        return memoryview(orjson.dumps(obj, default=str, option=_ORJSON)).tobytes()
+        return memoryview(orjson.dumps(obj, default=_answer_default, option=_ORJSON)).tobytes()
     except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer past 64 bits
         return _ENCODER.encode(obj).encode("utf-8", "backslashreplace")
 
 
+def _answer_default(value: Any) -> Any:
+    # A NaN read from a payload is written as orjson writes any NaN (null); anything else it refuses, as text.
+    return float(value) if isinstance(value, JsonConstant) else str(value)
+
+
 def fingerprint(infno: str, raw_input: Any) -> str:
-    """What makes a repeated msgid "the same request": its infno and input, canonically."""
-    canonical = _CANONICAL.encode([infno, raw_input])
-    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    """What makes a repeated msgid "the same request": its infno and input, canonically.
+
+    The canonical text is the standard library's (sorted keys, compact, UTF-8, a Decimal as its quoted
+    text); the fingerprints of answers on disk were made from it, so it must not change. orjson writes
+    the same bytes for what a payload can hold (tests/unit/test_fingerprint.py), several times faster;
+    what it would write otherwise (NaN or Infinity, an integer past 64 bits, a lone surrogate) it is
+    made to refuse, and the standard library writes that.
+    """
+    try:
+        canonical = orjson.dumps([infno, raw_input], default=_canonical_default, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        canonical = _CANONICAL.encode([infno, raw_input]).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def _canonical_default(value: Any) -> str:
+    if type(value) is Decimal:
+        return str(value)
+    raise TypeError  # a JsonConstant (orjson would write null) or anything unforeseen: the standard library
 
 
 def _loads(payload: bytes) -> Any:
     """``json.loads(payload, parse_float=Decimal)``, decoding the bytes exactly as json.loads does."""
-    return _DECODER.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
+    return DECODER.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
 
 
 def errors_of(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:

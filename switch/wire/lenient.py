@@ -26,9 +26,18 @@ from pydantic_core import CoreSchema, InitErrorDetails
 
 from switch.errors import json_kind
 
-__all__ = ["DataWrapped", "Lenient", "NationalText", "blank_is_absent", "decode_input"]
+__all__ = ["DECODER", "DataWrapped", "JsonConstant", "Lenient", "NationalText", "blank_is_absent", "decode_input"]
 
-_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+class JsonConstant(float):
+    """``NaN``, ``Infinity`` or ``-Infinity`` as read from a payload: a float, and one orjson will not
+    write, so what is written with orjson (switch/wire/envelope.py) can tell it from every other value."""
+
+    __slots__ = ()
+
+
+# Every payload and string-held input is read with this: no binary float for money, and the constants marked.
+DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=JsonConstant)
 
 
 def blank_is_absent(value: Any) -> Any:
@@ -95,7 +104,7 @@ def decode_input(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        decoded = _DECODER.decode(value)
+        decoded = DECODER.decode(value)
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"input is a string but not JSON: {exc}") from None
     except ArithmeticError:

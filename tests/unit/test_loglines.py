@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
+import time
+from collections.abc import Iterator
 
-from switch.loglines import LineFormatter, TurnHandler
+from freezegun import freeze_time
+
+from switch.core.codes import Code
+from switch.core.model import Decision
+from switch.loglines import LINE_FORMAT, LineFormatter, TurnHandler
+from switch.service import trail
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -68,3 +76,63 @@ def test_lines_without_a_loop_are_written_at_once() -> None:
     asyncio.run(log_and_leave())  # the loop ran its queued write before closing
     handler.handle(_record(1_700_000_000.0, "%s", "after"))
     assert stream.getvalue() == "before\ninside\nafter\n"
+
+
+_SETTLED = Decision(Code.OK, {"setlinfo": {"medfee_sumamt": "80.00", "fund_pay_sumamt": "0.00", "acct_pay": "50.00",
+                                           "acct_mulaid_pay": "30.00", "psn_cash_pay": "0.00"}})
+
+
+def _answer_lines(through: TurnHandler | None) -> None:
+    trail.write_through(through)
+    started = time.perf_counter() - 0.0042
+    trail.log_answer("pos", "T1", "2102", "m-1", Code.OK, _SETTLED, started)
+    trail.log_answer("national", "H1", None, None, Code.INVALID_REQUEST, None, started)
+
+
+@contextlib.contextmanager
+def root_alone() -> Iterator[tuple[io.StringIO, TurnHandler]]:
+    """The CLI's setup: a TurnHandler with the switch's format, the root's only handler (pytest's own
+    capture handlers set aside), at INFO, on a frozen clock."""
+    stream = io.StringIO()
+    handler = TurnHandler(stream)
+    handler.setFormatter(LineFormatter(LINE_FORMAT))
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers, root.level = [handler], logging.INFO
+    try:
+        with freeze_time("2026-12-03 06:00:07.250"):
+            yield stream, handler
+    finally:
+        root.handlers, root.level = saved
+        trail.write_through(None)
+
+
+def test_answer_lines_written_through_are_loggings_own() -> None:
+    """The one line per answer, handed straight to the handler, is byte for byte the line logging writes."""
+    with root_alone() as (stream, handler):
+        _answer_lines(None)
+        _answer_lines(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines[:2] == lines[2:] == [
+        "2026-12-03 06:00:07,250 INFO gongji.switch: pos/T1 2102 m-1 OK fee=80.00 fund=0.00 acct=50.00 "
+        "mulaid=30.00 cash=0.00 4.2 ms",
+        "2026-12-03 06:00:07,250 INFO gongji.switch: national/H1 None None INVALID_REQUEST 4.2 ms"]
+
+
+def test_any_other_handler_gets_the_lines_through_logging() -> None:
+    """With a second handler (pytest's caplog, an operator's file) or a filter, lines go through logging."""
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    with root_alone() as (stream, handler):
+        logging.getLogger().addHandler(Keep())
+        _answer_lines(handler)
+        assert len(seen) == 2 and seen[1] == "national/H1 None None INVALID_REQUEST 4.2 ms"
+        assert stream.getvalue().count("INFO gongji.switch: ") == 2
+        logging.getLogger().handlers = [handler]
+        handler.addFilter(lambda record: False)
+        _answer_lines(handler)
+        assert stream.getvalue().count("INFO gongji.switch: ") == 2  # the filter dropped both

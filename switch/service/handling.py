@@ -86,6 +86,10 @@ class SettlementSwitch:
         self._pruned_at = time.monotonic()
         self._on_fatal = on_fatal
         self.committer = Committer(store, self._fatal)
+        # Cleared while admin.audit fixes its snapshot: nothing is decided until memory and disk are the same.
+        self._deciding = asyncio.Event()
+        self._deciding.set()
+        self._auditing = asyncio.Lock()
         self._listeners: list[Callable[[list[bytes]], None]] = []
         self.faults = FaultBook(faults)
         self._national_form = national_form or NationalForm()
@@ -225,8 +229,10 @@ class SettlementSwitch:
             replayed = await self._replay(asked, request, seen, fp, started)
             if replayed is not None:
                 return replayed
-        state = self._state()
         findings = await self._disk_findings() if entry.reads_disk else None
+        if not self._deciding.is_set():  # an audit is fixing its snapshot (a few ms)
+            await self._deciding.wait()
+        state = self._state()
         now = self.clock.now()
         ctx = Context(state, request.infno, request.sender, request.msgid, fixmedins_code,
                       now, self.clock, self.faults, self._national if request.channel == NATIONAL else self,
@@ -318,16 +324,32 @@ class SettlementSwitch:
             self._expired_since_prune, self._pruned_at = 0, time.monotonic()
 
     async def _disk_findings(self) -> list[str]:
-        """admin.audit: once every commit is durable, what the ledger on disk says is wrong, and where
-        memory and disk disagree on a balance."""
-        await self.committer.drain()
-        violations = await self.store.audit()
-        disk = await self.store.balances()
-        for psn_no, person in self._state().people.items():
-            on_disk = disk.get(psn_no)
-            if on_disk != person.balc:
-                violations.append(f"{psn_no}: memory says {person.balc} fen, disk says {on_disk}")
-        return violations
+        """admin.audit: what the ledger on disk says is wrong, and where memory and disk disagree on a balance.
+
+        Requests go on being answered while the switch runs: memory is ahead of the disk by every decision
+        not yet committed. So no request is decided from the moment the audit begins until every commit is
+        durable, memory's balances are copied, and the disk's read snapshot is fixed (a few milliseconds);
+        then requests go on, and the audit reads that snapshot as long as it needs.
+        """
+        async with self._auditing:
+            held = time.perf_counter()
+            self._deciding.clear()
+            pinned: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def fixed() -> None:
+                if not pinned.done():
+                    pinned.set_result(None)
+
+            try:
+                await self.committer.drain()
+                memory = {psn_no: person.balc for psn_no, person in self._state().people.items()}
+                audit = asyncio.ensure_future(self.store.audit(memory, fixed))
+                await asyncio.wait((pinned, audit), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._deciding.set()
+            log.info("admin.audit: decisions held %.1f ms while its snapshot was fixed",
+                     (time.perf_counter() - held) * 1000)
+            return await audit
 
     # --- the sweeper ---------------------------------------------------------------------------
 

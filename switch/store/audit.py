@@ -8,6 +8,7 @@ that disagree with their ledger rows come back to Python. A million settlements 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Mapping
 
 __all__ = ["audit_ledger", "balances_on_disk"]
 
@@ -23,11 +24,24 @@ SELECT setl_id, status, fund + acct + mulaid + cash = medfee, paid, expected FRO
 WHERE fund + acct + mulaid + cash != medfee OR paid != expected"""
 
 
-def audit_ledger(db: sqlite3.Connection) -> list[str]:
-    """Recompute every balance from the ledger and check the books (conservation, no overdraft, settlements)."""
+def audit_ledger(db: sqlite3.Connection, memory: Mapping[str, int] | None = None,
+                 pinned: Callable[[], None] | None = None) -> list[str]:
+    """Recompute every balance from the ledger and check the books (conservation, no overdraft, settlements);
+    with ``memory`` (psn_no -> balance), where the switch's memory disagrees with the same snapshot.
+
+    ``pinned`` is called once the snapshot is fixed: from then on, commits may go on without being seen.
+    """
     db.execute("BEGIN")  # one snapshot: sums and balances from the same commit
     try:
-        return _audit(db)
+        db.execute("SELECT 1 FROM people LIMIT 1").fetchall()  # a read transaction's snapshot starts at its first read
+        if pinned is not None:
+            pinned()
+        violations = _audit(db)
+        if memory is not None:
+            disk = balances_on_disk(db)
+            violations += [f"{psn_no}: memory says {balc} fen, disk says {disk.get(psn_no)}"
+                           for psn_no, balc in memory.items() if disk.get(psn_no) != balc]
+        return violations
     finally:
         db.execute("COMMIT")
 

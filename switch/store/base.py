@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,12 +82,10 @@ class Store(Protocol):
 
     async def reply_bytes(self, channel: str, sender: str, msgid: str) -> bytes | None: ...
 
-    async def audit(self) -> list[str]:
-        """Ledger violations found on disk; empty when the books balance."""
-        ...
-
-    async def balances(self) -> dict[str, int]:
-        """Every person's balance on disk, by psn_no."""
+    async def audit(self, memory: Mapping[str, int] | None = None,
+                    pinned: Callable[[], None] | None = None) -> list[str]:
+        """Ledger violations found on disk, and where ``memory``'s balances differ from the same snapshot;
+        empty when the books balance. ``pinned`` is called on the event loop once that snapshot is fixed."""
         ...
 
     async def close(self) -> None: ...

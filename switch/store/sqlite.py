@@ -9,11 +9,12 @@ thread: WAL lets them read beside the writer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,7 +52,7 @@ from switch.journal import table as journal_sql
 from switch.journal.hints import Heard, Journal
 from switch.store import clinic_sql
 from switch.store.archive import KEEP, SETTLEMENT_COLUMNS, LedgerArchive, record_of, settlement_of
-from switch.store.audit import audit_ledger, balances_on_disk
+from switch.store.audit import audit_ledger
 from switch.store.base import Commit, ReplyRow, StoreError, StoreOpenError
 from switch.store.lock import LedgerLock
 from switch.store.schema import SCHEMA_VERSION, TABLES, check_file, create_or_migrate, describe, read_version
@@ -364,15 +365,31 @@ class SqliteStore:
         return (await self._written([("DELETE FROM replies WHERE at < ?", [(before,)])], (),
                                     "pruning answers failed"))[0]
 
-    async def audit(self) -> list[str]:
-        """Recompute every balance from the ledger and check the books (conservation, no overdraft)."""
+    async def audit(self, memory: Mapping[str, int] | None = None,
+                    pinned: Callable[[], None] | None = None) -> list[str]:
+        """Recompute every balance from the ledger and check the books (conservation, no overdraft), and
+        compare ``memory``'s balances; ``pinned`` is called on the event loop once the snapshot is fixed.
 
-        return await self._in_thread(audit_ledger)
+        It reads on a connection of its own in a thread of its own: its read transaction stays open for
+        the whole audit, and the store's own connection must go on seeing every commit meanwhile.
+        """
+        loop = asyncio.get_running_loop()
 
-    async def balances(self) -> dict[str, int]:
-        """Every person's balance on disk, by psn_no (admin.audit compares memory with it)."""
+        def told() -> None:
+            if pinned is not None:
+                loop.call_soon_threadsafe(pinned)
 
-        return await self._in_thread(balances_on_disk)
+        def run() -> list[str]:
+            try:
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read ledger {self.path}: {describe(exc)}") from None
+            try:
+                return audit_ledger(db, memory, told)
+            finally:
+                db.close()
+
+        return await asyncio.to_thread(run)
 
     async def write_journal(self) -> None:
         """Write journal rows no batch has carried, and prune to the bound when due (the idle path)."""

@@ -328,7 +328,7 @@ class SettlementSwitch:
 
         Requests go on being answered while the switch runs: memory is ahead of the disk by every decision
         not yet committed. So no request is decided from the moment the audit begins until every commit is
-        durable, memory's balances are copied, and the disk's read snapshot is fixed (a few milliseconds);
+        durable, memory's balances are copied, and the disk's read snapshot is fixed (milliseconds; tens under load);
         then requests go on, and the audit reads that snapshot as long as it needs.
         """
         async with self._auditing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 
-__all__ = ["audit_ledger", "balances_on_disk"]
+__all__ = ["audit_ledger"]
 
 # A settlement whose parts do not add up, or whose '@paid' rows do not come to what its status says
 # (acct + mulaid while settled, nothing once reversed): the rows found by the ledger_ref index.
@@ -36,9 +36,8 @@ def audit_ledger(db: sqlite3.Connection, memory: Mapping[str, int] | None = None
         db.execute("SELECT 1 FROM people LIMIT 1").fetchall()  # a read transaction's snapshot starts at its first read
         if pinned is not None:
             pinned()
-        violations = _audit(db)
+        violations, disk = _audit(db)
         if memory is not None:
-            disk = balances_on_disk(db)
             violations += [f"{psn_no}: memory says {balc} fen, disk says {disk.get(psn_no)}"
                            for psn_no, balc in memory.items() if disk.get(psn_no) != balc]
         return violations
@@ -46,8 +45,10 @@ def audit_ledger(db: sqlite3.Connection, memory: Mapping[str, int] | None = None
         db.execute("COMMIT")
 
 
-def _audit(db: sqlite3.Connection) -> list[str]:
+def _audit(db: sqlite3.Connection) -> tuple[list[str], dict[str, int]]:
+    """The violations, and every person's balance as the file holds it (read once, for both)."""
     violations: list[str] = []
+    balances: dict[str, int] = {}
     sums: dict[str, int] = {}
     for account, fen in db.execute("SELECT credit, sum(fen) FROM ledger GROUP BY credit"):
         sums[account] = fen
@@ -55,6 +56,7 @@ def _audit(db: sqlite3.Connection) -> list[str]:
         sums[account] = sums.get(account, 0) - fen
     total = 0
     for psn_no, balc in db.execute("SELECT psn_no, balc FROM people"):
+        balances[psn_no] = balc
         total += balc
         if balc < 0:
             violations.append(f"negative balance: {psn_no} has {balc} fen")
@@ -73,9 +75,4 @@ def _audit(db: sqlite3.Connection) -> list[str]:
             violations.append(f"{setl_id} ({status}): ledger paid {paid} fen, expected {expected}")
     for relative, used in db.execute("SELECT relative, used FROM bindings WHERE used < 0"):
         violations.append(f"binding of {relative}: negative cap usage {used}")
-    return violations
-
-
-def balances_on_disk(db: sqlite3.Connection) -> dict[str, int]:
-    """Every person's balance as the file holds it."""
-    return dict(db.execute("SELECT psn_no, balc FROM people"))
+    return violations, balances

@@ -71,7 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root",
                    help=f"topic root of the switch (default {DEFAULT_ROOT} with --broker; fresh otherwise)")
     p.add_argument("--spawn-switch", action="store_true", help="with --broker: start a switch there anyway")
-    p.add_argument("--echo", action="store_true", help="run against the echo responder: the transport floor")
+    p.add_argument("--echo", action="store_true",
+                   help="run against the echo responder: the transport floor (with --http URL: an HTTP echo "
+                        "already listening there, python -m terminal.load.http_echo)")
     p.add_argument("--admin-token", help="admin token of the running switch")
     p.add_argument("--db", type=Path, help="ledger of the switch started here (default: a temporary file)")
     p.add_argument("--switch-log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -109,10 +111,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"gongji-terminal load: {text}", file=sys.stderr)
         return 2
 
-    clash = [flag for flag, on in (("--broker", args.broker), ("--echo", args.echo),
-                                   ("--spawn-switch", args.spawn_switch), ("--embedded", args.embedded)) if on]
+    clash = [flag for flag, on in (("--broker", args.broker), ("--spawn-switch", args.spawn_switch),
+                                   ("--embedded", args.embedded)) if on]
     if args.http and clash:
-        return fail(f"--http drives a switch already running at that HTTP door; drop {', '.join(clash)}")
+        return fail(f"--http drives what already answers at that URL (a switch's HTTP door, or with --echo an "
+                    f"HTTP echo); drop {', '.join(clash)}")
     if args.http == "" and args.echo:
         return fail("--http alone starts a switch and drives its HTTP door; the echo floor of the HTTP door "
                     "is in gongji-terminal bench --parts http")

@@ -161,10 +161,12 @@ def echo_process(log_dir: Path, broker_url: str, root: str) -> Child:
     return Child("echo", args, log_dir, lambda c: c.said("ready"))
 
 
-def http_echo_process(log_dir: Path, port: int | None = None) -> Child:
-    """The HTTP echo (``terminal.load.http_echo``) on a free port: the HTTP door's floor."""
+def http_echo_process(log_dir: Path, port: int | None = None, durable: Path | None = None) -> Child:
+    """The HTTP echo (``terminal.load.http_echo``) on a free port: the HTTP door's floor; with ``durable``,
+    each body committed to that SQLite file before its answer."""
     port = port or free_port()
-    args = [sys.executable, "-m", "terminal.load.http_echo", "--listen", f"127.0.0.1:{port}"]
+    args = [sys.executable, "-m", "terminal.load.http_echo", "--listen", f"127.0.0.1:{port}",
+            *(("--durable", str(durable)) if durable is not None else ())]
     return Child("echo", args, log_dir, lambda c: c.said("ready") and _port_open(port),
                  url=f"http://127.0.0.1:{port}")
 

@@ -29,13 +29,17 @@ def _as_sent(value: object) -> str:
     return "null" if value is None else json_kind(value)
 
 
-def _text_amount(value: str) -> Decimal:
+def _least(allow_zero: bool) -> str:
+    return "an amount must be 0 or more" if allow_zero else "an amount must be greater than 0"
+
+
+def _text_amount(value: str, allow_zero: bool) -> Decimal:
     """A string amount, exactly as sent: spaces, signs and exponents are a sender's bug, not an amount."""
     if value != value.strip():
         # Refused rather than trimmed: a serializer padding its numbers is a bug a vendor wants to find here.
         raise AmountError(f"{_as_sent(value)} has spaces around the amount; send {_as_sent(value.strip())}")
     if value.startswith("-"):
-        raise AmountError(f"{_as_sent(value)} is negative; an amount must be greater than 0")
+        raise AmountError(f"{_as_sent(value)} is negative; {_least(allow_zero)}")
     if _MANY_DECIMALS.match(value):
         raise AmountError(f"{_as_sent(value)} has more than two decimals; amounts have at most two decimals")
     if not _AMOUNT_TEXT.match(value):
@@ -57,7 +61,7 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> int:
     elif isinstance(value, Decimal | float):
         amount = Decimal(str(value))
     elif isinstance(value, str):
-        amount = _text_amount(value)
+        amount = _text_amount(value, allow_zero)
     else:
         raise AmountError(f"{_as_sent(value)} is not an amount; send a string or number such as \"80.00\"")
     if not amount.is_finite():
@@ -70,7 +74,7 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> int:
         raise AmountError(f"{_as_sent(value)} is not a usable amount") from exc
     result = int(fen)
     if result < 0:
-        raise AmountError(f"{_as_sent(value)} is negative; an amount must be greater than 0")
+        raise AmountError(f"{_as_sent(value)} is negative; {_least(allow_zero)}")
     if result == 0 and not allow_zero:
         raise AmountError(f"{_as_sent(value)} is zero; an amount must be greater than 0")
     if result > MAX_AMOUNT_FEN:

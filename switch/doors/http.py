@@ -84,7 +84,7 @@ class HttpDoor:
         self._serving = asyncio.Event()  # listening starts before the ledger is loaded; serving after
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
         app.router.add_route("*", "/{path:.*}", self._route)
-        # lingering_time: after an early answer (413, 408) the rest of a body is read for this long, no longer.
+        # lingering_time: after an early 413 the rest of a body is read for this long, no longer (a 408 closes).
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=idle_seconds,
                                      lingering_time=body_seconds, shutdown_timeout=10)
         self._subscribers: dict[asyncio.Queue[bytes | None], web.Request] = {}
@@ -164,8 +164,15 @@ class HttpDoor:
                 async with asyncio.timeout(self.body_seconds):
                     body = await request.read()
         except TimeoutError:
-            return web.Response(status=408, text="408 the body did not arrive in time\n",
+            # The client stalled: waiting for the rest of its body (aiohttp's lingering, for a 413 whose
+            # sender is still writing) would hold the connection another body_seconds. Written, then closed.
+            late = web.Response(status=408, text="408 the body did not arrive in time\n",
                                 headers={"Connection": "close"})
+            await late.prepare(request)
+            await late.write_eof()
+            if request.transport is not None:
+                request.transport.close()  # after what is buffered has gone out
+            return late
         where = f"{request.method} {request.path} ({', '.join(k.lower() for k in request.headers)})"
         return await self._answer(request, where, channel, sender, body, infno)
 

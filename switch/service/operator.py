@@ -49,7 +49,9 @@ def clock(ctx: Context, cmd: Clock) -> Decision:
         try:
             ctx.clock.change(cmd.set, cmd.advance, cmd.speed)
         except ClockRangeError as exc:
-            return refuse(Code.INVALID_REQUEST, str(exc), {"errors": [{"loc": ["input", exc.field], "msg": str(exc)}]})
+            # worded as every other INVALID_REQUEST: the field, then what is wrong with it
+            return refuse(Code.INVALID_REQUEST, f"input.{exc.field}: {exc}",
+                          {"errors": [{"loc": ["input", exc.field], "msg": str(exc)}]})
     now = ctx.clock.now()
     ctx.now = now  # the answer's respond_time is the clock as this request left it
     output = {"now": iso(now), "virtual": ctx.clock.virtual}

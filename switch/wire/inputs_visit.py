@@ -6,7 +6,7 @@ reconciliation"); like every POS input they ignore unknown fields and read ``""`
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -136,12 +136,31 @@ TotalFen = Annotated[int, BeforeValidator(_total), WithJsonSchema(
 Count = Annotated[int, Field(ge=0, le=10**9)]
 
 
+def _platform_date(value: object) -> object:
+    """A day as the platform writes it (yyyy-MM-dd), or compact (yyyyMMdd); anything else one clear message."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        form = {10: "%Y-%m-%d", 8: "%Y%m%d"}.get(len(text))
+        if form is not None and text.isascii():
+            try:
+                return datetime.strptime(text, form).date()
+            except ValueError:
+                pass
+    raise ValueError(f"must be a date as yyyy-MM-dd (or yyyyMMdd), got {value!r}")
+
+
+PlatformDate = Annotated[date, BeforeValidator(_platform_date), WithJsonSchema(
+    {"type": "string", "pattern": r"^[0-9]{4}-?[0-9]{2}-?[0-9]{2}$", "title": "Date"})]
+
+
 class Reconcile(DataWrapped):
     """3201: the institution's totals of a period, to compare with the switch's (对总账)."""
 
     clr_type: Literal["11", "41"]
-    stmt_begndate: date
-    stmt_enddate: date
+    stmt_begndate: PlatformDate
+    stmt_enddate: PlatformDate
     medfee_sumamt: TotalFen
     fund_pay_sumamt: TotalFen
     acct_pay: TotalFen

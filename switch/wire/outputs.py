@@ -313,7 +313,8 @@ CODE_WHEN: dict[Code, str] = {
     Code.POOLING_AVAILABLE: "retry-window decline: nothing moved, a window opened; pay inside it to pool",
     Code.INVALID_REQUEST: "not JSON, no usable msgid, schema errors, bad amounts, drugdetail sum mismatch",
     Code.UNKNOWN_INFNO: "unknown transaction code on that channel",
-    Code.PERSON_NOT_FOUND: "unknown psn_no or certificate",
+    Code.PERSON_NOT_FOUND: ("unknown psn_no, or (1101) unknown certificate; a settlement naming a known "
+                            "psn_no with a certificate not theirs is CERT_MISMATCH"),
     Code.CERT_MISMATCH: "the certificate is not the patient's own",
     Code.INSURANCE_SUSPENDED: "the patient's insurance is suspended",
     Code.DUPLICATE_MSGID: "msgid reused by the same sender with other content",

@@ -65,3 +65,14 @@ def test_refusals_quote_the_amount_as_sent(wire: object, message: str) -> None:
     with pytest.raises(AmountError) as refused:
         parse_amount(wire)
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("wire", ["-1", -1, Decimal("-0.01")])
+def test_a_negative_amount_where_zero_is_allowed_says_zero_is_allowed(wire: object) -> None:
+    """A cap (zero allowed: no pooling) refused for being negative says "0 or more", not "greater than 0"."""
+    with pytest.raises(AmountError) as refused:
+        parse_amount(wire, allow_zero=True)
+    assert str(refused.value).endswith(" is negative; an amount must be 0 or more")
+    assert parse_amount("0.00", allow_zero=True) == 0
+    with pytest.raises(AmountError, match="must be greater than 0"):
+        parse_amount(wire)

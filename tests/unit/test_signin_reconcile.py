@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from switch.core.codes import Code
 from switch.core.model import PutPolicy, apply
@@ -116,3 +117,19 @@ def test_reconciliation_by_type_and_date() -> None:
     assert t.send("3201", tomorrow).output["stmtinfo"]["stmt_rslt"] == "0"  # type: ignore[index]
     backwards = t.send("3201", reconcile_input(stmt_begndate="2026-11-26"))
     assert backwards.code is Code.INVALID_REQUEST
+
+
+def test_reconciliation_dates_compact_as_well_and_a_wrong_one_named() -> None:
+    """yyyyMMdd reads as yyyy-MM-dd (same answer); a timestamp or another form is refused naming the form."""
+    t = till(require=False)
+    day(t)
+    figures = {"medfee_sumamt": "150.00", "fund_pay_sumamt": "65.00", "acct_pay": "85.00", "fixmedins_setl_cnt": 2}
+    compact = t.send("3201", reconcile_input(stmt_begndate="20261125", stmt_enddate="20261125", **figures))
+    assert compact.output == t.send("3201", reconcile_input(**figures)).output
+    assert compact.output["stmtinfo"]["stmt_rslt"] == "0"  # type: ignore[index]
+    for wrong in ("1700000000", "2026/11/25", "2026-13-01"):
+        with pytest.raises(ValidationError) as refused:
+            t.send("3201", reconcile_input(stmt_begndate=wrong))
+        [error] = refused.value.errors()
+        assert error["loc"] == ("data", "stmt_begndate")
+        assert error["msg"] == f"Value error, must be a date as yyyy-MM-dd (or yyyyMMdd), got {wrong!r}"

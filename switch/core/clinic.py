@@ -8,6 +8,7 @@ whole keeps memory and disk from disagreeing about any one of its fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from switch.core.model import State
 
 __all__ = ["Batch", "FeeItem", "PutBatch", "PutSignIn", "PutVisit", "SignIn", "Visit", "apply_clinic",
-           "batch_in_force", "clinic_view", "sign_no", "visit_id"]
+           "batch_in_force", "batches_of", "clinic_view", "put_batch", "sign_no", "visit_id"]
 
 
 def visit_id(number: int) -> str:
@@ -107,6 +108,17 @@ class PutSignIn:
     sign_in: SignIn
 
 
+def put_batch(state: State, batch: Batch) -> None:
+    """Keep ``batch`` under its key and under its visit (``batches_of``)."""
+    state.batches[(batch.mdtrt_id, batch.chrg_bchno)] = batch
+    state.visit_batches.setdefault(batch.mdtrt_id, {})[batch.chrg_bchno] = batch
+
+
+def batches_of(state: State, mdtrt_id: str) -> Iterable[Batch]:
+    """The batches of one visit, in the order they were first uploaded."""
+    return state.visit_batches.get(mdtrt_id, {}).values()
+
+
 def batch_in_force(state: State, batch: Batch) -> bool:
     """Whether ``batch`` is paid by a settlement still in force (then it cannot be settled or withdrawn)."""
     if batch.setl_id is None:
@@ -138,7 +150,7 @@ def apply_clinic(state: State, effect: PutVisit | PutBatch | PutSignIn) -> None:
             state.visits[visit.mdtrt_id] = visit
             state.next_visit = max(state.next_visit, int(visit.mdtrt_id[6:]) + 1)
         case PutBatch(batch=batch):
-            state.batches[(batch.mdtrt_id, batch.chrg_bchno)] = batch
+            put_batch(state, batch)
         case PutSignIn(sign_in=sign_in):
             state.sign_ins[sign_in.sign_no] = sign_in
             state.next_sign = max(state.next_sign, int(sign_in.sign_no[2:]) + 1)

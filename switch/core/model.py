@@ -318,6 +318,8 @@ class State:
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
     visits: dict[str, Visit] = field(default_factory=dict)  # mdtrt_id -> the visit 2201 registered
     batches: dict[tuple[str, str], Batch] = field(default_factory=dict)  # (mdtrt_id, chrg_bchno) -> batch
+    # The same batches by visit: a visit's requests read its own batches without walking everyone's.
+    visit_batches: dict[str, dict[str, Batch]] = field(default_factory=dict)  # mdtrt_id -> chrg_bchno -> batch
     sign_ins: dict[str, SignIn] = field(default_factory=dict)  # sign_no -> sign-in
     next_setl: int = 1
     next_record: int = 1

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from switch.core import settlement as settle_core
-from switch.core.clinic import Batch, FeeItem, PutBatch, PutVisit, Visit, batch_in_force, visit_id
+from switch.core.clinic import Batch, FeeItem, PutBatch, PutVisit, Visit, batch_in_force, batches_of, visit_id
 from switch.core.codes import Code
 from switch.core.model import Decision, Effect, State, refuse
 from switch.core.money import format_fen
@@ -39,7 +39,7 @@ def _visit_of(state: State, mdtrt_id: str, psn_no: str, fixmedins_code: str) -> 
 
 
 def _settled(state: State, visit: Visit) -> list[Batch]:
-    return [b for (m, _), b in state.batches.items() if m == visit.mdtrt_id and batch_in_force(state, b)]
+    return [b for b in batches_of(state, visit.mdtrt_id) if batch_in_force(state, b)]
 
 
 def register(state: State, cmd: VisitRegister, fixmedins_code: str, now: datetime) -> Decision:
@@ -71,8 +71,8 @@ def cancel_visit(state: State, cmd: VisitCancel, fixmedins_code: str) -> Decisio
         return refuse(Code.VISIT_SETTLED, f"就诊 {visit.mdtrt_id} 已结算(批次 {settled[0].chrg_bchno},"
                                           f"结算 {settled[0].setl_id});先撤销结算(2208)")
     effects: list[Effect] = [PutVisit(replace(visit, status="cancelled"))]
-    effects += [PutBatch(replace(b, status="withdrawn")) for (m, _), b in state.batches.items()
-                if m == visit.mdtrt_id and b.status == "uploaded"]
+    effects += [PutBatch(replace(b, status="withdrawn")) for b in batches_of(state, visit.mdtrt_id)
+                if b.status == "uploaded"]
     return Decision(Code.OK, {}, "挂号撤销成功", effects=tuple(effects))
 
 
@@ -118,8 +118,7 @@ def upload_fees(state: State, cmd: FeeUpload, fixmedins_code: str, now: datetime
     if batch is not None and batch_in_force(state, batch):
         return refuse(Code.VISIT_SETTLED, f"批次 {batch.chrg_bchno} 已结算({batch.setl_id}),不能再上传")
     # A withdrawn batch's lines no longer count: the clinic may upload the same chrg_bchno afresh.
-    seen = {item.feedetl_sn for (m, _), b in state.batches.items() if m == visit.mdtrt_id
-            and b.status == "uploaded" for item in b.items}
+    seen = {item.feedetl_sn for b in batches_of(state, visit.mdtrt_id) if b.status == "uploaded" for item in b.items}
     for index, line in enumerate(cmd.feedetail):
         problem = _line_problem(index, line, first, seen)
         if problem is not None:

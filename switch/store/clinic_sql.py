@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from switch.core.clinic import Batch, FeeItem, PutBatch, PutSignIn, PutVisit, SignIn, Visit
+from switch.core.clinic import Batch, FeeItem, PutBatch, PutSignIn, PutVisit, SignIn, Visit, put_batch
 from switch.core.model import Effect, State
 
 __all__ = ["CLINIC_SCHEMA", "CLINIC_TABLES", "load", "write"]
@@ -67,8 +67,8 @@ def load(db: sqlite3.Connection, state: State) -> None:
     for mdtrt_id, chrg_bchno, psn_no, items, uploaded_at, status, setl_id in db.execute("SELECT * FROM batches"):
         lines = tuple(FeeItem(sn, codg, Decimal(cnt), pric, amount)
                       for sn, codg, cnt, pric, amount in json.loads(items))
-        state.batches[(mdtrt_id, chrg_bchno)] = Batch(mdtrt_id, chrg_bchno, psn_no, lines,
-                                                      datetime.fromisoformat(uploaded_at), status, setl_id)
+        put_batch(state, Batch(mdtrt_id, chrg_bchno, psn_no, lines, datetime.fromisoformat(uploaded_at), status,
+                               setl_id))
     for number, code, opter_no, at, out in db.execute("SELECT * FROM sign_ins"):
         state.sign_ins[number] = SignIn(number, code, opter_no, datetime.fromisoformat(at),
                                         None if out is None else datetime.fromisoformat(out))

@@ -206,3 +206,7 @@ class VisitRules:
             live = [i.feedetl_sn for (m, _), b in state.batches.items() if m == mdtrt_id and b.status == "uploaded"
                     for i in b.items]
             assert len(live) == len(set(live)), f"a fee line counted twice in {mdtrt_id}"
+        by_visit: dict[str, dict[str, Any]] = {}
+        for (mdtrt_id, chrg_bchno), batch in state.batches.items():
+            by_visit.setdefault(mdtrt_id, {})[chrg_bchno] = batch
+        assert state.visit_batches == by_visit, "the batches by visit differ from the batches"  # after restarts too

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import queue
 import sqlite3
@@ -77,20 +78,30 @@ class DurableRows:
                         closing = True
                         break
                     batch.append(item)
-                db.execute("BEGIN")
-                db.executemany("INSERT INTO bodies (body) VALUES (?)", [(body,) for body, _ in batch])
-                db.execute("COMMIT")
-                self._loop.call_soon_threadsafe(_settle, [done for _, done in batch])
+                failed: sqlite3.Error | None = None
+                try:
+                    db.execute("BEGIN")
+                    db.executemany("INSERT INTO bodies (body) VALUES (?)", [(body,) for body, _ in batch])
+                    db.execute("COMMIT")
+                except sqlite3.Error as exc:  # a full disk: these requests are answered 500, the next try again
+                    failed = exc
+                    if db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            db.execute("ROLLBACK")
+                self._loop.call_soon_threadsafe(_settle, [done for _, done in batch], failed)
                 if closing:
                     break
         finally:
             db.close()
 
 
-def _settle(waiting: list[asyncio.Future[None]]) -> None:
+def _settle(waiting: list[asyncio.Future[None]], failed: BaseException | None) -> None:
     for done in waiting:
         if not done.done():
-            done.set_result(None)
+            if failed is None:
+                done.set_result(None)
+            else:
+                done.set_exception(failed)
 
 
 def _answerer(rows: DurableRows | None) -> Callable[[web.Request], Awaitable[web.Response]]:

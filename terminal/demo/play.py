@@ -51,8 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web", action="store_true",
                    help="serve the checkout studio page on the HTTP door instead (its URL is printed): tills, "
                         "the family, the holder's phone, the clock and the stories in a browser, until Ctrl-C")
-    p.add_argument("--http", metavar="HOST:PORT", default="127.0.0.1:8080",
-                   help="with --web: where the HTTP door and the page listen (default 127.0.0.1:8080)")
+    p.add_argument("--http", metavar="HOST:PORT",
+                   help="with --web or --stay: where the HTTP door (and the page) listen (default 127.0.0.1:8080; "
+                        "with --stay a free port when 8080 is taken)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,11 +90,11 @@ async def _demo(args: argparse.Namespace) -> int:
                     where = {"listen": f"{host}:{int(port) or _free_port(host)}"}
                 settings = Settings(**where, db=args.db or Path(tmp) / "demo.db",  # type: ignore[arg-type]
                                     clock="virtual", topic_root=args.root,
-                                    client_id=f"gongji-demo-{Path(tmp).name}",
-                                    http=args.http if args.web else "127.0.0.1:0")
+                                    client_id=f"gongji-demo-{Path(tmp).name}", http=_http_door(args))
                 switch: Running = await stack.enter_async_context(running(settings))
             except (ConfigError, ValueError, OSError) as exc:
-                print(f"gongji-terminal demo: cannot start the {'switch' if args.web else 'broker'}: {exc}")
+                what = "switch" if args.web or args.http is not None else "broker"
+                print(f"gongji-terminal demo: cannot start the {what}: {exc}")
                 return 2
             try:
                 await switch.ready(10)
@@ -107,11 +108,30 @@ async def _demo(args: argparse.Namespace) -> int:
             async with AsyncExitStack() as clients:
                 status = await _play(args, switch.broker_url, switch.service, Path(tmp), clients)
             if args.stay:
-                await _stay(args, switch.broker_url)
+                await _stay(args, switch.broker_url, switch.http.url if switch.http is not None else None)
             return status
 
 
-async def _stay(args: argparse.Namespace, url: str) -> None:
+def _http_door(args: argparse.Namespace) -> str:
+    """Where the HTTP door listens: as asked; for --web 8080; for --stay 8080 unless it is taken (the line it
+    prints then names the free port it took); for the stories alone a free port, so runs never collide."""
+    if args.http is not None:
+        return str(args.http)
+    if args.web:
+        return "127.0.0.1:8080"
+    if args.stay:
+        import socket
+
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", 8080))
+            except OSError:
+                return "127.0.0.1:0"
+        return "127.0.0.1:8080"
+    return "127.0.0.1:0"
+
+
+async def _stay(args: argparse.Namespace, url: str, http: str | None) -> None:
     """Serve on after the stories, so a person can try ``gongji-terminal swipe`` on the demo's families."""
     from datetime import datetime
 
@@ -121,10 +141,13 @@ async def _stay(args: argparse.Namespace, url: str) -> None:
     async with Admin(url, root=args.root) as admin:
         # The stories ran on demo time (09:30 today onwards); what follows is a person's own, in real time.
         now = (await admin.clock(set=datetime.now(CST), speed=1))["now"]
-    print(f"\nThe switch stays up on {url} (topics {args.root}/, clock at real time: {now[11:19]} China time); "
+    door = f", HTTP door {http}" if http else ""
+    over_http = (f"\n  gongji-terminal swipe --http {http} --fixmedins P37050200001 --cert QR-D002 --amount 80.00"
+                 if http else "")
+    print(f"\nThe switch stays up on {url} (topics {args.root}/{door}, clock at real time: {now[11:19]} China time); "
           "Ctrl-C stops it. Try:\n"
           f"  gongji-terminal swipe --broker {url} --root {args.root} --fixmedins P37050200001 "
-          f"--cert QR-D002 --amount 80.00", flush=True)
+          f"--cert QR-D002 --amount 80.00{over_http}", flush=True)
     await until_signalled()
 
 

@@ -145,16 +145,18 @@ async def test_demo_fast_plays_every_story_and_audits(external: bool, mosquitto_
 
 
 async def test_readme_swipe_against_the_demo_left_running(tmp_path: Path) -> None:
-    """README path: demo --fast --stay serves on; swipe is declined (1), then pooled (0); SIGTERM exits 0."""
+    """README path: demo --fast --stay serves on; swipe is declined (1), then pooled (0); over the HTTP door it
+    names, the same till's own-account swipe settles; SIGTERM exits 0."""
     url = f"mqtt://127.0.0.1:{free_port()}"
+    http = f"127.0.0.1:{free_port()}"
     demo = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "terminal", "demo", "--fast", "--stay", "--listen", url[len("mqtt://"):],
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "--http", http, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "120"})
     assert demo.stdout is not None
     try:
         seen = ""
-        while "stays up" not in seen:
+        while "swipe --http" not in seen:  # "stays up", then the commands to try, the HTTP door's last
             line = await asyncio.wait_for(demo.stdout.readline(), 30)
             assert line, f"demo ended early:\n{seen}"
             seen += line.decode()
@@ -166,6 +168,11 @@ async def test_readme_swipe_against_the_demo_left_running(tmp_path: Path) -> Non
         code, out, err = await _run(*swipe, env=env)
         assert code == 0, out + err
         assert receipt_rows(out)["family 家庭共济 王建国 (D001)"] == "80.00"
+        assert f"HTTP door http://{http}" in seen
+        assert f"gongji-terminal swipe --http http://{http} --fixmedins P37050200001" in seen
+        code, out, err = await _run("swipe", "--http", f"http://{http}", "--fixmedins", "P37050200001", "--cert",
+                                    "QR-D001", "--amount", "20.00", env=env)
+        assert code == 0 and receipt_rows(out)["own account 个人账户"] == "20.00", out + err
     finally:
         demo.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(demo.wait(), 20) == 0

@@ -7,6 +7,7 @@ traffic during the case (and, for msgids, the whole run) and the driver's answer
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +90,8 @@ def all_cases(late_after: float) -> list[Case]:
              notes={"expect": "the switch settles and drops its answer"}),
         Case("late-answer", "a late answer after the till gave up is reconciled", True, judges.UNANSWERED_RULE,
              "when the till gives up waiting, reverse the settlement (2601 of its msgid) or resend the same msgid",
-             (_sell("CZ0001", "55.00"),), judges.unanswered,
+             (_sell("CZ0001", "55.00"),),
+             functools.partial(judges.unanswered, fault=f"answer sent {late_after:g} s late"),
              faults=(_fault("delay_response", delay_ms=late_ms),), late=late_after,
              notes={"expect": f"the switch answers the settlement {late_after:g} s late"}),
         Case("duplicate-answer", "a duplicate answer prints one receipt", False, judges.DUPLICATE_RULE,

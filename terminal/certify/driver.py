@@ -23,7 +23,8 @@ LINE_LIMIT = 1 << 20
 
 
 class DriverError(TerminalError):
-    """The driver program failed the protocol: it exited, was silent too long, or wrote no JSON object."""
+    """The driver program failed the protocol (it exited, was silent too long, or wrote no JSON object), or
+    no driver was given and nobody is at the keyboard."""
 
 
 class Worker(Protocol):
@@ -136,4 +137,8 @@ def _what(message: dict[str, Any]) -> str:
 def _ask(question: str) -> str:
     sys.stdout.write(question)
     sys.stdout.flush()
-    return sys.stdin.readline().strip()
+    line = sys.stdin.readline()
+    if not line:  # at its end (</dev/null, CI): nobody will ever press Enter, and a till left alone is no verdict
+        raise DriverError("no cashier at the keyboard (stdin is at its end): pass --driver CMD to run unattended "
+                          "(see docs/certify.md)")
+    return line.strip()

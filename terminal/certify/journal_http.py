@@ -41,9 +41,11 @@ def _exchange(row: dict[str, Any]) -> Exchange:
 class HttpTraffic(JournalTraffic):
     """The till's exchanges (the pos or national channel, sender ``sender``) from the switch's journal path."""
 
-    def __init__(self, url: str, sender: str, door: str, token: str | None = None) -> None:
+    def __init__(self, url: str, sender: str, door: str, token: str | None = None,
+                 option: str = "--switch-http") -> None:
         super().__init__(None, sender)
         self.url = url.rstrip("/")
+        self.option = option  # the option the URL came from, named in the hint when it cannot be reached
         self.filter = "terminal_id" if door == "mqtt" else "fixmedins_code"
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.seen = 0  # the last row id read: a mark reads on from it, not the whole journal again
@@ -75,7 +77,7 @@ class HttpTraffic(JournalTraffic):
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             why = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) else None
             raise TrafficError(f"cannot reach {where}: {why or exc or type(exc).__name__} (is the switch's HTTP "
-                               "door on? pass its URL with --switch-http, or its ledger with --db)") from None
+                               f"door on? pass its URL with {self.option}, or its ledger with --db)") from None
         if status in (401, 403):
             try:
                 said = str(json.loads(text)["err_msg"])

@@ -157,7 +157,8 @@ def swipe_again(w: Watched) -> Verdict:
                f"{settle.setlinfo.get('acct_mulaid_pay')} pooled", decline, settle)
 
 
-def unanswered(w: Watched) -> Verdict:
+def unanswered(w: Watched, fault: str = "answer withheld") -> Verdict:
+    """A settlement whose answer the till did not get in time; ``fault`` says what the switch did with it."""
     sales = w.of("2102")
     if not sales:
         return _fail("no settlement (2102) was sent")
@@ -175,7 +176,7 @@ def unanswered(w: Watched) -> Verdict:
     if nxt.code != "OK":
         return _fail(f"the {nxt.infno} {nxt.msgid} that resolves {lost.msgid} was answered {nxt.code}", lost, nxt)
     how = "resent under the same msgid" if nxt.infno == "2102" else f"reversed by 2601 {nxt.msgid}"
-    return _ok(f"settlement {lost.msgid} (answer withheld) was {how}", lost, nxt)
+    return _ok(f"settlement {lost.msgid} ({fault}) was {how}", lost, nxt)
 
 
 def duplicate(w: Watched) -> Verdict:

@@ -134,8 +134,11 @@ async def target(opts: Options) -> AsyncIterator[Target]:
         except aiomqtt.MqttError as exc:
             raise CertifyError(f"cannot reach the broker {url}: {exc}") from None
         try:
+            # the journal is read at --switch-http, else at the door's --http over HTTP: the hint names that option
+            option = "--http" if opts.door == "http" and not opts.switch_http else "--switch-http"
             traffic = JournalTraffic(opts.db, opts.sender) if opts.db is not None else \
-                HttpTraffic(opts.switch_http or opts.http or DEFAULT_SWITCH_HTTP, opts.sender, opts.door, opts.token)
+                HttpTraffic(opts.switch_http or opts.http or DEFAULT_SWITCH_HTTP, opts.sender, opts.door, opts.token,
+                            option)
             await traffic.mark()  # a journal that cannot be read is one line before the first case
             yield Target(line, traffic, url)
         finally:

@@ -14,11 +14,30 @@ from typing import Any, Self
 import aiomqtt
 
 from switch.doors.mqtt import NODELAY, BrokerAddress, parse_broker_url
+from switch.errors import ConfigError
 from switch.wire.topics import DEFAULT_ROOT, events_topic, is_events_topic, request_topic, response_topic
 from terminal.clients.v1 import V1Requests
 from terminal.errors import TerminalError
 
-__all__ = ["NoAnswer", "Refused", "SwitchClient"]
+__all__ = ["NoAnswer", "Refused", "SwitchClient", "broker_url_problem", "no_switch_under"]
+
+
+def broker_url_problem(url: str) -> str | None:
+    """Why ``url`` given as ``--broker`` is no broker's URL, in one line saying what to pass; None when it is one."""
+    try:
+        parse_broker_url(url)
+    except ConfigError as exc:
+        if url.lower().startswith(("http://", "https://")):
+            return (f"--broker {url} is an HTTP URL, not a broker's (mqtt://HOST:PORT): for the switch's HTTP "
+                    f"door pass --http {url}")
+        return f"--broker: {exc}"
+    return None
+
+
+def no_switch_under(broker: str, root: str) -> str:
+    """What a command with a ``--root`` option says when no switch answers under that root."""
+    return (f"no switch answered on {broker} under {root.rstrip('/')}: is a switch running there with that topic "
+            f"root (--root here, --topic-root on the switch)?")
 
 
 class NoAnswer(TerminalError, TimeoutError):

@@ -83,7 +83,7 @@ async def _swipe(args: argparse.Namespace) -> int:
 
     from switch.errors import ConfigError
     from terminal.clients.http import HttpStatus, Unreachable
-    from terminal.clients.mqtt import NoAnswer
+    from terminal.clients.mqtt import NoAnswer, broker_url_problem, no_switch_under
     from terminal.clients.pos import Card, Kind, Step, Terminal
 
     console = Console(highlight=False)
@@ -96,6 +96,9 @@ async def _swipe(args: argparse.Namespace) -> int:
             from terminal.clients.http import parse_http_url
 
             parse_http_url(args.http)  # a wrong URL is said before anything is sent
+        elif (problem := broker_url_problem(args.broker)) is not None:
+            print(f"gongji-terminal swipe: {problem}", file=sys.stderr)
+            return 2
 
         def trouble(step: Step) -> None:  # a receipt is all a cashier wants, unless something went wrong
             nonlocal answered
@@ -122,10 +125,9 @@ async def _swipe(args: argparse.Namespace) -> int:
         return 2
     except NoAnswer as exc:
         if not answered:
-            where = (f"at {args.http}: is gongji-switch serve running with that --http?" if args.http else
-                     f"on {args.broker} under {args.root.rstrip('/')}: is a switch running there with that "
-                     f"--topic-root?")
-            print(f"gongji-terminal swipe: no switch answered {where}", file=sys.stderr)
+            said = (f"no switch answered at {args.http}: is gongji-switch serve running with that --http?"
+                    if args.http else no_switch_under(args.broker, args.root))
+            print(f"gongji-terminal swipe: {said}", file=sys.stderr)
             return 2
         print(f"gongji-terminal swipe: {exc}", file=sys.stderr)
         return 3

@@ -26,6 +26,7 @@ __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
 NAME = "load"
 HELP = "load test: simulated tills running a checkout mix, with a table of throughput and latency"
+FAMILIES = 200  # --families when not given
 
 
 def _positive(kind: type) -> Any:
@@ -52,9 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--count", type=_positive(int), metavar="N", help="run exactly N checkouts instead")
     p.add_argument("--people", type=_positive(int), default=1_000,
                    help="people in the population (default 1000)")
-    p.add_argument("--families", type=int, default=200,
+    p.add_argument("--families", type=int, default=FAMILIES,
                    help="families among them, half Dongying (retry window), half Zibo (automatic) "
-                        "(default 200)")
+                        f"(default {FAMILIES})")
     p.add_argument("--mix", default="own=50,retry=15,auto=20,cancel=10,reversal=5",
                    help="checkout kinds and weights (default own=50,retry=15,auto=20,cancel=10,reversal=5)")
     p.add_argument("--full-checkout", action="store_true",
@@ -102,8 +103,10 @@ def plan_from(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    import aiomqtt
     from rich.console import Console
 
+    from terminal.clients.mqtt import broker_url_problem
     from terminal.load.population import build_population
     from terminal.load.stats import result_table
 
@@ -119,6 +122,12 @@ def run(args: argparse.Namespace) -> int:
     if args.http == "" and args.echo:
         return fail("--http alone starts a switch and drives its HTTP door; the echo floor of the HTTP door "
                     "is in gongji-terminal bench --parts http")
+    if args.broker and (problem := broker_url_problem(args.broker)) is not None:
+        return fail(problem)
+    if args.families * 2 > args.people:
+        return fail(f"{args.families} families (--families, default {FAMILIES}) need at least {args.families * 2} "
+                    f"people, a holder and a relative each: with --people {args.people} pass --families N, N at most "
+                    f"{args.people // 2}")
     try:
         if args.http:
             from terminal.clients.http import parse_http_url
@@ -132,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(_run(plan, show=not args.json and sys.stderr.isatty()))
     except (RuntimeError, OSError) as exc:
         return fail(str(exc))
-    except Exception as exc:  # aiomqtt.MqttError and friends: no broker, refused admin.load...
+    except aiomqtt.MqttError as exc:  # the run starts a broker only when given none
+        return fail(f"cannot reach the broker {args.broker or 'started here'}: {exc}")
+    except Exception as exc:  # a refused admin.load and the like
         return fail(f"{type(exc).__name__}: {exc}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -26,7 +26,7 @@ from switch.doors.link import parse_broker_url
 from switch.wire.topics import DEFAULT_ROOT
 from terminal.clients.admin import Admin, HttpAdmin
 from terminal.clients.http import HttpStatus, Unreachable
-from terminal.clients.mqtt import NoAnswer
+from terminal.clients.mqtt import NoAnswer, no_switch_under
 from terminal.load.fleet import Fleet, FleetConfig
 from terminal.load.population import Population, build_population
 from terminal.load.procs import (
@@ -59,12 +59,15 @@ async def probe_switch(admin: Admin | HttpAdmin, url: str) -> None:
     except NoAnswer:
         if isinstance(admin, HttpAdmin):
             raise NoSwitch(f"no switch answered at {url} within {PROBE_SECONDS:g} s") from None
-        raise NoSwitch(f"no switch answered on {url} under {admin.root}: is a switch running there with that "
-                       f"--topic-root?") from None
+        raise NoSwitch(no_switch_under(url, admin.root)) from None
     except (Unreachable, HttpStatus) as exc:
         raise NoSwitch(str(exc)) from None
     if answer.get("code") == "UNAUTHORIZED":
-        raise NoSwitch(f"the switch on {url} under {admin.root} requires its admin token: pass --admin-token")
+        switch = f"the switch at {url}" if isinstance(admin, HttpAdmin) else f"the switch on {url} under {admin.root}"
+        if admin.token:
+            raise NoSwitch(f"admin token wrong: the one given with --admin-token is not the one {switch} was started "
+                           "with (its --admin-token)")
+        raise NoSwitch(f"{switch} requires its admin token: pass it with --admin-token (the switch's --admin-token)")
 
 
 @dataclass(frozen=True)

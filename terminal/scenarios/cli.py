@@ -51,6 +51,13 @@ def _run(args: argparse.Namespace) -> int:
             console.print(f"[bold red]gongji-terminal run:[/] {exc}", soft_wrap=True)
             return 2
     elif args.broker:
+        from rich.markup import escape
+
+        from terminal.clients.mqtt import broker_url_problem
+
+        if (problem := broker_url_problem(args.broker)) is not None:
+            console.print(f"[bold red]gongji-terminal run:[/] {escape(problem)}", soft_wrap=True)
+            return 2
         targets = RemoteTargets(args.broker, args.root, args.token, args.timeout)
     else:
         targets = EmbeddedTargets(args.timeout)

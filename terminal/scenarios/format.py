@@ -93,7 +93,7 @@ class Scenario(Model):
         seen: dict[str, int] = {}
         last_at = timedelta(0)
         for i, step in enumerate(self.steps):
-            where = f"steps[{i}] ({self.label(i)})"
+            where = self.label(i)
             for ref in _references(step):
                 if ref not in seen:
                     raise ValueError(f"{where}: refers to step {ref!r}, which is not an earlier named step")
@@ -243,14 +243,28 @@ def _people_needed(step: Step) -> Iterator[str]:
 # --- files ------------------------------------------------------------------------------------------
 
 
-def _describe(exc: ValidationError) -> str:
+def _where(loc: tuple[int | str, ...], document: Any) -> str:
+    """An error's place as a person reads it: ``step 1 'buy': expect.cod``, else ``people.0.balc``."""
+    steps = document.get("steps") if isinstance(document, dict) else None
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int) and isinstance(steps, list):
+        i = loc[1]
+        name = steps[i].get("name") if i < len(steps) and isinstance(steps[i], dict) else None
+        step = f"step {i + 1}" + (f" '{name}'" if isinstance(name, str) and name else "")
+        return step + (": " + ".".join(str(p) for p in loc[2:]) if len(loc) > 2 else "")
+    return ".".join(str(p) for p in loc)
+
+
+def _describe(exc: ValidationError, document: Any = None) -> str:
     lines = []
     for e in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        where = _where(e["loc"], document)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (typo?)"
-        lines.append(f"  {where}: {msg}")
+        if not where and e["type"] == "value_error":  # the scenario's own checks name their place
+            lines.append(f"  {msg}")
+        else:
+            lines.append(f"  {where or '(top level)'}: {msg}")
     return "\n".join(lines)
 
 
@@ -261,7 +275,7 @@ def parse_scenario(document: Any, source: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(document)
     except ValidationError as exc:
-        raise ScenarioError(f"{which} is not a valid scenario:\n{_describe(exc)}") from None
+        raise ScenarioError(f"{which} is not a valid scenario:\n{_describe(exc, document)}") from None
 
 
 def load_scenarios(path: Path) -> list[Scenario]:

@@ -25,7 +25,7 @@ from terminal.clients.http import ADMIN_PATH, APP_PATH, HttpLink, HttpStatus, Ht
 from terminal.clients.mqtt import NoAnswer
 from terminal.clients.state import CHINA, next_platform_msgid
 from terminal.scenarios.format import Scenario
-from terminal.scenarios.targets import Observer, RunnerError, Seen, Session
+from terminal.scenarios.targets import Observer, RunnerError, Seen, Session, token_refused
 
 __all__ = ["HttpObserver", "HttpSession", "HttpTargets"]
 
@@ -91,7 +91,7 @@ class HttpSession(Session):
         except NoAnswer:
             raise RunnerError(f"no switch answered admin.clock at {self.root} within {self.timeout:g} s") from None
         if answer.get("code") == "UNAUTHORIZED":
-            raise RunnerError("the switch requires an admin token: pass --token (the switch's --admin-token)")
+            raise token_refused(self.token, self.token_option)
         if answer.get("code") != "OK":
             raise RunnerError(f"admin.clock answered {answer.get('code')}: {answer.get('err_msg')}")
         self.virtual = bool(answer.get("output", {}).get("virtual"))
@@ -166,8 +166,10 @@ class HttpSession(Session):
 class HttpTargets:
     """A switch someone else started, reached at its HTTP door (``--http URL``): every scenario runs there if it can."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 5.0,
+                 token_option: str = "--token") -> None:
         self.session = HttpSession(url, token, timeout)
+        self.session.token_option = token_option
         self._opened = False
         self._error: RunnerError | None = None
 

@@ -131,10 +131,10 @@ class _Host:
         if http:
             from terminal.scenarios.http_targets import HttpTargets
 
-            targets = HttpTargets(http, config.getoption("gongji_token"), timeout)
+            targets = HttpTargets(http, config.getoption("gongji_token"), timeout, token_option="--gongji-token")
         elif broker:
             targets = RemoteTargets(broker, config.getoption("gongji_root"), config.getoption("gongji_token"),
-                                    timeout)
+                                    timeout, token_option="--gongji-token")
         else:
             targets = EmbeddedTargets(timeout)
         return Runner(targets, timeout)

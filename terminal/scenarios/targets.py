@@ -31,11 +31,20 @@ from switch.wire.topics import DEFAULT_ROOT, request_topic, response_topic
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from terminal.scenarios.format import Scenario
 
-__all__ = ["EmbeddedTargets", "Observer", "RemoteTargets", "RunnerError", "Seen", "Session", "Targets"]
+__all__ = ["EmbeddedTargets", "Observer", "RemoteTargets", "RunnerError", "Seen", "Session", "Targets",
+           "token_refused"]
 
 
 class RunnerError(RuntimeError):
     """The runner cannot run at all (no broker, no switch answering); the message says what to check."""
+
+
+def token_refused(token: str | None, option: str) -> RunnerError:
+    """The switch answered admin.clock UNAUTHORIZED: no token was given, or the one given (``option``) is wrong."""
+    if token:
+        return RunnerError(f"admin token wrong: the one given with {option} is not the one the switch was started "
+                           "with (its --admin-token)")
+    return RunnerError(f"the switch requires an admin token: pass {option} (the switch's --admin-token)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +123,7 @@ class Session:
     """The runner's connections to one switch (broker + topic root)."""
 
     national = False  # pos steps in the platform's form (the HTTP door's session)
+    token_option = "--token"  # where the user gives the admin token (--gongji-token under pytest)
     delayed_log = True  # the observer hears an answer through the broker, after the client has it
 
     def __init__(self, broker: str, root: str, token: str | None, timeout: float = 5.0) -> None:
@@ -140,7 +150,7 @@ class Session:
                               f"{self.timeout:g} s: is a switch running on {self.broker} with topic root "
                               f"{self.root!r}?") from None
         if answer.get("code") == "UNAUTHORIZED":
-            raise RunnerError("the switch requires an admin token: pass --token (the switch's --admin-token)")
+            raise token_refused(self.token, self.token_option)
         if answer.get("code") != "OK":
             raise RunnerError(f"admin.clock answered {answer.get('code')}: {answer.get('err_msg')}")
         self.virtual = bool(answer.get("output", {}).get("virtual"))
@@ -295,8 +305,9 @@ class RemoteTargets:
     """A switch someone else started (``--broker URL --root R``): every scenario runs on it, if it can."""
 
     def __init__(self, broker: str, root: str = DEFAULT_ROOT, token: str | None = None,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, token_option: str = "--token") -> None:
         self.session = Session(broker, root, token, timeout)
+        self.session.token_option = token_option
         self._opened = False
         self._error: RunnerError | None = None
 

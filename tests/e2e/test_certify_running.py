@@ -102,12 +102,21 @@ def test_a_cashier_who_does_nothing_fails_the_case(tmp_path: Path) -> None:
     assert verdicts(tmp_path) == {"card-read": "fail"}
 
 
+def test_no_cashier_and_no_driver_is_one_line(tmp_path: Path) -> None:
+    """Without --driver and stdin at its end (CI, </dev/null) nobody can press Enter: exit 2, one line, no verdict."""
+    done = certify("--case", "card-read", "--out", str(tmp_path), stdin="")
+    assert (done.returncode, done.stderr) == (
+        2, "gongji-terminal certify: no cashier at the keyboard (stdin is at its end): pass --driver CMD to run "
+           "unattended (see docs/certify.md)\n"), done.stdout
+    assert "FAIL" not in done.stdout and not (tmp_path / "junit.xml").exists()
+
+
 @pytest.mark.parametrize(("args", "line"), [
     (["--case", "nope"], "gongji-terminal certify: --case 'nope': no such case (one of cancel, card-read, "
      "clinic-chain, dropped-answer, duplicate-answer, late-answer, msgids, reconcile, swipe-again)"),
     (["--http", "http://127.0.0.1:9", "--door", "http"],
      "gongji-terminal certify: cannot reach the switch's traffic journal at http://127.0.0.1:9/gongji/v1/journal: "
-     "Connect call failed ('127.0.0.1', 9) (is the switch's HTTP door on? pass its URL with --switch-http, or its "
+     "Connect call failed ('127.0.0.1', 9) (is the switch's HTTP door on? pass its URL with --http, or its "
      "ledger with --db)"),
     (["--driver", "false"], "gongji-terminal certify: driver exited (status 1) during the hello; its stderr: (empty)"),
     (["--late-after", "0"], "gongji-terminal certify: --late-after must be more than 0 seconds"),

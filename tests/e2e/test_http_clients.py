@@ -129,3 +129,33 @@ async def test_nothing_at_the_url_is_one_line_and_exit_2(command: tuple[str, ...
     said = [line for line in (out + err).splitlines() if line.strip()]
     assert code == 2 and len(said) == 1, out + err
     assert f"nothing answers at {url}: Connection refused" in said[0]
+
+
+async def test_a_missing_or_wrong_admin_token_names_the_option_to_pass(tmp_path: Path) -> None:
+    """A switch with --admin-token: run says a wrong --token is wrong, the pytest plugin names --gongji-token,
+    load over HTTP names --admin-token (no topic root there); each exit 2 (pytest: the items fail)."""
+    port = free_port()
+    switch = SwitchProcess("--listen", f"127.0.0.1:{port}", "--db", str(tmp_path / "ledger.db"), "--clock",
+                           "virtual", "--admin-token", "s3cret", "--log-level", "WARNING").start()
+    url, broker = switch.http_url, f"mqtt://127.0.0.1:{port}"
+    wrong = "admin token wrong: the one given with --token is not the one the switch was started with (its " \
+            "--admin-token)"
+    missing = "the switch requires an admin token: pass --gongji-token (the switch's --admin-token)"
+    try:
+        runs = await asyncio.gather(
+            _run("terminal", "run", "--http", url, "--token", "WRONG", "scenarios/platform", timeout=60),
+            _run("terminal", "run", "--broker", broker, "--token", "WRONG", "scenarios/platform", timeout=60),
+            _run("pytest", "scenarios/platform", "-p", "no:cacheprovider", "-q", "--gongji-http", url, timeout=60),
+            _run("pytest", "scenarios/platform", "-p", "no:cacheprovider", "-q", "--gongji-broker", broker,
+                 timeout=60),
+            _run("terminal", "load", "--http", url, "--count", "5", "--people", "10", "--families", "2",
+                 timeout=60))
+    finally:
+        assert switch.terminate() == 0
+    for code, out, err in runs[:2]:
+        assert code == 2 and f"gongji-terminal run: {wrong}" in out, out + err
+    for code, out, err in runs[2:4]:
+        assert code == 1 and missing in out and "pass --token" not in out, out + err
+    code, out, err = runs[4]
+    assert (code, err.strip()) == (2, f"gongji-terminal load: the switch at {url} requires its admin token: pass "
+                                      "it with --admin-token (the switch's --admin-token)"), out + err

@@ -86,3 +86,16 @@ def test_a_reversal_of_another_msgid_does_not_resolve_the_lost_one() -> None:
     wrong = ex("2601", "R1", {"data": {"psn_no": "CZ0001", "omsgid": "M0", "oinfno": "2102"}})
     verdict = judges.unanswered(Watched("http", FIX, [lost, wrong]))
     assert verdict.detail == "the 2601 R1 reversed 'M0', not M1"
+
+
+def test_a_late_answer_is_said_to_be_late_and_a_dropped_one_withheld() -> None:
+    """The same rule judges both cases; the verdict says what the switch did: withheld, or sent --late-after s late."""
+    from terminal.certify.cases import all_cases
+
+    lost = sale("M1", "QRCZ0001ZHANGWEI", psn_no="CZ0001")
+    undo = ex("2601", "R1", {"data": {"psn_no": "CZ0001", "omsgid": "M1", "oinfno": "2102"}})
+    cases = {c.id: c for c in all_cases(6.0)}
+    late = cases["late-answer"].judge(Watched("http", FIX, [lost, undo]))
+    dropped = cases["dropped-answer"].judge(Watched("http", FIX, [lost, undo]))
+    assert (late.outcome, late.detail) == ("pass", "settlement M1 (answer sent 6 s late) was reversed by 2601 R1")
+    assert (dropped.outcome, dropped.detail) == ("pass", "settlement M1 (answer withheld) was reversed by 2601 R1")

@@ -120,3 +120,13 @@ def test_the_result_table_says_what_its_latency_measured_on_each_door(broker: st
     console.print(result_table({"broker": broker, "stats": stats.summary()}, "run"))
     latency = next(line for line in console.export_text().splitlines() if "latency p50" in line)
     assert measured in latency and "4.00 / 4.00 ms" in latency
+
+
+def test_too_few_people_for_the_default_families_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """load --people 200 alone: exit 2, one line naming the default --families and the most that fit."""
+    from terminal.cli import main
+
+    assert main(["load", "--people", "200", "--count", "5"]) == 2
+    assert capsys.readouterr().err == ("gongji-terminal load: 200 families (--families, default 200) need at least "
+                                       "400 people, a holder and a relative each: with --people 200 pass "
+                                       "--families N, N at most 100\n")

@@ -82,7 +82,10 @@ SETTLE = {"settle": {"psn_no": "DR", "amount": 1}}
 
 
 @pytest.mark.parametrize(("steps", "top", "says"), [
-    ([{**SETTLE, "expect": {"cod": "OK"}}], {}, "steps.0.expect.cod: unknown key"),
+    ([{**SETTLE, "expect": {"cod": "OK"}}], {}, "\n  step 1: expect.cod: unknown key (typo?)"),
+    ([SETTLE, {**SETTLE, "name": "b", "expcet": {}}], {}, "\n  step 2 'b': expcet: unknown key (typo?)"),
+    ([{**SETTLE, "name": "a"}, {"name": "b", "reverse": "c"}], {},
+     "\n  step 2 'b': refers to step 'c', which is not an earlier named step"),
     ([{**SETTLE, "expect": {"code": "POOLING_AVAILBLE"}}], {}, "POOLING_AVAILABLE"),
     ([{**SETTLE, "msgid": {"same_as": "later"}}], {}, "'later', which is not an earlier"),
     ([{"infno": "1101", "input": {"x": "${ghost.setl_id}"}}], {}, "refers to step 'ghost'"),

@@ -38,7 +38,7 @@ from switch.service.heap import freeze_state, keep_young
 from switch.signals import stop_on_signals
 from switch.store.archive import KEEP
 from switch.store.sqlite import SqliteStore
-from switch.wire.topics import DEFAULT_ROOT
+from switch.wire.topics import DEFAULT_ROOT, checked_root
 
 __all__ = ["Door", "Running", "Settings", "build_switch", "client_id", "make_clock", "policies_from", "running",
            "serve"]
@@ -93,6 +93,7 @@ def make_clock(settings: Settings) -> Clock:
 
 
 def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] | None = None) -> SettlementSwitch:
+    checked_root(settings.topic_root)  # before any topic or subscription is built under it
     if settings.journal_max < 0:
         raise ConfigError(f"--journal-max must be 0 (no journal) or more, not {settings.journal_max}")
     journal = Journal(settings.journal_max) if settings.journal_max else None

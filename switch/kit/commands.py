@@ -14,8 +14,10 @@ from rich.console import Console
 from switch.journal.show import Filters, print_journal
 from switch.journal.table import JournalRow, read_journal
 from switch.kit.examples import ROOT
+from switch.errors import ConfigError
 from switch.store.base import StoreError
 from switch.wire.inputs import parse_duration
+from switch.wire.topics import checked_root
 
 __all__ = ["TOOLS", "add_tools", "run_tool"]
 
@@ -61,7 +63,12 @@ def run_tool(args: argparse.Namespace) -> int:
     if args.command == "asyncapi":
         from switch.kit.asyncapi import build, dumps
 
-        doc = build(args.topic_root.rstrip("/"))
+        try:
+            root = checked_root(args.topic_root)
+        except ConfigError as exc:
+            print(f"gongji-switch asyncapi: {exc}", file=sys.stderr)
+            return 2
+        doc = build(root)
         sys.stdout.write(yaml.dump(doc, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
                          if args.yaml else dumps(doc))
         return 0

@@ -1,0 +1,50 @@
+"""Bad options of gongji-switch's commands: one line naming the option and why, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.brokers import free_port
+from tests.support.switches import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "switch", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+
+
+def _refused(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line of a refusal (exit status 2), without a traceback."""
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stdout + done.stderr
+    assert "Traceback" not in lines[0]
+    return lines[0]
+
+
+def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _run("serve", "--listen", f"127.0.0.1:{free_port()}", "--http", "off", "--db",
+                str(tmp_path / "ledger.db"), *args)
+
+
+BAD_ROOTS = [("#bad/", "'#' is an MQTT wildcard"), ("a+b", "'+' is an MQTT wildcard"),
+             ("a/#/b", "'#' is an MQTT wildcard"), ("a//b", "empty level"), ("/a", "empty level"),
+             ("a/", "empty level"), ("$SYS/x", "'$'"), ("", "empty")]
+
+
+@pytest.mark.parametrize(("root", "why"), BAD_ROOTS, ids=[root or "empty" for root, _ in BAD_ROOTS])
+def test_a_topic_root_no_topic_can_have_is_refused_by_every_command(tmp_path: Path, root: str, why: str) -> None:
+    """serve, mosquitto-config and asyncapi refuse it at once, naming --topic-root; mosquitto-config writes nothing."""
+    line = _refused(_serve(tmp_path, "--topic-root", root))
+    assert line.startswith(f"gongji-switch: --topic-root {root!r}: ") and why in line, line
+    assert not (tmp_path / "ledger.db").exists()
+    line = _refused(_run("mosquitto-config", str(tmp_path / "acl"), "--topic-root", root))
+    assert line.startswith(f"gongji-switch: --topic-root {root!r}: ") and why in line, line
+    assert not (tmp_path / "acl").exists()
+    line = _refused(_run("asyncapi", "--topic-root", root))
+    assert line.startswith(f"gongji-switch asyncapi: --topic-root {root!r}: ") and why in line, line

@@ -133,6 +133,11 @@ class Door(Protocol):
     async def run(self, stop: asyncio.Event) -> None: ...  # until ``stop``, answering what is in flight
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 @dataclass
 class Running:
     """A switch that runs: what its users need to talk to it, watch it and wait for it."""
@@ -184,6 +189,9 @@ class Running:
             finally:
                 connected.cancel()
                 stopped.cancel()
+                # A gather cancelled before every door connected ends with CancelledError as its exception:
+                # taken here, or asyncio logs "exception was never retrieved" at the stop.
+                connected.add_done_callback(_retrieve)
             if not all(door.connected.is_set() for door in self.doors):
                 return False
             await self._watching()

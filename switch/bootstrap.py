@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from switch.core.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
 from switch.doors.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.doors.broker import EmbeddedBroker
@@ -38,6 +40,7 @@ from switch.service.heap import freeze_state, keep_young
 from switch.signals import stop_on_signals
 from switch.store.archive import KEEP
 from switch.store.sqlite import SqliteStore
+from switch.wire.inputs import Clock as ClockChange
 from switch.wire.topics import DEFAULT_ROOT, checked_root
 
 __all__ = ["Door", "Running", "Settings", "build_switch", "client_id", "make_clock", "policies_from", "running",
@@ -83,10 +86,20 @@ def policies_from(path: Path | None) -> list[Policy]:
 
 def make_clock(settings: Settings) -> Clock:
     if settings.clock == "virtual":
+        try:  # admin.clock's own rules: a start with its time zone, a speed from 0 to 10,000
+            ClockChange(set=settings.clock_start, speed=settings.clock_speed)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            why = error["msg"].removeprefix("Value error, ")
+            if error["loc"] == ("set",):  # the message shows the time
+                raise ConfigError(f"--clock-start: {why}") from None
+            raise ConfigError(f"--clock-speed: {why}, not {settings.clock_speed}") from None
         try:
-            return VirtualClock(settings.clock_start, settings.clock_speed)
+            clock = VirtualClock(settings.clock_start)
+            clock.change(speed=settings.clock_speed)  # and not so fast that it passes the clock's end
         except ClockRangeError as exc:
-            raise ConfigError(f"--clock-start: {exc}") from None
+            raise ConfigError(f"--clock-{'speed' if exc.field == 'speed' else 'start'}: {exc}") from None
+        return clock
     if settings.clock == "system":
         return SystemClock()
     raise ConfigError(f"--clock must be 'system' or 'virtual', not {settings.clock!r}")

@@ -48,3 +48,19 @@ def test_a_topic_root_no_topic_can_have_is_refused_by_every_command(tmp_path: Pa
     assert not (tmp_path / "acl").exists()
     line = _refused(_run("asyncapi", "--topic-root", root))
     assert line.startswith(f"gongji-switch asyncapi: --topic-root {root!r}: ") and why in line, line
+
+
+BAD_CLOCKS = [
+    (["--clock-speed", "-3"], "--clock-speed: Input should be greater than or equal to 0, not -3"),
+    (["--clock-speed", "1e30"], "--clock-speed: Input should be less than or equal to 10000"),
+    (["--clock-start", "2026-11-25T10:00"], "--clock-start: 2026-11-25 10:00:00 has no time zone"),
+    (["--clock-start", "1999-12-31T00:00+08:00"], "--clock-start: 1999-12-31T00:00:00+08:00 is outside"),
+    (["--clock-start", "2199-12-31T23:00+08:00", "--clock-speed", "100"], "--clock-speed: at speed 100"),
+]
+
+
+@pytest.mark.parametrize(("options", "says"), BAD_CLOCKS, ids=["negative", "1e30", "no zone", "1999", "too fast"])
+def test_clock_options_follow_admin_clocks_rules(tmp_path: Path, options: list[str], says: str) -> None:
+    """--clock-start and --clock-speed are refused where admin.clock would refuse them: one line, exit 2."""
+    line = _refused(_serve(tmp_path, "--clock", "virtual", "--broker", f"mqtt://127.0.0.1:{free_port()}", *options))
+    assert line.startswith(f"gongji-switch: {says}"), line

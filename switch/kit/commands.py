@@ -11,10 +11,10 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from switch.errors import ConfigError
 from switch.journal.show import Filters, print_journal
 from switch.journal.table import JournalRow, read_journal
 from switch.kit.examples import ROOT
-from switch.errors import ConfigError
 from switch.store.base import StoreError
 from switch.wire.inputs import parse_duration
 from switch.wire.topics import checked_root

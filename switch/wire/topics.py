@@ -41,7 +41,8 @@ def root_problem(root: str) -> str | None:
     wildcards = [c for c in "#+" if c in root]
     if wildcards:
         named = " and ".join(repr(c) for c in wildcards)
-        return f"{named} {'are MQTT wildcards' if len(wildcards) > 1 else 'is an MQTT wildcard'}, not allowed in a topic"
+        kind = "are MQTT wildcards" if len(wildcards) > 1 else "is an MQTT wildcard"
+        return f"{named} {kind}, not allowed in a topic"
     if root.startswith("$"):
         return "a topic starting with '$' is the broker's own ($SYS), never delivered to '#' subscribers"
     if "" in root.split("/"):

@@ -239,6 +239,8 @@ async def _broker(settings: Settings, stack: AsyncExitStack) -> tuple[BrokerAddr
         embedded = EmbeddedBroker(host, port, amqtt_plugins(access) if access is not None else None)
         try:
             await embedded.start()
+        except ConfigError:  # explained already, with the address (switch/doors/broker.py)
+            raise
         except Exception as exc:
             raise ConfigError(f"cannot start the embedded broker on {host}:{port}: {exc}") from exc
         stack.push_async_callback(embedded.stop)

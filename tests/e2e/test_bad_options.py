@@ -64,3 +64,10 @@ def test_clock_options_follow_admin_clocks_rules(tmp_path: Path, options: list[s
     """--clock-start and --clock-speed are refused where admin.clock would refuse them: one line, exit 2."""
     line = _refused(_serve(tmp_path, "--clock", "virtual", "--broker", f"mqtt://127.0.0.1:{free_port()}", *options))
     assert line.startswith(f"gongji-switch: {says}"), line
+
+
+def test_a_port_out_of_range_says_cannot_start_once(tmp_path: Path) -> None:
+    """--listen 127.0.0.1:99999: one line that says "cannot start the embedded broker on ..." once, exit 2."""
+    line = _refused(_run("serve", "--listen", "127.0.0.1:99999", "--http", "off", "--db", str(tmp_path / "l.db")))
+    assert line.startswith("gongji-switch: cannot start the embedded broker on 127.0.0.1:99999: "), line
+    assert line.count("cannot start") == 1 and "0-65535" in line, line

@@ -59,7 +59,7 @@ def test_one_account_one_role(terminals: list[str], apps: list[str], problem: st
 
 def test_written_files_read_back_and_feed_the_embedded_broker(tmp_path: Path) -> None:
     """users.yaml round-trips; the amqtt plugins get the same topic lists and an argon2 password file."""
-    written = write_access(tmp_path / "acc", build_users(["T1"], [], {"T1": "pw1"}), "g/v1/", "127.0.0.1:1884")
+    written = write_access(tmp_path / "acc", build_users(["T1"], [], {"T1": "pw1"}), "g/v1", "127.0.0.1:1884")
     back = read_access(tmp_path / "acc")
     assert back == written and back.topic_root == "g/v1" and back.user("T1").password == "pw1"
     assert (tmp_path / "acc" / "users.yaml").stat().st_mode & 0o077 == 0

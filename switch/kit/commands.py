@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from switch.doors.journal_http import MAX_LIMIT
 from switch.errors import ConfigError
 from switch.journal.show import Filters, print_journal
 from switch.journal.table import JournalRow, read_journal
@@ -54,7 +55,8 @@ def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     j.add_argument("--terminal", metavar="T", help="only this sender (terminal id, psn_no, or admin)")
     j.add_argument("--msgid", metavar="M", help="only this msgid")
     j.add_argument("--since", metavar="DURATION", help="only the last DURATION (5m, 1h, 90s) of real time")
-    j.add_argument("--limit", type=int, default=50, metavar="N", help="newest N rows (default 50)")
+    j.add_argument("--limit", type=int, default=50, metavar="N",
+                   help=f"newest N rows, 1 to {MAX_LIMIT} (default 50)")
     j.add_argument("--payloads", action="store_true", help="print each request and answer under the table")
     j.add_argument("--json", action="store_true", help="one JSON object per row instead of a table")
 
@@ -135,6 +137,10 @@ def _reference(path: Path | None, check: bool) -> int:
 
 
 def _journal(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= MAX_LIMIT:  # the HTTP door's bounds (GET /gongji/v1/journal?limit=)
+        print(f"gongji-switch journal: --limit {args.limit}: expected a whole number from 1 to {MAX_LIMIT}",
+              file=sys.stderr)
+        return 2
     since = None
     if args.since:
         try:
@@ -144,7 +150,7 @@ def _journal(args: argparse.Namespace) -> int:
             return 2
     try:
         rows = read_journal(args.db, terminal=args.terminal, msgid=args.msgid, since=since,
-                            limit=max(1, args.limit))
+                            limit=args.limit)
     except StoreError as exc:
         print(f"gongji-switch journal: {exc}", file=sys.stderr)
         return 2

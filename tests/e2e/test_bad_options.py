@@ -71,3 +71,10 @@ def test_a_port_out_of_range_says_cannot_start_once(tmp_path: Path) -> None:
     line = _refused(_run("serve", "--listen", "127.0.0.1:99999", "--http", "off", "--db", str(tmp_path / "l.db")))
     assert line.startswith("gongji-switch: cannot start the embedded broker on 127.0.0.1:99999: "), line
     assert line.count("cannot start") == 1 and "0-65535" in line, line
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "1001"])
+def test_journal_limit_has_the_http_doors_bounds(tmp_path: Path, limit: str) -> None:
+    """journal --limit outside 1..1000 (GET /gongji/v1/journal?limit= answers 400 there) is one line, exit 2."""
+    line = _refused(_run("journal", "--db", str(tmp_path / "j.db"), f"--limit={limit}"))
+    assert line == f"gongji-switch journal: --limit {limit}: expected a whole number from 1 to 1000", line

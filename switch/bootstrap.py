@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from switch.core.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
 from switch.doors.access import SWITCH_USER, amqtt_plugins, read_access
 from switch.doors.broker import EmbeddedBroker
@@ -38,7 +40,8 @@ from switch.service.heap import freeze_state, keep_young
 from switch.signals import stop_on_signals
 from switch.store.archive import KEEP
 from switch.store.sqlite import SqliteStore
-from switch.wire.topics import DEFAULT_ROOT
+from switch.wire.inputs import Clock as ClockChange
+from switch.wire.topics import DEFAULT_ROOT, checked_root
 
 __all__ = ["Door", "Running", "Settings", "build_switch", "client_id", "make_clock", "policies_from", "running",
            "serve"]
@@ -83,16 +86,27 @@ def policies_from(path: Path | None) -> list[Policy]:
 
 def make_clock(settings: Settings) -> Clock:
     if settings.clock == "virtual":
+        try:  # admin.clock's own rules: a start with its time zone, a speed from 0 to 10,000
+            ClockChange(set=settings.clock_start, speed=settings.clock_speed)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            why = error["msg"].removeprefix("Value error, ")
+            if error["loc"] == ("set",):  # the message shows the time
+                raise ConfigError(f"--clock-start: {why}") from None
+            raise ConfigError(f"--clock-speed: {why}, not {settings.clock_speed}") from None
         try:
-            return VirtualClock(settings.clock_start, settings.clock_speed)
+            clock = VirtualClock(settings.clock_start)
+            clock.change(speed=settings.clock_speed)  # and not so fast that it passes the clock's end
         except ClockRangeError as exc:
-            raise ConfigError(f"--clock-start: {exc}") from None
+            raise ConfigError(f"--clock-{'speed' if exc.field == 'speed' else 'start'}: {exc}") from None
+        return clock
     if settings.clock == "system":
         return SystemClock()
     raise ConfigError(f"--clock must be 'system' or 'virtual', not {settings.clock!r}")
 
 
 def build_switch(settings: Settings, on_fatal: Callable[[BaseException], None] | None = None) -> SettlementSwitch:
+    checked_root(settings.topic_root)  # before any topic or subscription is built under it
     if settings.journal_max < 0:
         raise ConfigError(f"--journal-max must be 0 (no journal) or more, not {settings.journal_max}")
     journal = Journal(settings.journal_max) if settings.journal_max else None
@@ -130,6 +144,11 @@ class Door(Protocol):
     def publish_events(self, events: list[bytes]) -> None: ...
 
     async def run(self, stop: asyncio.Event) -> None: ...  # until ``stop``, answering what is in flight
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass
@@ -183,6 +202,9 @@ class Running:
             finally:
                 connected.cancel()
                 stopped.cancel()
+                # A gather cancelled before every door connected ends with CancelledError as its exception:
+                # taken here, or asyncio logs "exception was never retrieved" at the stop.
+                connected.add_done_callback(_retrieve)
             if not all(door.connected.is_set() for door in self.doors):
                 return False
             await self._watching()
@@ -217,6 +239,8 @@ async def _broker(settings: Settings, stack: AsyncExitStack) -> tuple[BrokerAddr
         embedded = EmbeddedBroker(host, port, amqtt_plugins(access) if access is not None else None)
         try:
             await embedded.start()
+        except ConfigError:  # explained already, with the address (switch/doors/broker.py)
+            raise
         except Exception as exc:
             raise ConfigError(f"cannot start the embedded broker on {host}:{port}: {exc}") from exc
         stack.push_async_callback(embedded.stop)

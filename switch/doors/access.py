@@ -31,6 +31,7 @@ from switch.wire.topics import (
     CHANNELS,
     ID_RULE,
     ROUTED,
+    checked_root,
     events_topic,
     probe_topic,
     request_filters,
@@ -195,9 +196,9 @@ def write_access(directory: Path, users: Sequence[User], topic_root: str, listen
     """Write the users file, mosquitto's config, password file and ACL, and the embedded broker's password file."""
     from pwdlib.hashers.argon2 import Argon2Hasher
 
+    root = checked_root(topic_root)  # an ACL is a list of topics and filters under it: nothing written otherwise
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    root = topic_root.rstrip("/")
     _write_private(directory / USERS_FILE, yaml.safe_dump({
         "topic_root": root, "listen": listen,
         "users": [_user_entry(u) for u in users],

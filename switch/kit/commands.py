@@ -11,11 +11,14 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from switch.doors.journal_http import MAX_LIMIT
+from switch.errors import ConfigError
 from switch.journal.show import Filters, print_journal
 from switch.journal.table import JournalRow, read_journal
 from switch.kit.examples import ROOT
 from switch.store.base import StoreError
 from switch.wire.inputs import parse_duration
+from switch.wire.topics import checked_root
 
 __all__ = ["TOOLS", "add_tools", "run_tool"]
 
@@ -52,7 +55,8 @@ def add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     j.add_argument("--terminal", metavar="T", help="only this sender (terminal id, psn_no, or admin)")
     j.add_argument("--msgid", metavar="M", help="only this msgid")
     j.add_argument("--since", metavar="DURATION", help="only the last DURATION (5m, 1h, 90s) of real time")
-    j.add_argument("--limit", type=int, default=50, metavar="N", help="newest N rows (default 50)")
+    j.add_argument("--limit", type=int, default=50, metavar="N",
+                   help=f"newest N rows, 1 to {MAX_LIMIT} (default 50)")
     j.add_argument("--payloads", action="store_true", help="print each request and answer under the table")
     j.add_argument("--json", action="store_true", help="one JSON object per row instead of a table")
 
@@ -61,7 +65,12 @@ def run_tool(args: argparse.Namespace) -> int:
     if args.command == "asyncapi":
         from switch.kit.asyncapi import build, dumps
 
-        doc = build(args.topic_root.rstrip("/"))
+        try:
+            root = checked_root(args.topic_root)
+        except ConfigError as exc:
+            print(f"gongji-switch asyncapi: {exc}", file=sys.stderr)
+            return 2
+        doc = build(root)
         sys.stdout.write(yaml.dump(doc, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
                          if args.yaml else dumps(doc))
         return 0
@@ -128,6 +137,10 @@ def _reference(path: Path | None, check: bool) -> int:
 
 
 def _journal(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= MAX_LIMIT:  # the HTTP door's bounds (GET /gongji/v1/journal?limit=)
+        print(f"gongji-switch journal: --limit {args.limit}: expected a whole number from 1 to {MAX_LIMIT}",
+              file=sys.stderr)
+        return 2
     since = None
     if args.since:
         try:
@@ -137,7 +150,7 @@ def _journal(args: argparse.Namespace) -> int:
             return 2
     try:
         rows = read_journal(args.db, terminal=args.terminal, msgid=args.msgid, since=since,
-                            limit=max(1, args.limit))
+                            limit=args.limit)
     except StoreError as exc:
         print(f"gongji-switch journal: {exc}", file=sys.stderr)
         return 2

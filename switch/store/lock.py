@@ -23,7 +23,8 @@ class LedgerLock:
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.path = db.with_name(db.name + ".lock")
+        # not with_name: "." and ".." have no name, and must reach check_file's "it is a directory"
+        self.path = db.parent / f"{db.name}.lock"
         self._fd: int | None = None
 
     def acquire(self) -> None:

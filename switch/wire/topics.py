@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CHANNELS", "DEFAULT_ROOT", "ID_PATTERN", "ID_RULE", "ROUTED", "events_topic", "is_events_topic",
-           "parse_request_topic", "probe_topic", "request_filters", "request_topic", "response_topic", "valid_id"]
+from switch.errors import ConfigError
+
+__all__ = ["CHANNELS", "DEFAULT_ROOT", "ID_PATTERN", "ID_RULE", "ROUTED", "checked_root", "events_topic",
+           "is_events_topic", "parse_request_topic", "probe_topic", "request_filters", "request_topic",
+           "response_topic", "root_problem", "valid_id"]
 
 DEFAULT_ROOT = "gongji/v1"
 CHANNELS = ("pos", "app", "admin")
@@ -27,6 +30,37 @@ _ID = re.compile(ID_PATTERN)
 
 def valid_id(value: str) -> bool:
     return _ID.match(value) is not None
+
+
+def root_problem(root: str) -> str | None:
+    """Why ``root`` cannot be a topic root (every topic and filter is built under it), or None when it can.
+
+    One trailing ``/`` is allowed (``gongji/v1/`` is ``gongji/v1``: the switch drops it where it builds topics).
+    """
+    root = root[:-1] if root.endswith("/") and len(root) > 1 else root
+    if not root:
+        return "it is empty"
+    if "\0" in root:
+        return "it contains NUL, which no MQTT topic may"
+    wildcards = [c for c in "#+" if c in root]
+    if wildcards:
+        named = " and ".join(repr(c) for c in wildcards)
+        kind = "are MQTT wildcards" if len(wildcards) > 1 else "is an MQTT wildcard"
+        return f"{named} {kind}, not allowed in a topic"
+    if root.startswith("$"):
+        return "a topic starting with '$' is the broker's own ($SYS), never delivered to '#' subscribers"
+    if "" in root.split("/"):
+        return "it has an empty level (a leading, trailing or doubled '/')"
+    return None
+
+
+def checked_root(root: str) -> str:
+    """``root`` without a trailing ``/`` when it can be a topic root; else ConfigError, one line naming
+    --topic-root and why."""
+    problem = root_problem(root)
+    if problem is not None:
+        raise ConfigError(f"--topic-root {root!r}: {problem}")
+    return root[:-1] if root.endswith("/") else root
 
 
 def _topic(root: str, channel: str, sender: str | None, direction: str) -> str:

@@ -118,6 +118,19 @@ def test_an_unusable_db_is_one_line_and_status_2(tmp_path: Path, make: Callable[
     assert lines[0].startswith("gongji-switch: ") and says in lines[0] and str(db) in lines[0], lines[0]
 
 
+@pytest.mark.parametrize("db", [".", "..", ""], ids=["dot", "dotdot", "empty"])
+def test_a_db_that_names_a_directory_without_a_name_is_one_line_and_status_2(tmp_path: Path, db: str) -> None:
+    """--db . (or .., or "") is a directory like --db /tmp: the same one line, not a traceback from the lock file."""
+    (tmp_path / "here").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # run from elsewhere, with this checkout's packages
+    command = [*serve_args(Path("x"), "gongji-test/bad-db")[:6], "--db", db, "--http", "off"]
+    result = subprocess.run(command, cwd=tmp_path / "here", env=env, capture_output=True, text=True, timeout=60)
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stdout + result.stderr
+    assert lines[0].startswith("gongji-switch: cannot open ledger ") and "is a directory" in lines[0], lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"] and not any((tmp_path / "here").iterdir())
+
+
 def test_an_immutable_ledger_or_directory_is_one_line_and_status_2(tmp_path: Path) -> None:
     """An unwritable ledger (SQLITE_READONLY), or a directory where no file can be made: one line, status 2."""
     db = tmp_path / "ledger.db"

@@ -183,3 +183,26 @@ def test_bad_start_options_are_explained(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "switch", "serve", "--broker", "http://x", "--db",
                           str(tmp_path / "b.db")], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "scheme must be mqtt://" in out.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_before_the_broker_was_ever_reached_is_clean(tmp_path: Path, sig: signal.Signals) -> None:
+    """Stopped while it still retries a broker where nothing listens: the usual lines, no asyncio error."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.switches import ROOT
+
+    command = [sys.executable, "-m", "switch", "serve", "--broker", f"mqtt://127.0.0.1:{free_port()}",
+               "--http", "off", "--db", str(tmp_path / "s.db")]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3)  # it loaded the ledger and retries the broker
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert "never retrieved" not in out and "Traceback" not in out, out
+    assert out.strip().splitlines()[-1].endswith("gongji-switch stopped cleanly"), out

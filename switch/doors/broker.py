@@ -78,7 +78,15 @@ class EmbeddedBroker:
         }
 
     async def start(self) -> None:
-        """Listen on ``host:port``; ``PortTaken`` (or another ``ConfigError``) in one line when it cannot."""
+        """Listen on ``host:port``; ``PortTaken`` (or another ``ConfigError``) in one line when it cannot.
+
+        Port 0 asks for a free one: it is chosen here, so ``url`` (what the doors connect to and the ready
+        line says) names the port the broker really listens on.
+        """
+        if self.port == 0:
+            with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET) as probe:
+                probe.bind((self.host, 0))
+                self.port = int(probe.getsockname()[1])
         for name in AMQTT_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
         broker = Broker(self._config())

@@ -52,6 +52,27 @@ def test_the_ready_line_appears_once_when_stdout_and_stderr_share_a_file(tmp_pat
             proc.kill()
 
 
+async def test_listen_on_port_0_says_and_uses_the_port_it_got(tmp_path: Path) -> None:
+    """serve --listen 127.0.0.1:0: the ready line names the free port the embedded broker took, and a client
+    there is answered (the doors used to connect to 1883 instead, for ever)."""
+    log = tmp_path / "switch.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "switch", "serve", "--listen", "127.0.0.1:0", "--http", "off",
+                                 "--db", str(tmp_path / "ledger.db")], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        content = await asyncio.to_thread(_wait_for, log, "gongji-switch ready", proc)
+        url = content.split("gongji-switch ready: broker ")[1].split()[0]
+        assert url.startswith("mqtt://127.0.0.1:") and url != "mqtt://127.0.0.1:0", content
+        assert "1883" not in content
+        async with Admin(url, timeout=10) as admin:
+            assert (await admin.clock())["virtual"] is False
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 async def test_demo_stay_moves_the_clock_to_real_time(tmp_path: Path) -> None:
     """demo --fast --stay: the clock it says is at real time reads real China time and runs at speed 1."""
     log, root = tmp_path / "demo.log", "gongji-test/stay"

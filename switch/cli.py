@@ -100,6 +100,8 @@ def _mosquitto_config(args: argparse.Namespace) -> int:
             name, at, institution = account.partition("@")
             if at and role != "pos":
                 raise ConfigError(f"--app {item!r}: only a terminal is registered for an institution")
+            if name in ids[role]:
+                raise ConfigError(f"--{'terminal' if role == 'pos' else 'app'} {name!r} is given twice")
             ids[role].append(name)
             if at:
                 institutions[name] = institution

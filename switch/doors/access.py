@@ -197,6 +197,11 @@ def write_access(directory: Path, users: Sequence[User], topic_root: str, listen
     from pwdlib.hashers.argon2 import Argon2Hasher
 
     root = checked_root(topic_root)  # an ACL is a list of topics and filters under it: nothing written otherwise
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--listen {listen!r}: expected HOST:PORT, the address mosquitto listens on")
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory} is a file: mosquitto-config writes a directory of files; name a directory")
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     _write_private(directory / USERS_FILE, yaml.safe_dump({

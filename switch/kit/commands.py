@@ -99,6 +99,10 @@ class _PlainDumper(yaml.SafeDumper):
 def _schemas(directory: Path) -> int:
     from switch.kit.asyncapi import build, dumps, message_schemas
 
+    if directory.exists() and not directory.is_dir():
+        print(f"gongji-switch schemas: {directory} is a file: the schemas are written into a directory; name one",
+              file=sys.stderr)
+        return 2
     directory.mkdir(parents=True, exist_ok=True)
     files = message_schemas(build())
     for name, schema in files.items():

@@ -88,3 +88,20 @@ def test_journal_limit_has_the_http_doors_bounds(tmp_path: Path, limit: str) -> 
     """journal --limit outside 1..1000 (GET /gongji/v1/journal?limit= answers 400 there) is one line, exit 2."""
     line = _refused(_run("journal", "--db", str(tmp_path / "j.db"), f"--limit={limit}"))
     assert line == f"gongji-switch journal: --limit {limit}: expected a whole number from 1 to 1000", line
+
+
+def test_files_where_directories_belong_and_bad_accounts_are_one_line(tmp_path: Path) -> None:
+    """mosquitto-config and schemas given a file for DIR, a --listen that is no address, a terminal given
+    twice: one line each, exit 2, nothing written (these were tracebacks or silently wrong files)."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("x", encoding="utf-8")
+    line = _refused(_run("mosquitto-config", str(a_file), "--terminal", "T1"))
+    assert line == f"gongji-switch: {a_file} is a file: mosquitto-config writes a directory of files; name a directory"
+    line = _refused(_run("schemas", str(a_file)))
+    assert line == f"gongji-switch schemas: {a_file} is a file: the schemas are written into a directory; name one"
+    assert a_file.read_text(encoding="utf-8") == "x"
+    line = _refused(_run("mosquitto-config", str(tmp_path / "acl"), "--terminal", "T1", "--listen", "nonsense"))
+    assert line == "gongji-switch: --listen 'nonsense': expected HOST:PORT, the address mosquitto listens on"
+    line = _refused(_run("mosquitto-config", str(tmp_path / "acl"), "--terminal", "T1", "--terminal", "T1"))
+    assert line == "gongji-switch: --terminal 'T1' is given twice"
+    assert not (tmp_path / "acl").exists()

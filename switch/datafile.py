@@ -22,8 +22,20 @@ def read_data_file(path: Path, error: type[ValueError]) -> object:
         raise error(f"{path}: {exc.strerror}") from exc
     try:
         return tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise error(f"{path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from exc
+    except yaml.YAMLError as exc:  # PyYAML's own text is several lines and names "<unicode string>": one line
+        kind = "JSON" if path.suffix == ".json" else "YAML"  # a .json file is read as YAML, of which JSON is part
+        raise error(f"{path}: not valid {kind}: {_yaml_problem(exc)}") from exc
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, in one line: ``line 3, column 7: mapping values are not allowed here``."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(part for part in (exc.context, exc.problem) if part) or "cannot be read"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {what}" if mark is not None else what
+    return " ".join(str(exc).split())
 
 
 def parse_items(data: object, key: str, model: type[M], source: str, what: str, error: type[ValueError],

@@ -71,3 +71,20 @@ def test_bad_policy_file_is_explained(tmp_path: Path, text: str, says: str) -> N
     path.write_text(text)
     with pytest.raises(ConfigError, match=says):
         policies_from(path)
+
+
+@pytest.mark.parametrize(("name", "text", "says"), [
+    ("p.yaml", "- name: x\n  window_seconds: [1,\n", "p.yaml: not valid YAML: line 3, column 1: while parsing a flow "
+                                                     "node expected the node content, but found '<stream end>'"),
+    ("p.json", '{"policies": [1,}', "p.json: not valid JSON: line 1, column 17: while parsing a flow node "
+                                     "expected the node content, but found '}'"),
+    ("p.toml", "a = \n", "p.toml: not valid TOML: Invalid value (at line 1, column 5)"),
+])
+def test_a_file_that_is_not_yaml_json_or_toml_is_one_line_naming_it(tmp_path: Path, name: str, text: str,
+                                                                     says: str) -> None:
+    """Where and what, in one line, the file named (PyYAML's own text was six lines and said <unicode string>)."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        policies_from(path)
+    assert str(refused.value) == f"{tmp_path}/{says}"

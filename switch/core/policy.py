@@ -41,7 +41,8 @@ class Policy(BaseModel):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     admdvs: list[str] = Field(min_length=1)
     flow: Literal["retry_window", "automatic", "disabled"]
-    window_seconds: Annotated[Decimal, Field(gt=0, le=86_400)] = Decimal(300)
+    # To the millisecond at most, like every time the answers show (a finer window ends between two of them).
+    window_seconds: Annotated[Decimal, Field(gt=0, le=86_400, decimal_places=3)] = Decimal(300)
     max_relatives: Annotated[int, Field(ge=0, le=100)] = 7
     relations: list[Relation] = Field(default_factory=lambda: list(_DEFAULT_RELATIONS))
     fund_ratio: dict[Literal["310", "390"], dict[str, Annotated[Decimal, Field(ge=0, le=1)]]] = Field(

@@ -34,11 +34,18 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+def _to_millisecond(at: datetime) -> datetime:
+    """``at`` without its microseconds below the millisecond: every time on the wire is shown to the
+    millisecond, so the switch decides at instants its answers can show (a window opened at 10:00:00.0005
+    would end at 10:05:00.0005, after the 10:05:00.000 its answer gives)."""
+    return at.replace(microsecond=at.microsecond - at.microsecond % 1000)
+
+
 class SystemClock:
     virtual = False
 
     def now(self) -> datetime:
-        return datetime.now(CST)
+        return _to_millisecond(datetime.now(CST))
 
 
 def _in_range(field: str, at: datetime) -> datetime:
@@ -70,6 +77,11 @@ class VirtualClock:
         return self._speed
 
     def now(self) -> datetime:
+        """Read in whole milliseconds; it moves by what it is told, finer steps included (two 0.5 ms advances
+        make a millisecond)."""
+        return _to_millisecond(self._exact())
+
+    def _exact(self) -> datetime:
         if not self._speed:
             return self._base
         elapsed = Decimal(str(time.monotonic() - self._anchor)) * self._speed * 1_000_000
@@ -81,7 +93,7 @@ class VirtualClock:
     def change(self, set: datetime | None = None, advance: timedelta | None = None,
                speed: Decimal | None = None) -> None:
         """Apply ``set`` or ``advance``, then ``speed``; all of it, or none of it and ClockRangeError."""
-        target, field = self.now(), "speed"
+        target, field = self._exact(), "speed"
         if set is not None:
             target, field = _in_range("set", set if set.tzinfo is not None else set.replace(tzinfo=CST)), "set"
         if advance is not None:

@@ -108,3 +108,43 @@ async def test_sweeper_wakes_for_the_next_expiry_on_a_running_clock(tmp_path: Pa
         assert switch.seconds_to_next_expiry() <= 0.03 / 60 + 0.005
     finally:
         await switch.stop()
+
+
+async def test_a_window_opened_between_milliseconds_ends_where_its_answer_says(tmp_path: Path) -> None:
+    """The answer shows expires_at to the millisecond; a clock read between milliseconds must not open a window
+    that really ends later (moved 0.5 ms, a swipe at the shown 10:05:00.000 paid from DH's account)."""
+    switch = make_switch(tmp_path / "m.db", VirtualClock(T0))
+    await switch.start()
+    try:
+        driver = Driver(switch)
+        await driver.admin("admin.load", DONGYING)
+        moved = await driver.admin("admin.clock", {"advance": "0.0005"})
+        assert moved["output"]["now"] == T0.isoformat(timespec="milliseconds")
+        first = await driver.pos("2102", pharmacy_input("DR", "80.00"))
+        assert first["code"] == "POOLING_AVAILABLE"
+        shown = first["output"]["window_expires_at"]
+        assert shown == (T0 + timedelta(seconds=300)).isoformat(timespec="milliseconds")
+        await driver.admin("admin.clock", {"set": shown})
+        second = await driver.pos("2102", pharmacy_input("DR", "80.00"))
+        assert second["code"] == "POOLING_AVAILABLE"
+        assert (await driver.balances())["DH"] == "500.00"
+    finally:
+        await switch.stop()
+
+
+async def test_the_system_clock_is_read_in_whole_milliseconds() -> None:
+    """What the switch decides at is what its answers show: the wire's timestamps are in milliseconds."""
+    readings = [SystemClock().now() for _ in range(50)]
+    assert all(at.microsecond % 1000 == 0 for at in readings)
+
+
+async def test_a_window_finer_than_a_millisecond_is_refused(tmp_path: Path) -> None:
+    """A policy's window_seconds with a 0.1 ms part would end between two instants the answers can show."""
+    switch = make_switch(tmp_path / "w.db", VirtualClock(T0))
+    await switch.start()
+    try:
+        answer = await Driver(switch).admin("admin.policy", {"set": {**SHORT_WINDOW, "window_seconds": "0.0001"}})
+        assert answer["code"] == "INVALID_REQUEST"
+        assert "window_seconds" in answer["err_msg"] and "3 decimal places" in answer["err_msg"]
+    finally:
+        await switch.stop()

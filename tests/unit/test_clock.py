@@ -47,3 +47,12 @@ def test_the_ends_themselves_are_allowed() -> None:
     assert clock.now() == CLOCK_MAX
     with pytest.raises(ClockRangeError):
         clock.advance(timedelta(microseconds=1))
+
+
+def test_it_is_read_in_milliseconds_and_moved_by_finer_steps() -> None:
+    """Read to the millisecond the answers show; two advances of 0.5 ms make one."""
+    clock = VirtualClock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))
+    clock.advance(timedelta(microseconds=500))
+    assert clock.now() == datetime(2026, 11, 25, 10, 0, tzinfo=CST)
+    clock.advance(timedelta(microseconds=500))
+    assert clock.now() == datetime(2026, 11, 25, 10, 0, 0, 1000, tzinfo=CST)

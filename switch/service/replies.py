@@ -52,8 +52,8 @@ class ReplyIndex:
         self.cold = False  # whether some answer within the retention is on disk only
         self._cutoff: datetime | None = None  # the last cutoff: older answers are past the retention
         self._by_key: dict[Key, Recorded] = {}
-        # Every remembered (key, entry), oldest first, and how many were remembered in each second: keys expire a
-        # whole second at a time, and the oldest leave memory first once more than ``keep`` are held.
+        # Every remembered (key, entry), oldest decided first, and how many were decided in each second: keys
+        # expire a whole second at a time, and the oldest leave memory first once more than ``keep`` are held.
         self._order: deque[tuple[Key, Recorded]] = deque()
         self._seconds: deque[list[float]] = deque()  # [second, how many of _order's front were remembered in it]
 
@@ -80,12 +80,16 @@ class ReplyIndex:
         key = (channel, sys.intern(sender), msgid)
         entry.infno = sys.intern(entry.infno)
         self._by_key[key] = entry
-        self._order.append((key, entry))
         second = at.timestamp() // 1
-        if self._seconds and self._seconds[-1][0] == second:
-            self._seconds[-1][1] += 1
+        seconds = self._seconds
+        if not seconds or seconds[-1][0] < second:
+            seconds.append([second, 1])
+            self._order.append((key, entry))
+        elif seconds[-1][0] == second:
+            seconds[-1][1] += 1
+            self._order.append((key, entry))
         else:
-            self._seconds.append([second, 1])
+            self._insert_in_time(key, entry, second)
         self.expire(at - self.retention)
         keep = self.keep
         if keep is not None and self.archive is not None:
@@ -95,6 +99,19 @@ class ReplyIndex:
                     break  # not on disk yet: it stays until it is
                 self._drop_front()
                 self.cold = True
+
+    def _insert_in_time(self, key: Key, entry: Recorded, second: float) -> None:
+        """Remember an answer decided before the newest one (a virtual clock moved back) among those of its
+        second, so that it is forgotten at its own time, not behind answers of later times."""
+        seconds, index, bucket = self._seconds, len(self._order), len(self._seconds)
+        while bucket and seconds[bucket - 1][0] > second:
+            bucket -= 1
+            index -= int(seconds[bucket][1])
+        if bucket and seconds[bucket - 1][0] == second:
+            seconds[bucket - 1][1] += 1
+        else:
+            seconds.insert(bucket, [second, 1])
+        self._order.insert(index, (key, entry))
 
     def _drop_front(self) -> bool:
         """Take the oldest remembered entry out of memory; whether it was still the one indexed for its key."""
@@ -112,8 +129,8 @@ class ReplyIndex:
         """Forget every key decided before ``cutoff``; returns how many left memory.
 
         Keys go a whole second at a time, once all of it is before ``cutoff``: up to a second late,
-        never early. A virtual clock moved back leaves the order of remembering out of time order: a
-        key then waits behind a newer one at the front, and is forgotten late, never early.
+        never early. They are held in time order, whatever order a virtual clock moved back and forth
+        remembered them in.
         """
         self._cutoff = cutoff
         limit = cutoff.timestamp()

@@ -91,3 +91,21 @@ async def test_an_indexed_answer_whose_row_was_pruned_is_decided_afresh(tmp_path
         assert again["respond_time"] != looked["respond_time"]
         assert resold["code"] == "DUPLICATE_MSGID" and sale["output"]["setlinfo"]["setl_id"] in resold["err_msg"]
         assert (await sw.balances())["ZH"] == "120.00"
+
+
+async def test_after_a_reset_and_the_clock_set_back_answers_are_still_forgotten_at_their_time(tmp_path: Path) -> None:
+    """A scenario's start (admin.reset, then admin.clock set two days back): the clock's own answer is recorded at
+    the later time; a sale's msgid sent again 25 h later must still be past the retention (it was replayed OK)."""
+    async with direct_switch(tmp_path / "l.db") as sw:
+        sw.clock.advance(timedelta(hours=50))
+        await sw.admin("admin.reset")
+        start = (sw.clock.now() - timedelta(hours=50)).isoformat()
+        assert (await sw.admin("admin.clock", {"set": start}))["code"] == "OK"
+        await sw.admin("admin.load", ZIBO)
+        sale = await sw.pos("T1", "2102", pharmacy_input("ZR", "80.00"), msgid="sale-1")
+        assert (sale["code"], (await sw.balances())["ZH"]) == ("OK", "120.00")
+        assert (await sw.admin("admin.clock", {"advance": "25h"}))["code"] == "OK"
+        await sw.switch.expire_replies()
+        again = await sw.pos("T1", "2102", pharmacy_input("ZR", "80.00"), msgid="sale-1")
+        assert again["code"] == "DUPLICATE_MSGID"
+        assert (await sw.balances())["ZH"] == "120.00"

@@ -44,13 +44,19 @@ def test_remembering_drops_what_passed_the_retention() -> None:
     assert index.get(("national", "P1", "a")) is None and len(index) == 2
 
 
-def test_a_clock_moved_back_forgets_late_never_early() -> None:
-    """Remembered at 10:00:05 then, after the clock went back, at 10:00:02: a cutoff of 10:00:04 drops neither."""
+def test_a_clock_moved_back_forgets_each_answer_at_its_own_time() -> None:
+    """Remembered at 10:00:05 then, after the clock went back, at 10:00:02 and 10:00:03: a cutoff of 10:00:04
+    drops the two early ones (they used to wait behind the later one), 10:00:06 the last."""
     index = ReplyIndex(timedelta(hours=24))
     index.remember(("pos", "T1", "late"), _entry(), T0 + timedelta(seconds=5))
     index.remember(("pos", "T1", "early"), _entry(), T0 + timedelta(seconds=2))
-    assert index.expire(T0 + timedelta(seconds=4)) == 0
-    assert index.expire(T0 + timedelta(seconds=6)) == 2
+    index.remember(("pos", "T1", "early2"), _entry(), T0 + timedelta(seconds=3, milliseconds=500))
+    index.remember(("pos", "T1", "early3"), _entry(), T0 + timedelta(seconds=2, milliseconds=300))
+    assert index.expire(T0 + timedelta(seconds=3)) == 2  # the two of 10:00:02
+    assert index.get(("pos", "T1", "early")) is None and index.get(("pos", "T1", "early3")) is None
+    assert index.expire(T0 + timedelta(seconds=4)) == 1
+    assert index.get(("pos", "T1", "late")) is not None and len(index) == 1
+    assert index.expire(T0 + timedelta(seconds=6)) == 1 and len(index) == 0
 
 
 def test_senders_and_infnos_of_many_answers_share_one_string() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from switch.core.binding import BindingView, check_bind
+from switch.core.binding import BindingView, check_bind, check_kept
 from switch.core.clinic import clinic_view
 from switch.core.codes import Code
 from switch.core.model import (
@@ -65,9 +65,10 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
         person = Person(p.psn_no, p.psn_name, p.insutype, p.insuplc_admdvs, p.status, certs, 0, p.gend,
                         None if p.brdy is None else p.brdy.isoformat())
         old = view.person(p.psn_no)
-        if old is not None and old.insutype == "310" and p.insutype == "390" and old.balc:
+        if old is not None and old.insutype == "310" and p.insutype == "390" and old.balc and p.balc != 0:
             return _invalid(["input", "people", i, "insutype"],
-                            f"{p.psn_no} still has {format_fen(old.balc)} in a personal account")
+                            f"{p.psn_no} still has {format_fen(old.balc)} in a personal account: give "
+                            f"\"balc\": \"0.00\" in the same entry to empty it")
         view.people[p.psn_no] = person
         effects.append(PutPerson(person))
         target = p.balc if p.balc is not None else None
@@ -80,6 +81,9 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
             closing, closed = close_windows_of_holder(state, p.psn_no, now, "holder_suspended")
             effects += closing
             events += closed
+    broken = _bindings_broken(state, view, cmd)
+    if broken is not None:
+        return broken
     next_bid = state.next_binding
     for i, b in enumerate(cmd.bindings):
         refused = check_bind(view, b.holder_psn_no, b.relative_psn_no, b.rltn)
@@ -103,6 +107,26 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
     return Decision(code=Code.OK, err_msg="success",
                     output={"people": len(cmd.people), "bindings": len(cmd.bindings)},
                     effects=tuple(effects), events=tuple(events))
+
+
+def _bindings_broken(state: State, view: BindingView, cmd: Load) -> Decision | None:
+    """INVALID_REQUEST when the people a load changes leave a binding already made against the binding rules
+    (a holder moved to another province alone, or made resident-insured): unbind it first, or move the family
+    together. Every binding is held to the same rules whichever way its people came to be as they are."""
+    for i, p in enumerate(cmd.people):
+        old = state.people.get(p.psn_no)
+        if old is None or (old.insutype, old.admdvs) == (p.insutype, p.insuplc_admdvs):
+            continue
+        field = "insutype" if old.insutype != p.insutype else "insuplc_admdvs"
+        kept = [*state.relatives_of.get(p.psn_no, {}).values(), *filter(None, [state.binding_of.get(p.psn_no)])]
+        for binding in kept:
+            refused = check_kept(view, binding)
+            if refused is not None:
+                msg = (f"{p.psn_no}'s new {field} breaks the binding {binding.holder} → {binding.relative}: "
+                       f"{refused.err_msg}; unbind it first (app.unbind), or change the family in one load")
+                return refuse(Code.INVALID_REQUEST, msg, {"errors": [
+                    {"loc": ["input", "people", i, field], "msg": msg, "code": refused.code.value}]})
+    return None
 
 
 def _listed_twice(cmd: Load) -> Decision | None:

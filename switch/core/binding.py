@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from switch.core.codes import Code
 from switch.core.model import Binding, Decision, Person, State, refuse
 
-__all__ = ["BindingView", "check_bind"]
+__all__ = ["BindingView", "check_bind", "check_kept"]
 
 
 @dataclass
@@ -76,6 +76,28 @@ def check_bind(view: BindingView, holder_no: str, relative_no: str, rltn: str) -
         return refuse(Code.RELATIVE_IS_HOLDER, f"{relative_no} 已绑定了自己的近亲属,不能被绑定")
     if relative.status != "active":
         return refuse(Code.INSURANCE_SUSPENDED, f"近亲属 {relative_no} 参保状态为暂停")
+    refused = check_pair(view, holder, relative, rltn)
+    if refused is not None:
+        return refused
+    policy = view.state.policies.for_region(holder.admdvs)
+    if current is None and len(view.relatives_of(holder_no)) >= policy.max_relatives:
+        return refuse(Code.MAX_RELATIVES, f"共济人最多绑定 {policy.max_relatives} 名近亲属({policy.name})")
+    return None
+
+
+def check_kept(view: BindingView, binding: Binding) -> Decision | None:
+    """Whether a binding already made still holds the rules that depend on its two people (insurance type,
+    region, the relation the holder's region allows), as a change to them would leave them; None means yes."""
+    holder, relative = view.person(binding.holder), view.person(binding.relative)
+    assert holder is not None and relative is not None  # a bound person is never removed
+    if holder.insutype != "310":
+        return refuse(Code.HOLDER_NOT_EMPLOYEE, f"共济人 {holder.psn_no} 不是职工医保参保人,没有个人账户")
+    return check_pair(view, holder, relative, binding.rltn)
+
+
+def check_pair(view: BindingView, holder: Person, relative: Person, rltn: str) -> Decision | None:
+    """The rules between a holder and a relative by their insurance places and relation: the holder's region
+    allows ``rltn``, the same province, and the region's ``no_pool_to``."""
     policy = view.state.policies.for_region(holder.admdvs)
     if rltn not in policy.relations:
         return refuse(
@@ -90,6 +112,4 @@ def check_bind(view: BindingView, holder_no: str, relative_no: str, rltn: str) -
             Code.REGION_NOT_ALLOWED,
             f"{policy.name} 政策下 {holder.admdvs} 的职工不能向 {relative.admdvs} 的{relative.insutype}参保人共济",
         )
-    if current is None and len(view.relatives_of(holder_no)) >= policy.max_relatives:
-        return refuse(Code.MAX_RELATIVES, f"共济人最多绑定 {policy.max_relatives} 名近亲属({policy.name})")
     return None

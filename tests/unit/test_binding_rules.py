@@ -126,3 +126,47 @@ def test_load_refuses_an_entry_listed_twice(load: dict[str, Any], section: str, 
         ["input", section, first, key], ["input", section, second, key]]
     assert decision.effects == () and decision.events == ()
     assert state.people["A"].balc == 300_00 and state.people["A"].insutype == "310"
+
+
+@pytest.mark.parametrize(("rltn", "change", "field", "code"), [
+    ("child", [person("H", "430100", "100.00")], "insuplc_admdvs", Code.REGION_NOT_ALLOWED),  # the holder moves
+    ("child", [person("R", "110100", insutype="390")], "insuplc_admdvs", Code.REGION_NOT_ALLOWED),  # the relative
+    ("spouse_parent", [person("H", "370300", "100.00")], "insuplc_admdvs", Code.RELATION_NOT_ALLOWED),  # Zibo
+    ("child", [person("H", "370500", insutype="390")], "insutype", Code.HOLDER_NOT_EMPLOYEE),  # account emptied
+])
+def test_a_load_that_would_break_a_binding_it_keeps_is_refused(rltn: str, change: list[dict[str, Any]], field: str,
+                                                               code: Code) -> None:
+    """The binding rules hold for bindings already made when admin.load changes their people: a holder moved to
+    another province kept pooling to relatives at home (Hunan's automatic flow paid 10.00 of DH's account)."""
+    state = new_state()
+    made = Load.model_validate({"people": PEOPLE, "bindings": [bind("H", "R", rltn)]})
+    commit(state, admin_core.load(state, made, T0))
+    commit(state, admin_core.load(state, Load.model_validate({"people": [person("H", "370500", "0.00")]}), T0))
+    decision = admin_core.load(state, Load.model_validate({"people": change}), T0)
+    assert decision.code is Code.INVALID_REQUEST and decision.output is not None and decision.err_msg is not None
+    error = decision.output["errors"][0]
+    assert error["loc"] == ["input", "people", 0, field] and error["code"] == code.value
+    assert "H → R" in decision.err_msg and "unbind" in decision.err_msg
+    assert decision.effects == ()
+
+
+def test_a_family_moved_together_keeps_its_binding() -> None:
+    """Holder and relative moved to another province in one load: the binding still holds the rules."""
+    state = new_state()
+    commit(state, admin_core.load(state, Load.model_validate({"people": PEOPLE, "bindings": [bind("H", "R")]}), T0))
+    moved = admin_core.load(state, Load.model_validate(
+        {"people": [person("H", "430100", "100.00"), person("R", "430100", insutype="390")]}), T0)
+    assert moved.code is Code.OK
+
+
+def test_an_employee_made_resident_with_the_account_emptied_in_the_same_entry() -> None:
+    """insutype 390 with balc 0.00 in one entry empties the account through the ledger; without it, refused."""
+    state = new_state()
+    commit(state, admin_core.load(state, Load.model_validate({"people": PEOPLE}), T0))
+    kept = admin_core.load(state, Load.model_validate({"people": [person("H2", "370500", insutype="390")]}), T0)
+    assert kept.code is Code.INVALID_REQUEST and kept.err_msg is not None and '"balc": "0.00"' in kept.err_msg
+    emptied = admin_core.load(state, Load.model_validate({"people": [person("H2", "370500", "0.00", insutype="390")]}),
+                              T0)
+    assert emptied.code is Code.OK
+    commit(state, emptied)
+    assert (state.people["H2"].insutype, state.people["H2"].balc) == ("390", 0)

@@ -66,6 +66,10 @@ class SettleCommand:
     mdtrt_id: str | None = None  # a registered visit, already checked (switch/core/visiting.py): no cert check
 
 
+# Where a settlement's fields are in its input: 2101/2102's druginfo, 2206/2207's data.
+_BODY_KEY = {"2101": "druginfo", "2102": "druginfo", "2206": "data", "2207": "data"}
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class _Pooling:
     binding: Binding
@@ -114,7 +118,8 @@ def usable_pooling(state: State, patient: Person) -> _Pooling | None:
     return _Pooling(binding, holder, policy, available)
 
 
-def _check_patient(state: State, data: SettleData, visit: str | None) -> Person | Decision:
+def _check_patient(state: State, cmd: SettleCommand) -> Person | Decision:
+    data, visit = cmd.data, cmd.mdtrt_id
     patient = state.people.get(data.psn_no)
     if patient is None:
         return refuse(Code.PERSON_NOT_FOUND, f"参保人 {data.psn_no} 不存在")
@@ -127,7 +132,7 @@ def _check_patient(state: State, data: SettleData, visit: str | None) -> Person 
         return refuse(
             Code.INVALID_REQUEST,
             f"参保人 {patient.psn_no} 的险种是 {patient.insutype},不是 {data.insutype}",
-            {"errors": [{"loc": ["input", "insutype"],
+            {"errors": [{"loc": ["input", _BODY_KEY.get(cmd.infno, "data"), "insutype"],
                          "msg": f"person {patient.psn_no} is insured under {patient.insutype}"}]},
         )
     if patient.status != "active":
@@ -187,7 +192,7 @@ def settle(state: State, cmd: SettleCommand, now: datetime) -> Decision:
     data = cmd.data
     if not cmd.pre and state.tombstones.get((cmd.terminal_id, cmd.msgid)) == cmd.infno:
         return refuse(Code.REVERSED, f"消息 {cmd.msgid} 已被冲正(2601),本次结算不予处理")
-    checked = _check_patient(state, data, cmd.mdtrt_id)
+    checked = _check_patient(state, cmd)
     if isinstance(checked, Decision):
         return _declined(checked, cmd, now)
     patient = checked

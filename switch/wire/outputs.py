@@ -270,7 +270,7 @@ class StateOutput(_Out):
 
 class AuditChecked(_Out):
     people: int
-    settlements: int
+    settlements: int = Field(description="settlements in the ledger, cancelled and reversed ones included")
 
 
 class AuditOutput(_Out):

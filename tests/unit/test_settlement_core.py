@@ -210,7 +210,7 @@ def test_suspended_patient_and_wrong_insutype_are_refused() -> None:
     state = loaded({"people": [person("S1", "370500", "10.00", status="suspended"), person("E1", "370500", "9.00")]})
     assert swipe(state, "S1", "1.00").code is Code.INSURANCE_SUSPENDED
     d = swipe(state, "E1", "1.00", insutype="390")
-    assert d.code is Code.INVALID_REQUEST and d.output["errors"][0]["loc"] == ["input", "insutype"]  # type: ignore[index]
+    assert d.code is Code.INVALID_REQUEST and d.output["errors"][0]["loc"] == ["input", "druginfo", "insutype"]  # type: ignore[index]
 
 
 def test_policy_own_first_false_charges_holder_first() -> None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from switch.core.policy import Policy, PolicyFileError, load_policy_file, packaged_policies
-from switch.doors.access import SWITCH_USER, amqtt_plugins, read_access
+from switch.doors.access import DEFAULT_LISTEN, SWITCH_USER, amqtt_plugins, read_access
 from switch.doors.broker import EmbeddedBroker
 from switch.doors.http import HttpDoor, parse_http_address
 from switch.doors.journal_http import journal_route
@@ -55,7 +55,7 @@ class Settings:
     """Everything a switch is started with; ``gongji-switch serve``'s options and their defaults."""
 
     broker: str | None = None  # None: start the embedded broker on ``listen``
-    listen: str = "127.0.0.1:1883"
+    listen: str = DEFAULT_LISTEN
     db: Path = Path("gongji.db")
     clock: str = "system"
     clock_start: datetime | None = None

@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Write a mosquitto configuration, password file and ACL in DIR in which each "
                        "terminal publishes only on its own req topic and reads only its own resp topic, each "
                        "member app likewise, and only the admin user uses the admin channel. Also writes the "
-                       "same rules for the embedded broker (serve --access DIR).")
+                       "same rules for the embedded broker (serve --access DIR). Run again on the same DIR, it "
+                       "keeps every account already there with its password and adds the new ones.")
     m.add_argument("dir", type=Path, metavar="DIR")
     m.add_argument("--terminal", action="append", default=[], metavar="ID[@FIXMEDINS][=PASSWORD]",
                    help="a POS terminal account (repeat), registered for its institution when @FIXMEDINS is "
@@ -82,8 +83,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="a member-app account (repeat)")
     m.add_argument("--admin-password", help="password of the admin user (generated when not given)")
     m.add_argument("--switch-password", help="password of the switch's own user (generated when not given)")
-    m.add_argument("--topic-root", default=DEFAULTS.topic_root, help=f"topic root (default {DEFAULTS.topic_root})")
-    m.add_argument("--listen", default=DEFAULTS.listen, metavar="HOST:PORT", help="where mosquitto listens")
+    m.add_argument("--new-passwords", action="store_true",
+                   help="give every account, those already in DIR too, a new password (a password given with "
+                   "=PASSWORD is used as given); without it a re-run keeps the passwords already in DIR")
+    m.add_argument("--topic-root", help=f"topic root (default: the one DIR's files have, else {DEFAULTS.topic_root})")
+    m.add_argument("--listen", metavar="HOST:PORT",
+                   help=f"where mosquitto listens (default: the address DIR's files have, else {DEFAULTS.listen})")
     add_tools(sub)
     return parser
 
@@ -112,7 +117,7 @@ def _mosquitto_config(args: argparse.Namespace) -> int:
     if args.switch_password:
         passwords[SWITCH_USER] = args.switch_password
     return mosquitto_config_command(args.dir, ids["pos"], ids["app"], passwords, args.topic_root, args.listen,
-                                    institutions)
+                                    institutions, new_passwords=args.new_passwords)
 
 
 def _plainest(exc: Exception) -> BaseException:

@@ -9,7 +9,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["parse_items", "read_data_file"]
+__all__ = ["parse_items", "read_data_file", "yaml_problem"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,10 +26,10 @@ def read_data_file(path: Path, error: type[ValueError]) -> object:
         raise error(f"{path}: not valid TOML: {exc}") from exc
     except yaml.YAMLError as exc:  # PyYAML's own text is several lines and names "<unicode string>": one line
         kind = "JSON" if path.suffix == ".json" else "YAML"  # a .json file is read as YAML, of which JSON is part
-        raise error(f"{path}: not valid {kind}: {_yaml_problem(exc)}") from exc
+        raise error(f"{path}: not valid {kind}: {yaml_problem(exc)}") from exc
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def yaml_problem(exc: yaml.YAMLError) -> str:
     """Where and what, in one line: ``line 3, column 7: mapping values are not allowed here``."""
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark

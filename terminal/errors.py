@@ -5,6 +5,7 @@ Each keeps the builtin base its callers catch (a missing answer is still a ``Tim
     GongjiError (switch/errors.py)
     └── TerminalError
         ├── NoAnswer (TimeoutError)          terminal/clients/mqtt.py: no answer in time
+        │   └── ConnectionEnded              terminal/clients/mqtt.py: HTTP: the switch closed the connection first
         ├── Refused                          terminal/clients/mqtt.py: the switch answered a failure code
         ├── Unreachable (ConnectionError)    terminal/clients/http.py: nothing answers at an HTTP URL
         ├── HttpStatus                       terminal/clients/http.py: a URL answered 404, 405, 413...

@@ -8,6 +8,10 @@ A terminal account may be registered for an institution (``--terminal T1@P1``): 
 takes the institution from the account, not from what a request's envelope claims. Terminals and
 apps read only their own events topic; the operators' ``{root}/events`` is the admin's.
 
+Run again on the same directory, the command adds to what is there: every account already in
+``users.yaml`` keeps its password (deployed terminals go on logging in), only new accounts get new
+ones, and ``--new-passwords`` is the one way to give everyone a new password.
+
 Strategy: every user gets explicit topics rather than a mosquitto ``pattern ... %u`` line. A pattern
 applies to every user, so a terminal account "X" could then also speak as the member app of
 psn_no "X"; explicit entries keep each account on the one channel it was made for.
@@ -26,9 +30,11 @@ from typing import Any
 
 import yaml
 
+from switch.datafile import yaml_problem
 from switch.errors import ConfigError
 from switch.wire.topics import (
     CHANNELS,
+    DEFAULT_ROOT,
     ID_RULE,
     ROUTED,
     checked_root,
@@ -44,10 +50,13 @@ __all__ = [
     "ADMIN_USER",
     "SWITCH_USER",
     "AccessConfig",
+    "Accounts",
     "User",
     "amqtt_plugins",
+    "merge_users",
     "mosquitto_acl",
     "mosquitto_password_hash",
+    "previous_access",
     "read_access",
     "write_access",
 ]
@@ -55,6 +64,8 @@ __all__ = [
 SWITCH_USER = "gongji-switch"
 ADMIN_USER = "admin"
 ROLES = ("switch", "admin", "pos", "app")
+ROLE_NAMES = {"switch": "switch", "admin": "admin", "pos": "terminal", "app": "member-app"}
+DEFAULT_LISTEN = "127.0.0.1:1883"  # where mosquitto, or serve's embedded broker, listens unless told
 # mosquitto 2.0's own choice (mosquitto_passwd): PBKDF2-HMAC-SHA512, 101 rounds, 12-byte salt.
 PBKDF2_ROUNDS = 101
 
@@ -137,6 +148,74 @@ def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[s
         users.append(User(name, role, passwords.get(name) or secrets.token_urlsafe(18),
                           institutions.get(name) if role == "pos" else None))
     return users
+
+
+@dataclass(frozen=True, slots=True)
+class Accounts:
+    """The users to write, and what became of each one's password."""
+
+    users: list[User]
+    kept: list[str]  # accounts already in users.yaml, password unchanged
+    created: list[str]  # accounts that were not there
+    renewed: list[str]  # accounts that were there, with a new password (given, or --new-passwords)
+
+
+def previous_access(directory: Path, *, new_passwords: bool = False) -> AccessConfig | None:
+    """What an earlier run wrote in ``directory``; None when nothing was (or, with ``new_passwords``,
+    when its users file cannot be read: every account then starts anew from the command line).
+
+    A password file without the users file that holds its passwords is refused: writing new passwords
+    over it would lock out every terminal using it.
+    """
+    if not directory.is_dir():
+        return None
+    users_file = directory / USERS_FILE
+    if users_file.exists():
+        try:
+            return read_access(directory)
+        except ConfigError as exc:
+            if new_passwords:
+                return None
+            raise ConfigError(f"{exc}; mend it, or pass --new-passwords to give every account a new "
+                              "password") from None
+    written = [directory / name for name in (MOSQUITTO_PASSWD, AMQTT_PASSWD) if (directory / name).exists()]
+    if written and not new_passwords:
+        raise ConfigError(f"{written[0]} is there but {users_file}, which holds its passwords, is not: put it "
+                          "back, or pass --new-passwords to give every account a new password")
+    return None
+
+
+def merge_users(before: Sequence[User], terminals: Iterable[str], apps: Iterable[str],
+                passwords: dict[str, str] | None = None, institutions: dict[str, str] | None = None, *,
+                new_passwords: bool = False, source: str = USERS_FILE) -> Accounts:
+    """The accounts ``before`` (an earlier run's, from ``source``) and the ones named now.
+
+    An account already there keeps its password and role, unless its password is given now or
+    ``new_passwords`` asks for new ones; a named terminal's ``@FIXMEDINS`` replaces its institution.
+    An account named for the first time is created (its password given or generated).
+    """
+    passwords = passwords or {}
+    institutions = institutions or {}
+    named = {user.name: user for user in build_users(terminals, apps, passwords, institutions)}
+    old = {user.name: user for user in before}
+    accounts = Accounts([], [], [], [])
+    for user in [*before, *(u for name, u in named.items() if name not in old)]:
+        name, prior, now = user.name, old.get(user.name), named.get(user.name)
+        if prior is None:
+            accounts.users.append(user)
+            accounts.created.append(name)
+            continue
+        if now is not None and now.role != prior.role:
+            raise ConfigError(f"{name!r} is a {ROLE_NAMES[prior.role]} account in {source}, not a "
+                              f"{ROLE_NAMES[now.role]} one: one account has one role (remove it from that file "
+                              "first to change its role)")
+        password = prior.password
+        if name in passwords or new_passwords:
+            password = passwords.get(name) or secrets.token_urlsafe(18)
+        (accounts.kept if password == prior.password else accounts.renewed).append(name)
+        institution = institutions.get(name, prior.fixmedins_code) if prior.role == "pos" else None
+        accounts.users.append(User(name, prior.role, password, institution))
+    return accounts
 
 
 def mosquitto_password_hash(password: str, salt: bytes | None = None) -> str:
@@ -244,7 +323,9 @@ def read_access(directory: Path) -> AccessConfig:
         config = AccessConfig(directory, str(data["topic_root"]), str(data["listen"]), users)
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}; write it with 'gongji-switch mosquitto-config DIR'") from exc
-    except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+    except yaml.YAMLError as exc:  # PyYAML's own text is several lines: one line, where and what
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: not a users file written by mosquitto-config ({exc})") from exc
     if any(u.role not in ROLES for u in users):
         raise ConfigError(f"{path}: roles must be one of {', '.join(ROLES)}")
@@ -271,13 +352,23 @@ def amqtt_plugins(config: AccessConfig) -> dict[str, Any]:
 
 
 def mosquitto_config_command(directory: Path, terminals: Sequence[str], apps: Sequence[str],
-                             passwords: dict[str, str], topic_root: str, listen: str,
-                             institutions: dict[str, str] | None = None) -> int:
-    """``gongji-switch mosquitto-config DIR``: write the files and show who may do what."""
+                             passwords: dict[str, str], topic_root: str | None = None, listen: str | None = None,
+                             institutions: dict[str, str] | None = None, *, new_passwords: bool = False) -> int:
+    """``gongji-switch mosquitto-config DIR``: write the files and show who may do what.
+
+    Run again on the same ``directory`` it keeps the accounts and passwords already there and adds the
+    new ones (``new_passwords``: everyone gets a new password); a topic root or address not given is
+    the one the files already have, else the default.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    config = write_access(directory, build_users(terminals, apps, passwords, institutions), topic_root, listen)
+    before = previous_access(directory, new_passwords=new_passwords)
+    topic_root = topic_root if topic_root is not None else before.topic_root if before else DEFAULT_ROOT
+    listen = listen if listen is not None else before.listen if before else DEFAULT_LISTEN
+    accounts = merge_users(before.users if before else (), terminals, apps, passwords, institutions,
+                           new_passwords=new_passwords, source=str(directory / USERS_FILE))
+    config = write_access(directory, accounts.users, topic_root, listen)
     table = Table(title=f"Broker accounts under {config.topic_root}/ (passwords in {directory / USERS_FILE})")
     for column in ("user", "role", "institution", "may publish", "may subscribe"):
         table.add_column(column)
@@ -286,6 +377,16 @@ def mosquitto_config_command(directory: Path, terminals: Sequence[str], apps: Se
         table.add_row(user.name, user.role, user.fixmedins_code or "", "\n".join(publish), "\n".join(subscribe))
     console = Console()
     console.print(table)
+    if accounts.kept:
+        print(f"kept (same password): {', '.join(accounts.kept)}")
+    if accounts.created:
+        print(f"created: {', '.join(accounts.created)}")
+    if accounts.renewed:
+        print(f"new password: {', '.join(accounts.renewed)} (each needs its new one from "
+              f"{config.directory / USERS_FILE})")
+    if before is not None and before != config:
+        print("the files changed: a running mosquitto reads them on SIGHUP or a restart; the embedded broker "
+              "(serve --access) when the switch restarts")
     print(f"mosquitto:  mosquitto -c {config.directory / MOSQUITTO_CONF}\n"
                   f"switch:     gongji-switch serve --broker mqtt://{listen} --access {config.directory}\n"
                   f"embedded:   gongji-switch serve --listen {listen} --access {config.directory}")

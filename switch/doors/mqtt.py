@@ -18,8 +18,8 @@ from typing import Any
 
 import aiomqtt
 
-from switch.doors.link import NODELAY, BrokerAddress, keep_connected, parse_broker_url, read_until
-from switch.doors.liveness import Deaf, Hearing, first_failure
+from switch.doors.link import NODELAY, BrokerAddress, TroubleLog, keep_connected, parse_broker_url, read_until
+from switch.doors.liveness import Hearing, first_failure
 from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_at_most_once, publish_nowait
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
@@ -56,6 +56,7 @@ class MqttDoor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._events = events_topic(self.root)
         self._probes = probe_topic(self.root)
+        self._trouble = TroubleLog(log, broker, self.client_id)
 
     def describe(self) -> str:
         return f"topics {self.root}/"
@@ -64,16 +65,12 @@ class MqttDoor:
         """Serve until ``stop`` is set; then finish and answer what is in flight, and disconnect."""
         await keep_connected(lambda up: self._session(stop, up), stop, self._lost)
 
-    def _lost(self, exc: aiomqtt.MqttError, retry_in: float) -> None:
+    def _lost(self, exc: aiomqtt.MqttError, retry_in: float, up_for: float | None) -> None:
         self.connected.clear()
-        if isinstance(exc, Deaf):
-            log.warning("session of client id %r on %s is deaf (%s); reconnecting in %.1f s",
-                        self.client_id, self.broker.url, exc, retry_in)
-            return
-        # MQTT 3.1.1 says nothing when another client takes the session over: the broker just closes.
-        log.warning("broker %s unreachable or closed the connection (%s); retrying in %.1f s. If this repeats, "
-                    "another client may be using the client id %r: tie client ids to logins (mosquitto-config)",
-                    self.broker.url, exc, retry_in, self.client_id)
+        # Once per change of cause: nothing listening, a refused login, a closed session. MQTT 3.1.1 says
+        # nothing when another client takes the session over (the broker just closes it): a session closed
+        # again right after it was made is named as that (switch/doors/link.py).
+        self._trouble(exc, retry_in, up_for)
 
     async def _session(self, stop: asyncio.Event, up: Callable[[], None]) -> None:
         async with aiomqtt.Client(
@@ -89,6 +86,7 @@ class MqttDoor:
             await client.subscribe([(topic, 1) for topic in [*request_filters(self.root), self._probes]])
             up()
             self.connected.set()
+            self._trouble.up()
             log.info("subscribed on %s under %s/ as client id %r", self.broker.url, self.root, self.client_id)
             probe = functools.partial(publish_nowait, client)
             await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(probe)))

@@ -34,7 +34,14 @@ _REFUSED = {1: "unacceptable protocol version", 2: "client id rejected", 3: "ser
 
 
 class TapError(aiomqtt.MqttError):
-    """The broker refused the session, ended it, or sent what MQTT 3.1.1 does not allow."""
+    """The broker refused the session, ended it, or sent what MQTT 3.1.1 does not allow.
+
+    ``connack`` is the broker's return code when it refused the CONNECT.
+    """
+
+    def __init__(self, message: str, connack: int | None = None) -> None:
+        super().__init__(message)
+        self.connack = connack
 
 
 def _string(text: str) -> bytes:
@@ -105,7 +112,8 @@ class Tap:
         if kind != CONNACK or len(answer) != 2:
             raise TapError(f"{self.broker.url} answered CONNECT with packet type {kind}")
         if answer[1]:
-            raise TapError(f"{self.broker.url} refused the connection: {_REFUSED.get(answer[1], answer[1])}")
+            raise TapError(f"{self.broker.url} refused the connection: {_REFUSED.get(answer[1], answer[1])}",
+                           connack=answer[1])
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,

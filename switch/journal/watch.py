@@ -20,7 +20,7 @@ from collections.abc import Callable
 import aiomqtt
 
 from switch.core.model import iso
-from switch.doors.link import BrokerAddress, keep_connected, read_until
+from switch.doors.link import BrokerAddress, TroubleLog, keep_connected, read_until
 from switch.doors.liveness import Hearing, first_failure
 from switch.doors.tap import Tap
 from switch.journal.hints import Heard, Journal, stray_hint
@@ -54,6 +54,9 @@ class StrayWatcher:
         self.ready = asyncio.Event()
         self._own = _own_traffic(root).fullmatch
         self._answers = _answer_topic(root).fullmatch
+        # Nothing listening or a refused login is the MQTT door's to say (the same broker, the same login).
+        self._trouble = TroubleLog(log, broker, client_id, level=logging.INFO, prefix="stray watcher: ",
+                                   quiet_broker_wide=True)
 
     def heard(self, topic: str, payload: bytes) -> None:
         if self._own(topic) is not None:
@@ -72,9 +75,9 @@ class StrayWatcher:
         """Watch until ``stop`` is set, reconnecting with backoff; never raises on broker trouble."""
         await keep_connected(lambda up: self._session(stop, up), stop, self._lost)
 
-    def _lost(self, exc: aiomqtt.MqttError, retry_in: float) -> None:
+    def _lost(self, exc: aiomqtt.MqttError, retry_in: float, up_for: float | None) -> None:
         self.ready.clear()
-        log.info("stray watcher lost the broker (%s); retrying in %.1f s", exc, retry_in)
+        self._trouble(exc, retry_in, up_for)
 
     async def _session(self, stop: asyncio.Event, up: Callable[[], None]) -> None:
         async with Tap(self.broker, self.client_id) as tap:

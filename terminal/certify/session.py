@@ -159,6 +159,19 @@ async def target(opts: Options) -> AsyncIterator[Target]:
             yield Target(admin, JournalTraffic(db, opts.sender, write), url)
 
 
+NOT_VIRTUAL = "the switch's clock is not virtual: start it with --clock virtual (each case runs on a day of its own)"
+
+
+async def _virtual_clock(admin: AdminCalls) -> None:
+    """Refuse a switch on the system clock before anything is loaded on it: every case needs a day of its own."""
+    try:
+        clock = await admin.clock()
+    except Refused as exc:
+        raise CertifyError(f"admin.clock refused: {exc.code} ({exc.err_msg})") from None
+    if clock.get("virtual") is not True:
+        raise CertifyError(NOT_VIRTUAL)
+
+
 async def _new_day(admin: AdminCalls) -> str:
     """Move the switch clock to 09:00 of the next day (China time); the day's date."""
     try:
@@ -167,8 +180,7 @@ async def _new_day(admin: AdminCalls) -> str:
         await admin.clock(set=day)
     except Refused as exc:
         if exc.code == "CLOCK_NOT_VIRTUAL":
-            raise CertifyError("the switch's clock is not virtual: start it with --clock virtual "
-                               "(each case runs on a day of its own)") from None
+            raise CertifyError(NOT_VIRTUAL) from None
         raise CertifyError(f"admin.clock refused: {exc.code} ({exc.err_msg})") from None
     return f"{day:%Y-%m-%d}"
 
@@ -203,6 +215,7 @@ async def certify(opts: Options, worker: Worker, on_cards: Callable[[str], None]
     cases = opts.cases()
     results: list[Result] = []
     async with target(opts) as t:
+        await _virtual_clock(t.admin)  # before the population is loaded: a refused run leaves the switch as it was
         try:
             await t.admin.call("admin.load", load_input(bindings=True))
         except Refused as exc:

@@ -4,7 +4,8 @@ Strategy: HTTP pairs each answer with its request, so nothing is matched by msgi
 answer's ``inf_refmsgid`` is the platform's own id, not the request's). What a terminal must tell
 apart is the same as over MQTT: an answer (any HTTP 200, failures included: the platform signals
 them in the body), no answer (a timeout, or the connection ending before the answer: the request
-may have been committed, so ``NoAnswer``), and nothing listening at all (``Unreachable``: nothing was
+may have been committed, so ``NoAnswer``, and ``ConnectionEnded`` for the latter), and nothing listening
+at all (``Unreachable``: nothing was
 sent). One aiohttp session per client keeps its connections alive between requests, closed by the
 client a little before the door's idle timeout so a request never goes out on a connection the door
 is closing.
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from terminal.clients.mqtt import NoAnswer, Refused
+from terminal.clients.mqtt import ConnectionEnded, NoAnswer, Refused
 from terminal.clients.state import CHINA
 from terminal.clients.v1 import V1Requests
 from terminal.errors import TerminalError
@@ -114,9 +115,9 @@ class HttpLink:
         except aiohttp.ClientConnectorError as exc:
             raise Unreachable(f"nothing answers at {self.base}: {_reason(exc)}; is gongji-switch serve running "
                               f"with --http {urlsplit(self.base).netloc}?") from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError):
             # The request went out: whether the switch committed it is unknown, as after a timeout.
-            raise NoAnswer(f"{url} ended the connection without an answer ({type(exc).__name__})") from None
+            raise ConnectionEnded(f"the switch closed the connection without an answer (POST {url})") from None
         if status != 200:
             raise HttpStatus(url, status, raw.decode("utf-8", "replace"))
         try:
@@ -203,7 +204,8 @@ class HttpSwitchClient(_OnLink):
 
     async def request(self, infno: str, input: dict[str, Any] | None = None, *, msgid: str,
                       timeout: float | None = None) -> dict[str, Any]:
-        """Post one request; its answer (``NoAnswer`` after ``timeout``, or when the connection ends first)."""
+        """Post one request; its answer (``NoAnswer`` after ``timeout``, ``ConnectionEnded`` when the connection
+        ends first)."""
         return await self.link.post_json(self.link.path, self.envelope(infno, input or {}, msgid),
                                          timeout=timeout if timeout is not None else self.timeout)
 

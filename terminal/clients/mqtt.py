@@ -19,7 +19,7 @@ from switch.wire.topics import DEFAULT_ROOT, events_topic, is_events_topic, requ
 from terminal.clients.v1 import V1Requests
 from terminal.errors import TerminalError
 
-__all__ = ["NoAnswer", "Refused", "SwitchClient", "broker_url_problem", "no_switch_under"]
+__all__ = ["ConnectionEnded", "NoAnswer", "Refused", "SwitchClient", "broker_url_problem", "no_switch_under"]
 
 
 def broker_url_problem(url: str) -> str | None:
@@ -42,6 +42,11 @@ def no_switch_under(broker: str, root: str) -> str:
 
 class NoAnswer(TerminalError, TimeoutError):
     """No answer arrived in time; the message says what was waited for."""
+
+
+class ConnectionEnded(NoAnswer):
+    """Over HTTP: the switch closed the connection without an answer (a fault rule dropped it, or the switch
+    stopped). The request went out, so whether it was committed is unknown, as after a timeout."""
 
 
 class Refused(TerminalError):

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 from switch.doors.mqtt import BrokerAddress
 from switch.wire.topics import DEFAULT_ROOT
 from terminal.clients.http import HttpSwitchClient
-from terminal.clients.mqtt import NoAnswer, SwitchClient
+from terminal.clients.mqtt import ConnectionEnded, NoAnswer, SwitchClient
 from terminal.clients.pace import Pace, RealPace, SwitchTime, parse_switch_time
 from terminal.clients.state import NATIONAL_DOOR, PendingReversal, TerminalState, default_state_dir
 from terminal.clients.visit import OpenVisit, open_visit
@@ -107,7 +107,9 @@ class Step:
     """One thing that happened at the terminal, for a screen or a log: sent, answered, timed out..."""
 
     terminal: str
-    kind: str  # send | answer | timeout | prompt | wait | reversal | recover
+    # send | answer | timeout (no answer: in time, or before the switch closed the connection) | prompt | wait
+    # | reversal | recover
+    kind: str
     text: str
     infno: str | None = None
     msgid: str | None = None
@@ -218,9 +220,10 @@ class Terminal:
         self._step("send", f"{infno} → {msgid}", infno=infno, msgid=msgid)
         try:
             answer = await self.client.request(infno, body, msgid=msgid)
-        except NoAnswer:
-            self._step("timeout", f"{infno} {msgid}: no answer within {self.client.timeout:g} s",
-                       infno=infno, msgid=msgid)
+        except NoAnswer as exc:
+            why = ("the switch closed the connection without an answer" if isinstance(exc, ConnectionEnded)
+                   else f"no answer within {self.client.timeout:g} s")
+            self._step("timeout", f"{infno} {msgid}: {why}", infno=infno, msgid=msgid)
             raise
         self.time.observe(answer.get("respond_time"))
         self._step("answer", f"{infno} ← {answer.get('code')} {answer.get('err_msg') or ''}".rstrip(), infno=infno,

@@ -83,7 +83,7 @@ async def _swipe(args: argparse.Namespace) -> int:
 
     from switch.errors import ConfigError
     from terminal.clients.http import HttpStatus, Unreachable
-    from terminal.clients.mqtt import NoAnswer, broker_url_problem, no_switch_under
+    from terminal.clients.mqtt import ConnectionEnded, NoAnswer, broker_url_problem, no_switch_under
     from terminal.clients.pos import Card, Kind, Step, Terminal
 
     console = Console(highlight=False)
@@ -125,7 +125,9 @@ async def _swipe(args: argparse.Namespace) -> int:
         return 2
     except NoAnswer as exc:
         if not answered:
-            said = (f"no switch answered at {args.http}: is gongji-switch serve running with that --http?"
+            said = (f"{exc}, at each try: is that gongji-switch's HTTP door, and is no fault rule dropping the "
+                    "card read's answers (admin.faults)?" if isinstance(exc, ConnectionEnded) else
+                    f"no switch answered at {args.http}: is gongji-switch serve running with that --http?"
                     if args.http else no_switch_under(args.broker, args.root))
             print(f"gongji-terminal swipe: {said}", file=sys.stderr)
             return 2

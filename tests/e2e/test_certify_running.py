@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -129,14 +132,30 @@ def test_errors_are_one_line(tmp_path: Path, args: list[str], line: str) -> None
     assert (done.returncode, done.stderr) == (2, line + "\n"), done.stdout
 
 
-def test_a_switch_on_the_system_clock_is_refused(tmp_path: Path) -> None:
-    """A running switch whose clock is not virtual is one line: each case needs a day of its own."""
+def admin_state(http_url: str) -> dict[str, object]:
+    """admin.state over the switch's HTTP door: who is loaded."""
+    body = json.dumps({"infno": "admin.state", "msgid": f"check-{time.monotonic_ns()}", "input": {}}).encode()
+    request = urllib.request.Request(f"{http_url}/gongji/v1/admin", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        output: dict[str, object] = json.loads(answer.read())["output"]
+    return output
+
+
+@pytest.mark.parametrize("door", ["http", "mqtt"])
+def test_a_switch_on_the_system_clock_is_refused_before_anything_is_loaded(tmp_path: Path, door: str) -> None:
+    """A running switch whose clock is not virtual is one line (each case needs a day of its own), said before
+    the test population is loaded, the cards printed or the driver started: the switch is left as it was."""
     port = free_port()
     proc = SwitchProcess("--db", str(tmp_path / "sys.db"), "--listen", f"127.0.0.1:{port}").start()
     try:
-        done = certify("--door", "http", "--http", proc.http_url, "--db", str(tmp_path / "sys.db"), "--driver",
-                       DRIVER, "--out", str(tmp_path / "out"))
+        target = ("--http", proc.http_url) if door == "http" else ("--broker", f"mqtt://127.0.0.1:{port}")
+        done = certify("--door", door, *target, "--db", str(tmp_path / "sys.db"), "--driver", DRIVER,
+                       "--out", str(tmp_path / "out"))
+        people = admin_state(proc.http_url)["people"]
     finally:
         proc.terminate()
     assert (done.returncode, done.stderr) == (2, "gongji-terminal certify: the switch's clock is not virtual: start it "
                                                  "with --clock virtual (each case runs on a day of its own)\n")
+    assert people == [], "certify loaded its people on a switch it then refused"
+    assert "QRCZ0001" not in done.stdout and not (tmp_path / "out" / "driver.log").exists(), done.stdout

@@ -67,6 +67,35 @@ async def test_swipe_over_http_prints_the_receipt_and_the_prompt(served: SwitchP
     assert counter["seq"] >= 1 and len(counter["time"]) == 14
 
 
+async def test_swipe_over_http_says_the_switch_closed_the_connection_or_did_not_answer_in_time(
+        served: SwitchProcess, tmp_path: Path) -> None:
+    """The 2102's answer dropped (the door closes the connection): 'the switch closed the connection without an
+    answer'; delayed past --timeout: 'no answer within 1 s'; either way reversed, exit 3, nothing charged. Every
+    card read dropped: one line naming the closed connection, exit 2 (not 'no switch answered')."""
+    env = {"GONGJI_STATE_DIR": str(tmp_path / "state")}
+    base = ("terminal", "swipe", "--http", served.http_url, "--terminal", "T1", "--fixmedins", "P37050000001",
+            "--cert", cert("DH"), "--amount", "10", "--timeout", "1")
+    closed, late = "the switch closed the connection without an answer", "no answer within 1 s"
+    async with HttpAdmin(served.http_url) as admin:
+        await admin.load(**DONGYING)
+        for fault, says, not_said in (({"action": "drop_response"}, closed, late),
+                                      ({"action": "delay_response", "delay_ms": [3000, 3000]}, late, closed)):
+            await admin.call("admin.faults", {"rules": [{"match": {"infno": "2102"}, **fault, "times": 1}]})
+            code, out, err = await _run(*base, env=env)
+            assert code == 3 and "nothing was charged" in out, out + err
+            settlement = [line for line in err.splitlines() if line.startswith("2102 ")]
+            assert len(settlement) == 1 and settlement[0].endswith(f": {says}"), err
+            assert not_said not in err, err
+            assert (await admin.balances("DH"))["DH"] == "500.00"
+        await admin.call("admin.faults", {"rules": [{"match": {"infno": "1101"}, "action": "drop_response"}]})
+        code, out, err = await _run(*base, env=env)
+    said = [line for line in (out + err).splitlines() if line.strip()]
+    assert code == 2 and len(said) == 1, out + err
+    assert said[0] == (f"gongji-terminal swipe: {closed} (POST {served.http_url}/fsi/api/rsfComIfsService/callService)"
+                       ", at each try: is that gongji-switch's HTTP door, and is no fault rule dropping the card "
+                       "read's answers (admin.faults)?")
+
+
 async def test_run_over_http_passes_the_platform_scenarios(served: SwitchProcess, tmp_path: Path) -> None:
     """run --http URL scenarios/platform: every one passes on the running switch's HTTP door (exit 0)."""
     code, out, err = await _run("terminal", "run", "--http", served.http_url, "scenarios/platform",

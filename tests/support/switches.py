@@ -64,12 +64,22 @@ class SwitchProcess:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
         self.stderr_lines: list[str] = []
+        self.ready = threading.Event()
 
     def start(self, timeout: float = 20.0) -> SwitchProcess:
+        self.launch()
+        if not self.ready.wait(timeout):
+            self.kill()
+            raise RuntimeError("switch did not become ready:\n" + "".join(self.stderr_lines[-30:]))
+        return self
+
+    def launch(self) -> SwitchProcess:
+        """Start it without waiting: ``ready`` is set once it printed its ready line (a switch whose broker
+        is not there yet keeps trying, and says why on stderr)."""
         self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._drain_stderr, daemon=True).start()
-        ready = threading.Event()
+        self.ready = threading.Event()
         self.ready_line = ""
 
         def read_stdout() -> None:
@@ -77,12 +87,9 @@ class SwitchProcess:
             for line in self.proc.stdout:
                 if "ready" in line:
                     self.ready_line = line.strip()
-                    ready.set()
+                    self.ready.set()
 
         threading.Thread(target=read_stdout, daemon=True).start()
-        if not ready.wait(timeout):
-            self.kill()
-            raise RuntimeError("switch did not become ready:\n" + "".join(self.stderr_lines[-30:]))
         return self
 
     @property

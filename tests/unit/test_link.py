@@ -23,7 +23,7 @@ async def test_backoff_grows_while_flapping_and_resets_after_a_stable_connection
             stop.set()
         raise aiomqtt.MqttError("dropped")
 
-    await keep_connected(session, stop, lambda exc, wait: waits.append(wait), first=0.01, longest=0.08,
+    await keep_connected(session, stop, lambda exc, wait, up_for: waits.append(wait), first=0.01, longest=0.08,
                          stable_after=0.1)
     expected = [0.01, 0.02, 0.04, 0.08, 0.08, 0.01, 0.02]
     assert len(waits) == len(expected)

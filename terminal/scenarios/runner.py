@@ -19,7 +19,7 @@ from typing import Any
 
 import aiomqtt
 
-from terminal.clients.mqtt import NoAnswer
+from terminal.clients.mqtt import ConnectionEnded, NoAnswer
 from terminal.scenarios.format import EventSpec, Expect, SameAs, Scenario, ScenarioError, load_scenarios, offset_text
 from terminal.scenarios.match import (
     MISSING,
@@ -243,6 +243,10 @@ class _Run:
                 response = await self.session.send_raw(channel, sender, payload, wait)
             else:
                 response = await self.session.send(channel, sender, envelope, wait)
+        except ConnectionEnded as exc:  # the HTTP door closed the connection: a dropped answer, not a wait
+            raise self._fail(where, ["no answer", f"{exc} (a fault rule's drop_response does this; whether the "
+                                                  "request was committed, the same msgid sent again tells)"],
+                             mark) from None
         except NoAnswer:
             causes = self.session.diagnose(self.observer.log[mark:], channel, sender,
                                            expected_ref if isinstance(expected_ref, str) else None, wait)

@@ -188,3 +188,27 @@ async def test_a_missing_or_wrong_admin_token_names_the_option_to_pass(tmp_path:
     code, out, err = runs[4]
     assert (code, err.strip()) == (2, f"gongji-terminal load: the switch at {url} requires its admin token: pass "
                                       "it with --admin-token (the switch's --admin-token)"), out + err
+
+
+async def test_a_scenario_step_whose_answer_the_door_dropped_says_the_connection_closed(
+        served: SwitchProcess, tmp_path: Path) -> None:
+    """run --http: a step whose answer a drop_response rule dropped fails naming the closed connection at once,
+    not 'got no answer within 5 s' after waiting out its timeout."""
+    scenario = tmp_path / "dropped.yaml"
+    scenario.write_text("""name: dropped answer
+pos: {terminal: T1, fixmedins_code: P37050000001}
+people:
+  - {psn_no: DH, insuplc_admdvs: "370500", balc: "500.00"}
+steps:
+  - name: fault
+    infno: admin.faults
+    input: {rules: [{match: {infno: "2102"}, action: drop_response, times: 1}]}
+    expect: {code: OK}
+  - name: sale
+    settle: {psn_no: DH, amount: "10.00"}
+    expect: {code: OK}
+""", encoding="utf-8")
+    code, out, err = await _run("terminal", "run", "--http", served.http_url, "--timeout", "5", str(scenario))
+    assert code == 1, out + err
+    assert "the switch closed the connection without an answer" in out + err, out + err
+    assert "got no answer within" not in out + err

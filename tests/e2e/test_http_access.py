@@ -26,9 +26,9 @@ import pytest
 from switch.doors.access import AccessConfig, read_access
 from terminal.clients.mqtt import SwitchClient
 from tests.support.brokers import free_port, wait_port
-from tests.support.families import DONGYING, pharmacy_input
+from tests.support.families import DONGYING, cert, pharmacy_input
 from tests.support.http import national
-from tests.support.switches import SwitchProcess
+from tests.support.switches import ROOT, SwitchProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -308,6 +308,30 @@ async def test_the_events_stream_carries_each_account_only_its_own_events(door: 
         assert t2_event["data"]["setl_id"] == other["output"]["setlinfo"]["setl_id"]
         await asyncio.sleep(0.3)
         assert dr.empty()
+
+
+async def _terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "terminal", *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, env={**os.environ, "COLUMNS": "120", **env})
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_swipe_over_http_logs_in_with_the_account_in_the_url(door: Guarded, tmp_path: Path) -> None:
+    """gongji-terminal swipe --http http://T1:PASSWORD@HOST:PORT settles; without the account it is told to pass
+    one (exit 2, nothing moved), and the password is never printed."""
+    env = {"GONGJI_STATE_DIR": str(tmp_path / "state")}
+    host_port = door.http.removeprefix("http://")
+    password = door.access.user("T1").password
+    swipe = ("swipe", "--terminal", "T1", "--fixmedins", P1, "--cert", cert("DH"), "--amount", "25")
+    code, out = await _terminal(*swipe, "--http", door.http, env=env)
+    assert code == 2 and "HTTP 401" in out and "http://USER:PASSWORD@HOST:PORT" in out, out
+    assert (await door.balances())["DH"] == "500.00"
+    code, out = await _terminal(*swipe, "--http", f"http://T1:{password}@{host_port}", env=env)
+    assert code == 0 and "475.00" in out and password not in out, out
+    assert (await door.balances())["DH"] == "475.00"
 
 
 async def test_the_same_anonymous_request_settles_only_on_a_switch_without_access(door: Guarded,

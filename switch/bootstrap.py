@@ -265,7 +265,11 @@ async def _http_door(settings: Settings, serve: Serve, stack: AsyncExitStack, st
     address = parse_http_address(settings.http)
     if address is None:
         return None
-    door = HttpDoor(serve, *address, studio=True, journal=journal_route(store, settings.admin_token))
+    access = read_access(settings.access) if settings.access is not None else None
+    # With access files the journal is the admin account's (Basic credentials, in the one Authorization
+    # header the bearer token would take); without them the admin token guards it, as before.
+    journal = journal_route(store, settings.admin_token if access is None else None)
+    door = HttpDoor(serve, *address, studio=True, journal=journal, access=access)
     await door.open()
     stack.push_async_callback(door.close)
     return door

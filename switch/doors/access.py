@@ -20,7 +20,9 @@ psn_no "X"; explicit entries keep each account on the one channel it was made fo
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Iterable, Sequence
@@ -32,6 +34,7 @@ import yaml
 
 from switch.datafile import yaml_problem
 from switch.errors import ConfigError
+from switch.wire.envelope import NATIONAL
 from switch.wire.topics import (
     CHANNELS,
     DEFAULT_ROOT,
@@ -51,6 +54,7 @@ __all__ = [
     "SWITCH_USER",
     "AccessConfig",
     "Accounts",
+    "Logins",
     "User",
     "amqtt_plugins",
     "merge_users",
@@ -122,6 +126,75 @@ def topics(user: User, root: str) -> tuple[list[str], list[str]]:
         return [request_topic(root, "admin")], [response_topic(root, "admin"), events, *own_events]
     return ([request_topic(root, user.role, user.name)],
             [response_topic(root, user.role, user.name), events_topic(root, user.role, user.name)])
+
+
+# What each role may use on the HTTP door: the same as its topics (``topics`` above), as paths. A channel
+# is the HTTP door's route (``switch.doors.http.route_of``), or "journal" for GET /gongji/v1/journal.
+HTTP_USE = {
+    "admin": "POST /gongji/v1/admin, GET /gongji/v1/events and GET /gongji/v1/journal",
+    "pos": "the national paths (/callService, /csb/2102, ...) and GET /gongji/v1/events (its own events)",
+    "app": "POST /gongji/v1/app/{name} and GET /gongji/v1/events (its own events)",
+    "switch": "nothing: it is the switch's own broker login",
+}
+
+
+def http_refusal(user: User, channel: str, sender: str) -> str | None:
+    """Why ``user`` may not use the HTTP door's ``channel`` as ``sender``; None when it may.
+
+    The rules of its topics: a terminal sends national transactions (for the institution its account is
+    registered for: the switch checks that, as on MQTT) and reads its own events; a member app uses only
+    its own app path; only the admin user uses the admin channel, reads every event and the journal.
+    """
+    if user.role == "admin":
+        allowed = channel in ("admin", "events", "journal")
+    elif user.role == "pos":
+        allowed = channel in (NATIONAL, "events")
+    elif user.role == "app":
+        allowed = channel == "events" or (channel == "app" and sender == user.name)
+    else:
+        allowed = False
+    if allowed:
+        return None
+    return f"user {user.name} ({_ROLE_NAMES[user.role]}) may use {HTTP_USE[user.role].format(name=user.name)} only"
+
+
+_ROLE_NAMES = {"admin": "the operator", "pos": "a terminal", "app": "a member app", "switch": "the switch"}
+
+
+def own_events(user: User) -> tuple[str, str] | None:
+    """Whose events ``user`` reads: None for every event (the admin), else ("pos", terminal_id) or ("app", psn_no)."""
+    return None if user.role == "admin" else (user.role, user.name)
+
+
+class Logins:
+    """The accounts of the access files by name, for the HTTP door's Basic credentials.
+
+    The password checked is the one ``users.yaml`` holds, the list both password files were written from:
+    an account logs in over HTTP with the same name and password as at the broker.
+    """
+
+    def __init__(self, config: AccessConfig) -> None:
+        self._users = {user.name: user for user in config.users}
+
+    def check(self, name: str, password: str) -> User | None:
+        """The account when ``password`` is its password, else None (compared in constant time)."""
+        user = self._users.get(name)
+        expected = user.password if user is not None else secrets.token_urlsafe(18)
+        same = hmac.compare_digest(password.encode("utf-8", "surrogatepass"),
+                                   expected.encode("utf-8", "surrogatepass"))
+        return user if same else None
+
+    def basic(self, authorization: str) -> User | None:
+        """The account an ``Authorization: Basic base64(name:password)`` header names and proves, else None."""
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        name, colon, password = decoded.partition(":")
+        return self.check(name, password) if colon else None
 
 
 def build_users(terminals: Iterable[str], apps: Iterable[str], passwords: dict[str, str] | None = None,

@@ -7,6 +7,15 @@ aiohttp's server: one well-kept asyncio dependency, and a request costs a parse 
 an MQTT message. Slow clients hold nothing: idle or half-sent headers end with the connection's
 keepalive timeout, a body must arrive within ``body_seconds``, and an events subscriber that does
 not read is dropped once its bounded queue is full.
+
+With access files (``serve --access DIR``) the door asks for the same accounts as the broker, as HTTP
+Basic credentials, and applies the rules of their topics (``switch.doors.access.http_refusal``): a
+request without them, or with wrong ones, is answered 401 before its body is read, so nothing is
+decided or journaled; an account on a path its role may not use is answered 403. A national request
+is then served as its terminal's, as over MQTT: its sender is the account, not the envelope's
+fixmedins_code, so the switch checks the institution the account is registered for and keys the
+msgid under the terminal. The events stream gives a terminal or member app only the events that
+concern it, the admin all of them; the journal is the admin's.
 """
 
 from __future__ import annotations
@@ -20,12 +29,14 @@ import re
 
 from aiohttp import web
 
+from switch.doors.access import AccessConfig, Logins, User, http_refusal, own_events
 from switch.doors.broker import PortTaken, free_port_after
 from switch.doors.journal_http import JOURNAL_PATH, JournalRoute
 from switch.errors import ConfigError
 from switch.service.delivery import Reply, Serve
 from switch.web import page
 from switch.wire.envelope import NATIONAL
+from switch.wire.events import Announced, recipients
 from switch.wire.inputs import MAX_PAYLOAD_BYTES
 
 __all__ = ["EVENTS_PATH", "HttpDoor", "parse_http_address", "route_of"]
@@ -37,6 +48,9 @@ APP_PREFIX = "/gongji/v1/app/"
 EVENTS_PATH = "/gongji/v1/events"
 _CODED = re.compile(r"(?:.*-)?([0-9]{4})")  # a last segment that is, or ends in -, a 4-digit infno
 EVENT_QUEUE = 1024  # events held for one subscriber before it counts as too slow and is dropped
+REALM = 'Basic realm="gongji"'
+# Whose events a stream carries: None every event (no access files, or the admin), else (role, id).
+Whose = tuple[str, str] | None
 
 
 def parse_http_address(value: str) -> tuple[str, int] | None:
@@ -73,8 +87,9 @@ class HttpDoor:
 
     def __init__(self, serve: Serve, host: str, port: int, *, heartbeat: float = 15.0,
                  body_seconds: float = 10.0, idle_seconds: float = 10.0, studio: bool = False,
-                 journal: JournalRoute | None = None) -> None:
+                 journal: JournalRoute | None = None, access: AccessConfig | None = None) -> None:
         self.serve = serve
+        self.logins = Logins(access) if access is not None else None  # None: the door is open to anyone
         self.studio = studio  # also serve the checkout studio's page at / (switch/web)
         self.journal = journal  # GET /gongji/v1/journal (switch/doors/journal_http.py); None: no journal kept
         self.host, self.port = host, port
@@ -87,7 +102,7 @@ class HttpDoor:
         # lingering_time: after an early 413 the rest of a body is read for this long, no longer (a 408 closes).
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=idle_seconds,
                                      lingering_time=body_seconds, shutdown_timeout=10)
-        self._subscribers: dict[asyncio.Queue[bytes | None], web.Request] = {}
+        self._subscribers: dict[asyncio.Queue[bytes | None], tuple[web.Request, Whose]] = {}
         self._tasks: set[asyncio.Future[Reply | None]] = set()
         self._closed = False
 
@@ -122,13 +137,14 @@ class HttpDoor:
         """Serve until ``stop`` is set; then answer what is in flight, end the event streams, and close."""
         if not self.connected.is_set():
             await self.open()
-        log.info("HTTP door listening on %s/", self.url)
+        log.info("HTTP door listening on %s/%s", self.url,
+                 " (HTTP Basic credentials of the --access accounts required)" if self.logins else "")
         self._serving.set()
         await stop.wait()
         self.connected.clear()
         if self._tasks:  # answers still being committed or sent late (fault rules) finish first
             await asyncio.wait(set(self._tasks), timeout=10)
-        for queue, request in list(self._subscribers.items()):
+        for queue, (request, _) in list(self._subscribers.items()):
             self._drop(queue, request)
         await self.close()
 
@@ -141,6 +157,8 @@ class HttpDoor:
     async def _route(self, request: web.Request) -> web.StreamResponse:
         await self._serving.wait()
         if request.path == JOURNAL_PATH:
+            if self.logins is not None and (refused := self._refused(request, "journal", "")[1]) is not None:
+                return refused
             if self.journal is None:
                 return web.Response(status=404, text="404 this switch keeps no traffic journal (--journal-max 0)\n")
             return await self.journal(request)
@@ -153,8 +171,17 @@ class HttpDoor:
                                     headers={"Cache-Control": "no-cache"})
             return web.Response(status=route, text=f"{route} {_REASONS[route]}: {request.method} {request.path}\n")
         channel, sender, infno = route
+        whose: Whose = None
+        if self.logins is not None:
+            user, refused = self._refused(request, channel, sender)
+            if refused is not None:
+                return refused
+            assert user is not None
+            if channel == NATIONAL:
+                sender = user.name  # the terminal's account, as the topic's terminal_id is on MQTT
+            whose = own_events(user)
         if channel == "events":
-            return await self._events(request)
+            return await self._events(request, whose)
         if request.content_length is not None and request.content_length > MAX_PAYLOAD_BYTES:
             return web.Response(status=413, text=f"413 body larger than {MAX_PAYLOAD_BYTES} bytes\n")
         try:
@@ -175,6 +202,28 @@ class HttpDoor:
             return late
         where = f"{request.method} {request.path} ({', '.join(k.lower() for k in request.headers)})"
         return await self._answer(request, where, channel, sender, body, infno)
+
+    def _refused(self, request: web.Request, channel: str, sender: str) -> tuple[User | None, web.Response | None]:
+        """(the account, None) when the request's Basic credentials may use ``channel`` as ``sender``;
+        else (None, the 401 or 403 answer), one line saying what to send."""
+        assert self.logins is not None
+        given = request.headers.get("Authorization")
+        user = self.logins.basic(given) if given else None
+        if user is None:
+            if not given:
+                why = ("credentials required: this switch was started with --access; send an account of its "
+                       "access files as HTTP Basic credentials (curl -u USER:PASSWORD)")
+            else:
+                why = ("user name or password wrong: send an account of the switch's access files (users.yaml "
+                       "of mosquitto-config) as HTTP Basic credentials (curl -u USER:PASSWORD)")
+            log.info("http %s %s from %s refused: %s", request.method, request.path, request.remote,
+                     "no credentials" if not given else "wrong credentials")
+            return None, web.Response(status=401, text=f"401 {why}\n", headers={"WWW-Authenticate": REALM})
+        refusal = http_refusal(user, channel, sender)
+        if refusal is not None:
+            log.info("http %s %s as %s refused: not for its role", request.method, request.path, user.name)
+            return None, web.Response(status=403, text=f"403 {refusal}: {request.method} {request.path}\n")
+        return user, None
 
     async def _answer(self, request: web.Request, where: str, channel: str, sender: str, body: bytes,
                       infno: str | None) -> web.StreamResponse:
@@ -208,12 +257,12 @@ class HttpDoor:
             return web.Response(status=204)
         return web.Response(body=answer, content_type="application/json", charset="utf-8")
 
-    async def _events(self, request: web.Request) -> web.StreamResponse:
+    async def _events(self, request: web.Request, whose: Whose) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                                "Cache-Control": "no-cache"})
         await response.prepare(request)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(EVENT_QUEUE)
-        self._subscribers[queue] = request
+        self._subscribers[queue] = (request, whose)
         try:
             await response.write(b": gongji events\n\n")
             while True:
@@ -235,8 +284,15 @@ class HttpDoor:
         if not self._subscribers or not events:
             return
         frames = [_frame(event) for event in events]
-        for queue, request in list(self._subscribers.items()):
-            for frame in frames:
+        concern: list[tuple[set[str], set[str]]] | None = None  # read once, when a stream is someone's own
+        for queue, (request, whose) in list(self._subscribers.items()):
+            own = frames
+            if whose is not None:
+                concern = concern or [_concerns(event) for event in events]
+                kind, who = whose
+                own = [frame for frame, (terminals, people) in zip(frames, concern, strict=True)
+                       if who in (terminals if kind == "pos" else people)]
+            for frame in own:
                 try:
                     queue.put_nowait(frame)
                 except asyncio.QueueFull:
@@ -251,6 +307,16 @@ class HttpDoor:
         except asyncio.QueueFull:  # it cannot even be told: end its connection
             if request.transport is not None:
                 request.transport.abort()
+
+
+def _concerns(event: bytes) -> tuple[set[str], set[str]]:
+    """(terminal ids, psn_nos) an event concerns: the ones whose own MQTT events topic it goes to."""
+    if isinstance(event, Announced):
+        return set(event.terminals), set(event.people)
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+        terminals, people = recipients(json.loads(event)["data"])
+        return set(terminals), set(people)
+    return set(), set()
 
 
 _TYPED = b'{"type":"'  # how the service encodes every event: its type first, compact

@@ -74,6 +74,23 @@ def _national_person_info(components: dict[str, Any]) -> None:
     components["NationalInsuInfo"], components["NationalPersonInfo"] = insu, person
 
 
+# serve --access: the door wants an account of the access files, as HTTP Basic credentials (switch/doors/http.py).
+_ACCOUNTS = {
+    "401": {"description": "with --access only: no credentials, or wrong ones; nothing was read or decided "
+                           "(`WWW-Authenticate: Basic realm=\"gongji\"`, one line saying what to send)",
+            "content": {"text/plain": {"schema": {"type": "string"}}}},
+    "403": {"description": "with --access only: the account's role may not use this path (a terminal the "
+                           "national paths, a member app its own app path, the admin the rest); one line",
+            "content": {"text/plain": {"schema": {"type": "string"}}}},
+}
+_SECURITY = {"access": {
+    "type": "http", "scheme": "basic",
+    "description": "Only on a switch started with `serve --access DIR`: the user name and password of an account "
+                   "written by `gongji-switch mosquitto-config` (users.yaml), the same as at the broker. A "
+                   "terminal's national requests are then its own (sender = its account) and checked against the "
+                   "institution it is registered for. Without --access the door asks for nothing."}}
+
+
 def _post(summary: str, description: str, request: dict[str, Any], answer: dict[str, Any],
           parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body = {"required": True, "content": {media: {"schema": request} for media in ("application/json",
@@ -84,6 +101,7 @@ def _post(summary: str, description: str, request: dict[str, Any], answer: dict[
             "200": {"description": "the answer, failures included (the code is in the body)",
                     "content": {"application/json": {"schema": answer}}},
             "413": {"description": f"the body is larger than {MAX_PAYLOAD_BYTES} bytes; nothing was read"},
+            **_ACCOUNTS,
         },
     }
     if parameters:
@@ -137,7 +155,8 @@ def _journal() -> dict[str, Any]:
     return {"get": {
         "summary": "the traffic journal, read-only",
         "description": "The rows after a row id, oldest first; the switch writes its pending rows before it "
-                       "answers. With --admin-token it needs `Authorization: Bearer <token>`.",
+                       "answers. With --admin-token it needs `Authorization: Bearer <token>`; with --access, "
+                       "the admin account's Basic credentials instead (the bearer token is then not asked).",
         "parameters": [
             query("after", {"type": "integer", "minimum": 0, "default": 0}, "rows with a larger id"),
             query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "at most this many"),
@@ -146,8 +165,10 @@ def _journal() -> dict[str, Any]:
         "responses": {
             "200": {"description": "a page of rows", "content": {"application/json": {"schema": page}}},
             "400": {"description": "a query parameter is wrong (one line naming it)", "content": plain},
-            "401": {"description": "the admin token is missing", "content": refused},
-            "403": {"description": "the admin token is wrong", "content": refused},
+            "401": {"description": "the admin token is missing (with --access: no or wrong credentials, one "
+                                   "line of text)", "content": {**refused, **plain}},
+            "403": {"description": "the admin token is wrong (with --access: an account other than the admin, "
+                                   "one line of text)", "content": {**refused, **plain}},
             "404": {"description": "the switch keeps no traffic journal (--journal-max 0)", "content": plain}}}}
 
 
@@ -192,10 +213,11 @@ def build(server: str = "http://127.0.0.1:8080") -> dict[str, Any]:
             "summary": "the events as Server-Sent Events",
             "description": "`event: <type>` and `data: <the v1 event JSON>` per event, a `: heartbeat` comment "
                            "now and then; a subscriber that does not read is dropped.",
-            "responses": {"200": {"description": "an endless event stream", "content": {
+            "responses": {"200": {"description": "an endless event stream (with --access: a terminal's or member "
+                                                 "app's own events only, every event for the admin)", "content": {
                 "text/event-stream": {"schema": {"type": "string",
                                                  "description": "each data line is one of the events",
-                                                 "x-gongji-events": {"oneOf": events}}}}}}}},
+                                                 "x-gongji-events": {"oneOf": events}}}}}, **_ACCOUNTS}}},
     }
     paths["/gongji/v1/journal"] = _journal()
     components["JournalRow"] = _ROW
@@ -205,8 +227,11 @@ def build(server: str = "http://127.0.0.1:8080") -> dict[str, Any]:
                  "description": "The national interface's envelope over HTTP (docs/national.md), and the v1 "
                                 "admin and member-app envelopes (docs/protocol.md). Every answer is HTTP 200, "
                                 "failures included, except 404 (unknown path), 405 (method) and 413 (size); "
-                                "the journal's GET answers 400, 401 and 403 as well."},
+                                "the journal's GET answers 400, 401 and 403 as well, and a switch started "
+                                "with --access answers 401 and 403 on every path (HTTP Basic credentials of "
+                                "its accounts)."},
         "servers": [{"url": server}],
+        "security": [{}, {"access": []}],  # none, unless the switch was started with --access
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": _SECURITY},
     }

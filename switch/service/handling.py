@@ -148,7 +148,8 @@ class SettlementSwitch:
         """The answer to a request heard from ``sender`` on ``channel``: any payload, any sender, never raises.
 
         ``sender`` is the id the door read (a topic's terminal_id or psn_no; ``admin`` on the admin
-        channel; on the national channel the envelope's fixmedins_code is read instead). ``infno`` is
+        channel; on the national channel ``""``, and the envelope's fixmedins_code is read instead, or
+        the terminal account the HTTP door's credentials proved, with ``--access``). ``infno`` is
         the transaction an HTTP path names. Every answer, refusals and internal errors included, is
         built here, in the form of the door it came through, so each has the shape its models promise.
         """
@@ -211,10 +212,11 @@ class SettlementSwitch:
         return Reply(reply.payload, reply.events, reply.code, fault.sends(), reply.said)
 
     def _institution(self, request: Request) -> str:
-        """The institution a request acts for: on the pos channel, the one its terminal's account is
-        registered for when there is one (a claim of another is refused), else what the envelope says."""
+        """The institution a request acts for: from a terminal (the pos channel, or the national door with
+        ``--access``, where the sender is the terminal's account), the one its account is registered for
+        when there is one (a claim of another is refused), else what the envelope says."""
         claimed = request.envelope.fixmedins_code or ""
-        registered = self.institutions.get(request.sender) if request.channel == "pos" else None
+        registered = self.institutions.get(request.sender) if table_channel(request.channel) == "pos" else None
         if registered is None or claimed == registered:
             return claimed
         raise RequestRejected(Code.UNAUTHORIZED, f"fixmedins_code {claimed!r} is not the institution terminal "

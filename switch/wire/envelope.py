@@ -25,7 +25,8 @@ __all__ = ["NATIONAL", "Request", "check_token", "encode", "errors_of", "fingerp
 M = TypeVar("M", bound=BaseModel)
 
 # The HTTP door's national paths: the pos transactions, the sender read from the envelope's
-# fixmedins_code, answered in the platform's form, remembered under their own (channel, sender, msgid).
+# fixmedins_code (with --access: the terminal account that logged in), answered in the platform's form,
+# remembered under their own (channel, sender, msgid).
 NATIONAL = "national"
 
 
@@ -131,7 +132,7 @@ def parse_request(channel: str, sender: str, payload: bytes, path_infno: str | N
 
     ``path_infno`` is the transaction an HTTP path names (``/csb/2102``): an envelope without infno
     takes it, one with another infno is refused. On the national channel the sender is the envelope's
-    ``fixmedins_code``.
+    ``fixmedins_code``, unless the door names one: the terminal account that logged in (``--access``).
     """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise RequestRejected(Code.INVALID_REQUEST,
@@ -165,7 +166,7 @@ def parse_request(channel: str, sender: str, payload: bytes, path_infno: str | N
     if path_infno is not None and envelope.infno != path_infno:
         errors = [{"loc": ["infno"], "msg": f"the path names transaction {path_infno}, the envelope {envelope.infno}"}]
         raise RequestRejected(Code.INVALID_REQUEST, _summary(errors), envelope.msgid, infno, errors)
-    if channel == NATIONAL:
+    if channel == NATIONAL and not sender:  # an open door: the institution is the sender
         sender = envelope.fixmedins_code or ""
         if not valid_id(sender):
             errors = [{"loc": ["fixmedins_code"], "msg": f"must be {ID_RULE} (it names the sender)"}]

@@ -339,8 +339,8 @@ CODE_WHEN: dict[Code, str] = {
     Code.PREMIUM_ALREADY_PAID: "second premium for the same relative and year",
     Code.CLOCK_NOT_VIRTUAL: "admin.clock change on a switch running the system clock",
     Code.UNAUTHORIZED: "admin request without the switch's admin token, or with another (err_msg says which); "
-                       "a pos request whose fixmedins_code is not the institution its terminal's broker account "
-                       "is registered for",
+                       "a pos request whose fixmedins_code is not the institution its terminal's account is "
+                       "registered for (over MQTT, or the HTTP door with --access)",
     Code.SIGN_IN_REQUIRED: "policy require_sign_in: no live sign_no of the institution (9001) in the envelope",
     Code.VISIT_NOT_FOUND: "no open visit (2201) with that mdtrt_id of that person at that institution",
     Code.FEES_NOT_FOUND: "no uploaded (2204), unwithdrawn charge batch with that chrg_bchno in the visit",

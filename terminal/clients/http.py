@@ -14,6 +14,7 @@ is closing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -31,7 +32,7 @@ from terminal.clients.v1 import V1Requests
 from terminal.errors import TerminalError
 
 __all__ = ["CALL_SERVICE", "HttpLink", "HttpStatus", "HttpSwitchClient", "HttpV1Client", "Unreachable",
-           "parse_http_url", "region_of_code"]
+           "bare", "credentials_of", "parse_http_url", "region_of_code", "shown"]
 
 CALL_SERVICE = "/fsi/api/rsfComIfsService/callService"  # the most common province path; any works
 ADMIN_PATH = "/gongji/v1/admin"
@@ -50,22 +51,51 @@ class HttpStatus(TerminalError):
 
     def __init__(self, url: str, status: int, text: str) -> None:
         self.status = status
-        super().__init__(f"{url} answered HTTP {status}: {text.strip()[:200]} (is this a gongji switch's "
-                         f"HTTP door, and the path right?)")
+        hint = ("a switch started with --access takes the account in the URL: http://USER:PASSWORD@HOST:PORT"
+                if status in (401, 403) else "is this a gongji switch's HTTP door, and the path right?")
+        super().__init__(f"{url} answered HTTP {status}: {text.strip()[:200]} ({hint})")
 
 
 def parse_http_url(url: str) -> tuple[str, str]:
-    """(base URL, national path) of ``http://host:port[/path]``: the path a till posts to, else ``CALL_SERVICE``."""
+    """(base URL, national path) of ``http://[user:password@]host:port[/path]``: the path a till posts to,
+    else ``CALL_SERVICE``. The base has no credentials (``credentials_of`` reads them)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"--http {url!r}: expected http://HOST:PORT (e.g. http://127.0.0.1:8080), "
-                         "optionally with the till's path (…/callService)")
+        raise ValueError(f"--http {shown(url)!r}: expected http://HOST:PORT (e.g. http://127.0.0.1:8080), "
+                         "optionally with an account (http://T1:PASSWORD@HOST:PORT, for a switch started with "
+                         "--access) and the till's path (…/callService)")
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
-        raise ValueError(f"--http {url!r}: the port is not a number") from None
+        raise ValueError(f"--http {shown(url)!r}: the port is not a number") from None
     path = parts.path.rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}", path or CALL_SERVICE
+    return bare(f"{parts.scheme}://{parts.netloc}"), path or CALL_SERVICE
+
+
+def credentials_of(url: str) -> dict[str, str]:
+    """The account in ``http://user:password@host:port`` (percent-encoded as URLs are) as the header of HTTP
+    Basic credentials, which a switch started with ``--access`` asks for; no header without one."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return {}
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+
+def bare(url: str) -> str:
+    """``url`` without the account in it (``credentials_of`` reads that)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def shown(url: str) -> str:
+    """``url`` as it may be printed: a password in it replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}"))
 
 
 def region_of_code(fixmedins_code: str) -> str | None:
@@ -78,15 +108,17 @@ class HttpLink:
     """One aiohttp session to one switch: posts bodies, decodes answers, turns transport failures into ours."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, connections: int = 100) -> None:
-        self.base, self.path = parse_http_url(url)
-        self.url = url
+        self.base, self.path = parse_http_url(url)  # the base without the account: it is printed
+        self.credentials = credentials_of(url)
+        self.url = shown(url)
         self.timeout = timeout
         self.connections = connections
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=KEEPALIVE_SECONDS)
-        self._session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps)
+        self._session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps,
+                                              headers=self.credentials)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

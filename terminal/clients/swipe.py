@@ -46,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="broker of the switch (default mqtt://127.0.0.1:1883)")
     p.add_argument("--http", metavar="URL",
                    help="talk to the switch's HTTP door instead, e.g. http://127.0.0.1:8080 (a till's own "
-                        "path, …/callService, may follow)")
+                        "path, …/callService, may follow; a switch started with --access wants the terminal's "
+                        "account: http://T1:PASSWORD@127.0.0.1:8080)")
     p.add_argument("--root", default=DEFAULT_ROOT, help=f"topic root (default {DEFAULT_ROOT})")
     p.add_argument("--terminal", default="POS-01", help="terminal id (default POS-01)")
     p.add_argument("--fixmedins", default="P37050000001", metavar="CODE",
@@ -82,7 +83,7 @@ async def _swipe(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from switch.errors import ConfigError
-    from terminal.clients.http import HttpStatus, Unreachable
+    from terminal.clients.http import HttpStatus, Unreachable, shown
     from terminal.clients.mqtt import ConnectionEnded, NoAnswer, broker_url_problem, no_switch_under
     from terminal.clients.pos import Card, Kind, Step, Terminal
 
@@ -127,7 +128,7 @@ async def _swipe(args: argparse.Namespace) -> int:
         if not answered:
             said = (f"{exc}, at each try: is that gongji-switch's HTTP door, and is no fault rule dropping the "
                     "card read's answers (admin.faults)?" if isinstance(exc, ConnectionEnded) else
-                    f"no switch answered at {args.http}: is gongji-switch serve running with that --http?"
+                    f"no switch answered at {shown(args.http)}: is gongji-switch serve running with that --http?"
                     if args.http else no_switch_under(args.broker, args.root))
             print(f"gongji-terminal swipe: {said}", file=sys.stderr)
             return 2

@@ -81,3 +81,20 @@ def test_terminal_registered_for_its_institution(tmp_path: Path) -> None:
     assert read_access(tmp_path / "acc").institutions == written.institutions == {"T1": "P1"}
     with pytest.raises(ConfigError, match="institution 'P 1' of terminal 'T1'"):
         build_users(["T1"], [], {}, {"T1": "P 1"})
+
+
+def test_http_basic_credentials_are_checked_against_the_accounts(tmp_path: Path) -> None:
+    """The HTTP door's login: the users.yaml password of that very account, Basic-encoded; anything else is None."""
+    from switch.doors.access import Logins
+
+    def header(text: str) -> str:
+        return "Basic " + base64.b64encode(text.encode()).decode()
+
+    config = write_access(tmp_path, build_users(["T1"], ["DH"], {"T1": "p:w 密码", "DH": "dh"}), "g/v1", "127.0.0.1:1")
+    logins = Logins(read_access(tmp_path))
+    t1 = logins.basic(header("T1:p:w 密码"))
+    assert t1 is not None and (t1.name, t1.role) == ("T1", "pos")
+    assert logins.basic("basic " + header("DH:dh").split()[1]) == config.user("DH")  # the scheme in any case
+    for wrong in (header("T1:p:w"), header("DH:p:w 密码"), header("nobody:dh"), header("T1"), header(":"),
+                  "Bearer p:w 密码", "Basic !!!", "Basic " + base64.b64encode(b"T1:\xff").decode(), ""):
+        assert logins.basic(wrong) is None, wrong

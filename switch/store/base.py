@@ -76,6 +76,11 @@ class Store(Protocol):
         """Delete the replies recorded before ``before`` (ISO); returns how many."""
         ...
 
+    def send(self, batch: Sequence[Commit], answer: Callable[[StoreError | None], None]) -> None:
+        """Start writing a batch of commits as one transaction; ``answer`` is called with None once it is
+        durable, or with the StoreError that failed it."""
+        ...
+
     async def commit(self, batch: Sequence[Commit]) -> None:
         """Write a batch of commits in one transaction, durably, or raise StoreError."""
         ...

@@ -266,7 +266,9 @@ class SqliteStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreOpenError(f"cannot open ledger {self.path}: {describe(exc)}") from None
 
-    async def commit(self, batch: Sequence[Commit]) -> None:
+    def send(self, batch: Sequence[Commit], answer: Callable[[StoreError | None], None]) -> None:
+        """Send a batch to the writer as one transaction; ``answer`` is called with None once it is on disk,
+        or with the StoreError that failed it. Raises only if the batch cannot be written at all."""
         # Journal rows ride along in the batch's transaction: no fsync of their own under load.
         heard = self.journal.take() if self.journal is not None else []
         ops, writes = Ops(), _Batch()
@@ -282,15 +284,32 @@ class SqliteStore:
                 writes.execute(_PUT_REPLY, (r.channel, r.sender, r.msgid, r.infno, r.fingerprint, r.code,
                                             r.setl_id, r.response, r.at))
         writes.flush(ops)
-        await self._written(ops.ops, heard, "commit failed")
+
+        def written(result: list[int] | StoreError) -> None:
+            answer(StoreError(f"commit failed: {result}") if isinstance(result, StoreError) else None)
+
+        self.writer.send(ops.ops, self._journal_rows(heard), written)
+
+    async def commit(self, batch: Sequence[Commit]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def answer(error: StoreError | None) -> None:
+            if not done.done():
+                done.set_result(None) if error is None else done.set_exception(error)
+
+        self.send(batch, answer)
+        await done
+
+    def _journal_rows(self, heard: Sequence[Heard]) -> tuple[str, list[Any]] | None:
+        journal = self.journal
+        rows = journal_sql.rows_of(heard, journal.payload_limit) if journal is not None and heard else []
+        return (journal_sql.INSERT_SQL, rows) if rows else None
 
     async def _written(self, ops: list[tuple[str, list[Sequence[Any]]]], heard: Sequence[Heard],
                        failed: str) -> list[int]:
         """Run ``ops`` (and journal ``heard``) as one transaction in the writer; a StoreError saying ``failed``."""
-        journal = self.journal
-        rows = journal_sql.rows_of(heard, journal.payload_limit) if journal is not None and heard else []
         try:
-            return await self.writer.run(ops, (journal_sql.INSERT_SQL, rows) if rows else None)
+            return await self.writer.run(ops, self._journal_rows(heard))
         except StoreError as exc:
             raise StoreError(f"{failed}: {exc}") from exc
 

@@ -17,7 +17,7 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from switch.core.model import Record, Settlement
@@ -40,6 +40,10 @@ class Archive(Protocol):
         ...
 
 
+A = TypeVar("A")
+V = TypeVar("V")
+
+
 @dataclass(slots=True)
 class DayTotals:
     """What 3201 counts of one institution's settlements in force, per infno, insutype and day."""
@@ -56,10 +60,10 @@ class DayTotals:
         self.count += sign
 
 
-class _Book:
-    """What both books share: the archive, the limit, and the sequence of touches against the durable mark."""
+class _Book(Generic[A]):
+    """What every book shares: the archive, the limit, and the sequence of touches against the durable mark."""
 
-    def __init__(self, archive: Archive | None, limit: int | None) -> None:
+    def __init__(self, archive: A | None, limit: int | None) -> None:
         self.archive = archive
         self.limit = limit
         self._seq = 0
@@ -78,30 +82,66 @@ class _Book:
         return None if self.archive is None else self.limit
 
 
-class SettlementBook(_Book):
+class _KeyedBook(_Book[A], Generic[A, V]):
+    """Values by key, the newest touched ``limit`` in memory when archived: the oldest touched leave first."""
+
+    def __init__(self, archive: A | None, limit: int | None) -> None:
+        super().__init__(archive, limit)
+        self._hot: dict[str, V] = {}
+        self._touched: dict[str, int] = {}  # key -> sequence of its last touch, oldest touch first
+        self.total = 0  # every one, in memory or not
+
+    def __len__(self) -> int:
+        return self.total
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._hot)
+
+    def _touch(self, key: str, value: V) -> None:
+        self._seq += 1
+        self._hot[key] = value
+        touched = self._touched
+        touched.pop(key, None)  # to the end: the newest touch
+        touched[key] = self._seq
+
+    def durable(self, seq: int) -> None:
+        """Everything touched up to ``seq`` is on disk: drop the oldest beyond ``limit``."""
+        limit = self._room(seq)
+        if limit is None:
+            return
+        touched, hot = self._touched, self._hot
+        while len(touched) > limit:
+            key, at = next(iter(touched.items()))
+            if at > self._durable:
+                return
+            del touched[key]
+            self._left(key, hot.pop(key))
+
+    def _left(self, key: str, value: V) -> None:
+        """``key`` left memory: what else indexes it goes with it."""
+
+    def clear(self) -> None:
+        """admin.reset: nothing left, in memory or on disk."""
+        self._hot.clear()
+        self._touched.clear()
+        self.total = 0
+
+
+class SettlementBook(_KeyedBook[Archive, "Settlement"]):
     """Settlements by setl_id and by (terminal, msgid); the newest ``limit`` in memory when archived."""
 
     def __init__(self, archive: Archive | None = None, limit: int | None = None) -> None:
         super().__init__(archive, limit)
-        self._hot: dict[str, Settlement] = {}
-        self._touched: dict[str, int] = {}  # setl_id -> sequence of its last touch, oldest touch first
         self._by_msgid: dict[tuple[str, str], str] = {}  # of the settlements in memory
-        self.total = 0  # every settlement, in memory or not
         self.settled = 0  # of them, those still in force
         self.days: dict[DayKey, DayTotals] = {}
-
-    def __len__(self) -> int:
-        return self.total
 
     def __getitem__(self, setl_id: str) -> Settlement:
         s = self.get(setl_id)
         if s is None:
             raise KeyError(setl_id)
         return s
-
-    @property
-    def in_memory(self) -> int:
-        return len(self._hot)
 
     def get(self, setl_id: str) -> Settlement | None:
         s = self._hot.get(setl_id)
@@ -156,35 +196,19 @@ class SettlementBook(_Book):
     def items(self) -> Iterator[tuple[str, Settlement]]:
         return ((s.setl_id, s) for s in self.values())
 
-    def durable(self, seq: int) -> None:
-        """Everything touched up to ``seq`` is on disk: drop the oldest beyond ``limit``."""
-        limit = self._room(seq)
-        if limit is None:
-            return
-        touched, hot, by_msgid = self._touched, self._hot, self._by_msgid
-        while len(touched) > limit:
-            setl_id, at = next(iter(touched.items()))
-            if at > self._durable:
-                return
-            del touched[setl_id]
-            s = hot.pop(setl_id)
-            by_msgid.pop((s.terminal_id, s.msgid), None)
+    def _left(self, key: str, value: Settlement) -> None:
+        self._by_msgid.pop((value.terminal_id, value.msgid), None)
 
     def clear(self) -> None:
         """admin.reset: nothing left, in memory or on disk."""
-        self._hot.clear()
-        self._touched.clear()
+        super().clear()
         self._by_msgid.clear()
         self.days.clear()
-        self.total = self.settled = 0
+        self.settled = 0
 
     def _keep(self, s: Settlement) -> None:
-        self._seq += 1
-        setl_id = s.setl_id
-        self._hot[setl_id] = s
-        self._touched.pop(setl_id, None)  # to the end: the newest touch
-        self._touched[setl_id] = self._seq
-        self._by_msgid[(s.terminal_id, s.msgid)] = setl_id
+        self._touch(s.setl_id, s)
+        self._by_msgid[(s.terminal_id, s.msgid)] = s.setl_id
 
     def _count(self, s: Settlement, sign: int) -> None:
         self.settled += sign
@@ -197,7 +221,7 @@ class SettlementBook(_Book):
             del self.days[key]
 
 
-class RecordBook(_Book):
+class RecordBook(_Book[Archive]):
     """Each holder's pooled-spending rows, oldest first; the newest ``limit`` rows in memory when archived.
 
     Rows are only ever appended, with rising rec_ids, so the rows in memory are exactly those with a

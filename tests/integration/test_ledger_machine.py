@@ -73,6 +73,7 @@ def snapshot(state: State, setl_ids: Iterable[str]) -> dict[str, Any]:
     memory: a history run with little memory must decide on what the disk holds, not on what this read.
     """
     settlements = {s: state.settlements.peek(s) for s in setl_ids}
+    chains = state.visits.chains()
     return {
         "people": {p: (x.balc, x.status) for p, x in state.people.items()},
         "externals": dict(state.externals),
@@ -85,8 +86,10 @@ def snapshot(state: State, setl_ids: Iterable[str]) -> dict[str, Any]:
         "records": {h: [(r.rec_id, r.setl_id, r.amount) for r in state.records.page(h, None, 1_000_000)[0]]
                     for h in EVERYONE},
         "tombstones": dict(state.tombstones),
-        "visits": {m: (v.psn_no, v.status) for m, v in state.visits.items()},
-        "batches": {k: (b.status, b.setl_id, b.total) for k, b in state.batches.items()},
+        "visits": {v.mdtrt_id: (v.psn_no, v.status) for v, _ in chains},
+        "batches": {(b.mdtrt_id, b.chrg_bchno): (b.status, b.setl_id, b.total) for _, batches in chains
+                    for b in batches},
+        "visits counted": len(state.visits),
     }
 
 

@@ -1,10 +1,11 @@
 """The clinic's visit chain as rules of the ledger state machine (``tests/integration/test_ledger_machine.py``).
 
 Rules: register visits, upload charge batches, settle (2206/2207) a batch with its fee or a wrong one,
-withdraw batches, cancel visits, reconcile an institution's day. Cancels and reversals of the
-settlements they make are the machine's own rules. Invariants: a batch is paid by at most one
-settlement in force, a cancelled or reversed settlement frees its batch, no fee line is counted in
-two live batches of a visit, and 3201 balances exactly with the ledger's own totals.
+withdraw batches, cancel visits, reconcile an institution's day, sign tills in (9001) and out (9002).
+Cancels and reversals of the settlements they make are the machine's own rules. Invariants: a batch
+is paid by at most one settlement in force, a cancelled or reversed settlement frees its batch, no
+fee line is counted in two live batches of a visit, 3201 balances exactly with the ledger's own
+totals, and only a live sign-in of the same institution signs out, once.
 
 The rules read visits, batches and settlements where they are, memory or disk, and leave them there
 (``peek``): with a small ``--keep`` the switch must decide on what the disk holds, not on what a
@@ -13,7 +14,7 @@ rule's own read brought back.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import hypothesis.strategies as st
@@ -49,7 +50,7 @@ class VisitRules:
         raise NotImplementedError  # pragma: no cover - the machine's
 
     def send(self, channel: str, sender: str, infno: str, input: dict[str, Any], msgid: str | None = None,
-             fixmedins: str = "F1") -> dict[str, Any]:
+             fixmedins: str = "F1", invalid: bool = False) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover - the machine's
 
     def msgid(self) -> str:
@@ -74,6 +75,10 @@ class VisitRules:
     def _paid(self, batch: Batch | None) -> bool:
         """Whether ``batch`` is paid by a settlement in force (``batch_in_force``, read without bringing it back)."""
         return batch is not None and batch.setl_id is not None and self.setl(batch.setl_id).status == "settled"
+
+    def _noted(self, mdtrt_id: str) -> None:
+        if not self.state.visits.holds(mdtrt_id):
+            event("a visit only the file holds")
 
     def _visits(self) -> list[tuple[str, str, str]]:
         if not hasattr(self, "visits_made"):
@@ -107,6 +112,7 @@ class VisitRules:
     def _upload(self, chosen: tuple[str, str, str], batch: str, items: list[tuple[int, int]]) -> None:
         mdtrt_id, patient, fixmedins = chosen
         visit, before = self._visit(mdtrt_id), self._batches(mdtrt_id).get(batch)
+        self._noted(mdtrt_id)
         feedetail = []
         for cnt, pric in items:
             self.fee_serial += 1
@@ -132,6 +138,7 @@ class VisitRules:
     def _settle(self, chosen: tuple[str, str, str], batch: str, infno: str, off_by: int, flag: str) -> None:
         mdtrt_id, patient, fixmedins = chosen
         visit, found = self._visit(mdtrt_id), self._batches(mdtrt_id).get(batch)
+        self._noted(mdtrt_id)
         total = found.total if found is not None else 100
         paid_before = self._paid(found)
         body = {"psn_no": patient, "mdtrt_cert_type": "01", "mdtrt_cert_no": cert(patient), "acct_used_flag": flag,
@@ -175,6 +182,7 @@ class VisitRules:
     def withdraw(self, data: st.DataObject, batch: str, whole_visit: bool) -> None:
         mdtrt_id, patient, fixmedins = self._pick(data, batch)
         visit, mine = self._visit(mdtrt_id), self._batches(mdtrt_id)
+        self._noted(mdtrt_id)
         if whole_visit:
             answer = self.send("pos", "T1", "2202", {"data": {"psn_no": patient, "mdtrt_id": mdtrt_id}},
                                fixmedins=fixmedins)
@@ -207,6 +215,36 @@ class VisitRules:
             info = self.send("pos", "T1", "3201", {"data": short}, fixmedins=fixmedins)["output"]["stmtinfo"]
             assert info["stmt_rslt"] == "1" and info["stmt_rslt_dscr"].startswith("acct_pay: switch ")
             event("3201 names the pooled part left out")
+
+    @rule(fixmedins=st.sampled_from(("F1", "F2")))
+    def sign_in(self, fixmedins: str) -> None:
+        answer = self.send("pos", "T1", "9001", {"signIn": {"opter_no": "OP1"}}, fixmedins=fixmedins)
+        assert answer["code"] == "OK"
+        self._signed()[answer["output"]["signinoutb"]["sign_no"]] = (fixmedins, self.clock.now(), None)
+
+    @precondition(lambda self: bool(getattr(self, "signed", None)))
+    @rule(data=st.data(), fixmedins=st.sampled_from(("F1", "F1", "F2")))
+    def sign_out(self, data: st.DataObject, fixmedins: str) -> None:
+        """9002 of any sign-in made: only a live one of the same institution ends, and only once."""
+        number = data.draw(st.sampled_from(sorted(self._signed())))
+        code, at, out = self._signed()[number]
+        now = self.clock.now()
+        if not self.state.sign_ins.holds(number):
+            event("a sign-in only the file holds")
+        live = code == fixmedins and out is None and at <= now and \
+            at.astimezone(CHINA).date() == now.astimezone(CHINA).date()
+        answer = self.send("pos", "T1", "9002", {"signOut": {"sign_no": number}}, fixmedins=fixmedins, invalid=True)
+        event(f"9002 {answer['code']}")
+        assert answer["code"] == ("OK" if live else "INVALID_REQUEST"), (answer, code, at, out)
+        if live:
+            self._signed()[number] = (code, at, now)
+        found = self.state.sign_ins.peek(number)
+        assert found is not None and found.signed_out_at == self._signed()[number][2]
+
+    def _signed(self) -> dict[str, tuple[str, datetime, datetime | None]]:
+        if not hasattr(self, "signed"):
+            self.signed: dict[str, tuple[str, datetime, datetime | None]] = {}
+        return self.signed
 
     @invariant()
     def a_batch_is_paid_once_and_no_fee_twice(self) -> None:

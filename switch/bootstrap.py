@@ -69,7 +69,7 @@ class Settings:
     access: Path | None = None  # users and ACLs written by `mosquitto-config`: enforced by the embedded broker
     http: str = "127.0.0.1:8080"  # the HTTP door's HOST:PORT (port 0: any free one), or "off"
     idempotency_hours: float = 24.0  # how long (switch time) a msgid's answer is kept and replayed
-    keep: int = KEEP  # of settlements, answers and spending rows, the newest kept in memory; older ones on disk
+    keep: int = KEEP  # of settlements, answers, spending rows, visits and sign-ins, the newest kept in memory
 
 
 def policies_from(path: Path | None) -> list[Policy]:

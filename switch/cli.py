@@ -64,9 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                    f"{DEFAULTS.idempotency_hours:g}); past it the msgid is a new request, except that a settled "
                    "msgid never settles again")
     s.add_argument("--keep", type=int, default=DEFAULTS.keep, metavar="N",
-                   help=f"of settlements, recorded answers and pooled-spending rows, the newest N kept in memory "
-                   f"(default {DEFAULTS.keep:,}, about 1 KB each); older ones are read from the ledger file when a "
-                   "request names one, so memory stays flat under sustained traffic")
+                   help=f"of settlements, recorded answers, pooled-spending rows, visits (with their batches) and "
+                   f"sign-ins, the newest N kept in memory (default {DEFAULTS.keep:,}, about 1 KB each); older ones "
+                   "are read from the ledger file when a request names one, so memory stays flat under sustained "
+                   "traffic")
     # --- mosquitto-config: broker accounts and ACLs (switch/doors/access.py) ---
     m = sub.add_parser("mosquitto-config", help="write mosquitto config, password file and ACL",
                        description="Write a mosquitto configuration, password file and ACL in DIR in which each "

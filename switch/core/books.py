@@ -1,28 +1,36 @@
-"""The traffic's books: settlements and pooled-spending rows, the newest in memory, the rest on disk.
+"""The traffic's books: settlements, pooled-spending rows, visits and sign-ins, the newest in memory, the rest on disk.
 
 Strategy: people, bindings and windows are the switch's working set and stay in memory; the
 traffic's records grow with every request for the ledger's life. So each book keeps its newest
-``limit`` rows in memory and reads older ones back through an ``Archive`` (the store's durable
+``limit`` rows in memory and reads older ones back through an archive (the store's durable
 rows) when a decision asks for one: a cancel of last week's settlement, a reused msgid, a page of
-old spending. A row leaves memory only once it is durable: every touch (put, status change, a row
-read back) takes the next sequence number, the service says which number a commit made durable
-(``durable``), and only rows touched at or before it are dropped. Without an archive (the pure
-core, its unit tests) nothing is ever dropped. The figures that used to be counted by walking
-every settlement (admin.state's counts, 3201's totals per day) are kept as running sums instead.
+old spending, a late 2205 or 2207 on last week's visit, a 9002 of yesterday's sign-in. A row
+leaves memory only once it is durable: every touch (put, status change, a row read back) takes
+the next sequence number, the service says which number a commit made durable (``durable``), and
+only rows touched at or before it are dropped. Without an archive (the pure core, its unit tests)
+nothing is ever dropped. The figures that used to be counted by walking every settlement
+(admin.state's counts, 3201's totals per day) are kept as running sums instead.
+
+A visit leaves and comes back with its charge batches: a visit in memory always has all of its
+batches there, so a decision that read the visit (``get``) sees its batches without another read.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from switch.core.clinic import Batch, SignIn, Visit
     from switch.core.model import Record, Settlement
 
-__all__ = ["CHINA", "Archive", "DayKey", "DayTotals", "RecordBook", "SettlementBook"]
+    Chain = tuple[Visit, list[Batch]]  # a visit and its batches, in the order first uploaded
+
+__all__ = ["CHINA", "Archive", "Book", "ClinicArchive", "DayKey", "DayTotals", "RecordBook", "SettlementBook",
+           "SignInBook", "VisitBook"]
 
 CHINA = timezone(timedelta(hours=8))
 DayKey = tuple[str, str, str, date]  # (fixmedins_code, infno, insutype, China date of setl_time)
@@ -38,6 +46,33 @@ class Archive(Protocol):
     def records(self, holder: str, below: int, limit: int) -> list[Record]:
         """``holder``'s rows with ``rec_id < below``, newest first, at most ``limit``."""
         ...
+
+
+class ClinicArchive(Protocol):
+    """The clinic's visits (with their batches) and sign-ins that left memory, read back from durable storage."""
+
+    def visit(self, mdtrt_id: str) -> Chain | None:
+        """The visit and its batches, in the order first uploaded."""
+        ...
+
+    def visits(self, psn_nos: Collection[str] | None) -> list[Chain]:
+        """Every visit (of ``psn_nos`` only, when given) with its batches, in any order."""
+        ...
+
+    def sign_in(self, sign_no: str) -> SignIn | None: ...
+
+
+class Book(Protocol):
+    """What the service tells every book: which touches a commit made durable."""
+
+    @property
+    def seq(self) -> int: ...
+
+    def durable(self, seq: int) -> None: ...
+
+
+A = TypeVar("A")
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -56,10 +91,10 @@ class DayTotals:
         self.count += sign
 
 
-class _Book:
-    """What both books share: the archive, the limit, and the sequence of touches against the durable mark."""
+class _Book(Generic[A]):
+    """What every book shares: the archive, the limit, and the sequence of touches against the durable mark."""
 
-    def __init__(self, archive: Archive | None, limit: int | None) -> None:
+    def __init__(self, archive: A | None, limit: int | None) -> None:
         self.archive = archive
         self.limit = limit
         self._seq = 0
@@ -78,30 +113,70 @@ class _Book:
         return None if self.archive is None else self.limit
 
 
-class SettlementBook(_Book):
+class _KeyedBook(_Book[A], Generic[A, V]):
+    """Values by key, the newest touched ``limit`` in memory when archived: the oldest touched leave first."""
+
+    def __init__(self, archive: A | None, limit: int | None) -> None:
+        super().__init__(archive, limit)
+        self._hot: dict[str, V] = {}
+        self._touched: dict[str, int] = {}  # key -> sequence of its last touch, oldest touch first
+        self.total = 0  # every one, in memory or not
+
+    def __len__(self) -> int:
+        return self.total
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._hot)
+
+    def holds(self, key: str) -> bool:
+        """Whether ``key`` is in memory now (tests, tools)."""
+        return key in self._hot
+
+    def _touch(self, key: str, value: V) -> None:
+        self._seq += 1
+        self._hot[key] = value
+        touched = self._touched
+        touched.pop(key, None)  # to the end: the newest touch
+        touched[key] = self._seq
+
+    def durable(self, seq: int) -> None:
+        """Everything touched up to ``seq`` is on disk: drop the oldest beyond ``limit``."""
+        limit = self._room(seq)
+        if limit is None:
+            return
+        touched, hot = self._touched, self._hot
+        while len(touched) > limit:
+            key, at = next(iter(touched.items()))
+            if at > self._durable:
+                return
+            del touched[key]
+            self._left(key, hot.pop(key))
+
+    def _left(self, key: str, value: V) -> None:
+        """``key`` left memory: what else indexes it goes with it."""
+
+    def clear(self) -> None:
+        """admin.reset: nothing left, in memory or on disk."""
+        self._hot.clear()
+        self._touched.clear()
+        self.total = 0
+
+
+class SettlementBook(_KeyedBook[Archive, "Settlement"]):
     """Settlements by setl_id and by (terminal, msgid); the newest ``limit`` in memory when archived."""
 
     def __init__(self, archive: Archive | None = None, limit: int | None = None) -> None:
         super().__init__(archive, limit)
-        self._hot: dict[str, Settlement] = {}
-        self._touched: dict[str, int] = {}  # setl_id -> sequence of its last touch, oldest touch first
         self._by_msgid: dict[tuple[str, str], str] = {}  # of the settlements in memory
-        self.total = 0  # every settlement, in memory or not
         self.settled = 0  # of them, those still in force
         self.days: dict[DayKey, DayTotals] = {}
-
-    def __len__(self) -> int:
-        return self.total
 
     def __getitem__(self, setl_id: str) -> Settlement:
         s = self.get(setl_id)
         if s is None:
             raise KeyError(setl_id)
         return s
-
-    @property
-    def in_memory(self) -> int:
-        return len(self._hot)
 
     def get(self, setl_id: str) -> Settlement | None:
         s = self._hot.get(setl_id)
@@ -156,35 +231,19 @@ class SettlementBook(_Book):
     def items(self) -> Iterator[tuple[str, Settlement]]:
         return ((s.setl_id, s) for s in self.values())
 
-    def durable(self, seq: int) -> None:
-        """Everything touched up to ``seq`` is on disk: drop the oldest beyond ``limit``."""
-        limit = self._room(seq)
-        if limit is None:
-            return
-        touched, hot, by_msgid = self._touched, self._hot, self._by_msgid
-        while len(touched) > limit:
-            setl_id, at = next(iter(touched.items()))
-            if at > self._durable:
-                return
-            del touched[setl_id]
-            s = hot.pop(setl_id)
-            by_msgid.pop((s.terminal_id, s.msgid), None)
+    def _left(self, key: str, value: Settlement) -> None:
+        self._by_msgid.pop((value.terminal_id, value.msgid), None)
 
     def clear(self) -> None:
         """admin.reset: nothing left, in memory or on disk."""
-        self._hot.clear()
-        self._touched.clear()
+        super().clear()
         self._by_msgid.clear()
         self.days.clear()
-        self.total = self.settled = 0
+        self.settled = 0
 
     def _keep(self, s: Settlement) -> None:
-        self._seq += 1
-        setl_id = s.setl_id
-        self._hot[setl_id] = s
-        self._touched.pop(setl_id, None)  # to the end: the newest touch
-        self._touched[setl_id] = self._seq
-        self._by_msgid[(s.terminal_id, s.msgid)] = setl_id
+        self._touch(s.setl_id, s)
+        self._by_msgid[(s.terminal_id, s.msgid)] = s.setl_id
 
     def _count(self, s: Settlement, sign: int) -> None:
         self.settled += sign
@@ -197,7 +256,7 @@ class SettlementBook(_Book):
             del self.days[key]
 
 
-class RecordBook(_Book):
+class RecordBook(_Book[Archive]):
     """Each holder's pooled-spending rows, oldest first; the newest ``limit`` rows in memory when archived.
 
     Rows are only ever appended, with rising rec_ids, so the rows in memory are exactly those with a
@@ -268,3 +327,147 @@ class RecordBook(_Book):
         self._order.clear()
         self._head = 0
         self.first = 1
+
+
+def _registered(mdtrt_id: str) -> tuple[int, str]:
+    """The order visits were registered in: their ids' numbers (a longer id is a later one)."""
+    return len(mdtrt_id), mdtrt_id
+
+
+class VisitBook(_KeyedBook[ClinicArchive, "Visit"]):
+    """Visits by mdtrt_id, each with its charge batches; the newest touched ``limit`` in memory when archived.
+
+    A visit is touched when it is registered or changed (2201-2203), when one of its batches is
+    uploaded, withdrawn or paid (2204, 2205, 2206/2207), and when it is read back.
+    """
+
+    def __init__(self, archive: ClinicArchive | None = None, limit: int | None = None) -> None:
+        super().__init__(archive, limit)
+        self._batches: dict[str, dict[str, Batch]] = {}  # of the visits in memory: mdtrt_id -> chrg_bchno -> batch
+
+    def __getitem__(self, mdtrt_id: str) -> Visit:
+        visit = self.get(mdtrt_id)
+        if visit is None:
+            raise KeyError(mdtrt_id)
+        return visit
+
+    def get(self, mdtrt_id: str) -> Visit | None:
+        """The visit, from memory or read back with its batches (it then stays until a touch after is durable)."""
+        visit = self._hot.get(mdtrt_id)
+        archive = self.archive
+        if visit is None and archive is not None and self.total > len(self._hot):
+            chain = archive.visit(mdtrt_id)
+            if chain is not None:
+                visit = self._keep(*chain)
+        return visit
+
+    def batch(self, mdtrt_id: str, chrg_bchno: str) -> Batch | None:
+        """Batch ``chrg_bchno`` of visit ``mdtrt_id`` (the visit read back first if it left memory)."""
+        if mdtrt_id not in self._hot and self.get(mdtrt_id) is None:
+            return None
+        return self._batches.get(mdtrt_id, {}).get(chrg_bchno)
+
+    def batches_of(self, mdtrt_id: str) -> Iterable[Batch]:
+        """The batches of one visit, in the order they were first uploaded."""
+        if mdtrt_id not in self._hot:
+            self.get(mdtrt_id)
+        return self._batches.get(mdtrt_id, {}).values()
+
+    def peek(self, mdtrt_id: str) -> Chain | None:
+        """The visit and its batches as memory or disk has them, left where they are (tests, tools)."""
+        visit = self._hot.get(mdtrt_id)
+        if visit is not None:
+            return visit, list(self._batches.get(mdtrt_id, {}).values())
+        return None if self.archive is None else self.archive.visit(mdtrt_id)
+
+    def chains(self, psn_nos: Collection[str] | None = None) -> list[Chain]:
+        """Every visit (of ``psn_nos`` only, when given) with its batches, oldest registered first, from memory
+        and disk, left where they are (admin.state, tests)."""
+        found: dict[str, Chain] = {}
+        archive = self.archive
+        if archive is not None and self.total > len(self._hot):
+            found = {chain[0].mdtrt_id: chain for chain in archive.visits(psn_nos)}
+        for mdtrt_id, visit in self._hot.items():  # memory is as new as the disk, or newer
+            if psn_nos is None or visit.psn_no in psn_nos:
+                found[mdtrt_id] = (visit, list(self._batches.get(mdtrt_id, {}).values()))
+        return [found[mdtrt_id] for mdtrt_id in sorted(found, key=_registered)]
+
+    def put(self, visit: Visit) -> None:
+        """A new visit (2201), or a change of one a decision read (``get``): one not in memory is new."""
+        if visit.mdtrt_id not in self._hot:
+            self.total += 1
+        self._touch(visit.mdtrt_id, visit)
+
+    def put_batch(self, batch: Batch) -> None:
+        """A batch uploaded, withdrawn or paid, under its visit (which it touches)."""
+        visit = self.get(batch.mdtrt_id)
+        if visit is None:
+            raise KeyError(f"batch {batch.chrg_bchno} of visit {batch.mdtrt_id}, which is not registered")
+        self._batches.setdefault(batch.mdtrt_id, {})[batch.chrg_bchno] = batch
+        self._touch(batch.mdtrt_id, visit)
+
+    def load(self, visit: Visit, batches: Iterable[Batch]) -> None:
+        """A visit from disk, with its batches in the order first uploaded (the ledger's load)."""
+        self.total += 1
+        self._keep(visit, batches)
+
+    def tally(self, count: int) -> None:
+        """``count`` visits counted but left on disk (the ledger's load)."""
+        self.total += count
+
+    def _keep(self, visit: Visit, batches: Iterable[Batch]) -> Visit:
+        kept = {b.chrg_bchno: b for b in batches}
+        if kept:
+            self._batches[visit.mdtrt_id] = kept
+        self._touch(visit.mdtrt_id, visit)
+        return visit
+
+    def _left(self, key: str, value: Visit) -> None:
+        self._batches.pop(key, None)
+
+    def clear(self) -> None:
+        super().clear()
+        self._batches.clear()
+
+
+class SignInBook(_KeyedBook[ClinicArchive, "SignIn"]):
+    """Tills' sign-ins by sign_no; the newest touched ``limit`` in memory when archived."""
+
+    def __init__(self, archive: ClinicArchive | None = None, limit: int | None = None) -> None:
+        super().__init__(archive, limit)
+
+    def __getitem__(self, sign_no: str) -> SignIn:
+        found = self.get(sign_no)
+        if found is None:
+            raise KeyError(sign_no)
+        return found
+
+    def get(self, sign_no: str) -> SignIn | None:
+        """The sign-in, from memory or read back (it then stays until a touch after is durable)."""
+        found = self._hot.get(sign_no)
+        archive = self.archive
+        if found is None and archive is not None and self.total > len(self._hot):
+            found = archive.sign_in(sign_no)
+            if found is not None:
+                self._touch(sign_no, found)
+        return found
+
+    def peek(self, sign_no: str) -> SignIn | None:
+        """The sign-in as memory or disk has it, left where it is (tests, tools)."""
+        found = self._hot.get(sign_no)
+        return found if found is not None or self.archive is None else self.archive.sign_in(sign_no)
+
+    def put(self, sign_in: SignIn) -> None:
+        """A new sign-in (9001), or the sign-out (9002) of one a decision read: one not in memory is new."""
+        if sign_in.sign_no not in self._hot:
+            self.total += 1
+        self._touch(sign_in.sign_no, sign_in)
+
+    def load(self, sign_in: SignIn) -> None:
+        """A sign-in from disk (the ledger's load)."""
+        self.total += 1
+        self._touch(sign_in.sign_no, sign_in)
+
+    def tally(self, count: int) -> None:
+        """``count`` sign-ins counted but left on disk (the ledger's load)."""
+        self.total += count

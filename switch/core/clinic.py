@@ -3,7 +3,9 @@
 Strategy: like the rest of the state (``switch/core/model.py``), each of these changes only by an
 effect, applied to memory by ``apply`` and written to the ledger by the store in the same commit.
 The effects are upserts of whole records: a visit, a batch or a sign-in is small, and writing it
-whole keeps memory and disk from disagreeing about any one of its fields.
+whole keeps memory and disk from disagreeing about any one of its fields. The state keeps them in
+books (``switch/core/books.py``): the newest ``--keep`` visits, each with its batches, and sign-ins
+in memory, older ones read back from the ledger file when a request names one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from switch.core.model import State
 
 __all__ = ["Batch", "FeeItem", "PutBatch", "PutSignIn", "PutVisit", "SignIn", "Visit", "apply_clinic",
-           "batch_in_force", "batches_of", "clinic_view", "put_batch", "sign_no", "visit_id"]
+           "batch_in_force", "batches_of", "clinic_view", "sign_no", "visit_id"]
 
 
 def visit_id(number: int) -> str:
@@ -108,15 +110,9 @@ class PutSignIn:
     sign_in: SignIn
 
 
-def put_batch(state: State, batch: Batch) -> None:
-    """Keep ``batch`` under its key and under its visit (``batches_of``)."""
-    state.batches[(batch.mdtrt_id, batch.chrg_bchno)] = batch
-    state.visit_batches.setdefault(batch.mdtrt_id, {})[batch.chrg_bchno] = batch
-
-
 def batches_of(state: State, mdtrt_id: str) -> Iterable[Batch]:
     """The batches of one visit, in the order they were first uploaded."""
-    return state.visit_batches.get(mdtrt_id, {}).values()
+    return state.visits.batches_of(mdtrt_id)
 
 
 def batch_in_force(state: State, batch: Batch) -> bool:
@@ -128,15 +124,16 @@ def batch_in_force(state: State, batch: Batch) -> bool:
 
 
 def clinic_view(state: State, members: set[str] | None) -> dict[str, Any]:
-    """admin.state's visits and batches (of ``members`` only, when given), oldest first."""
-    visits = [{"mdtrt_id": v.mdtrt_id, "psn_no": v.psn_no, "fixmedins_code": v.fixmedins_code,
-               "ipt_otp_no": v.ipt_otp_no, "status": v.status, "med_type": v.med_type,
-               "opened_at": v.opened_at.isoformat(timespec="milliseconds")}
-              for v in state.visits.values() if members is None or v.psn_no in members]
-    batches = []
-    for b in state.batches.values():
-        if members is None or b.psn_no in members:
-            paid = batch_in_force(state, b)
+    """admin.state's visits and batches (of ``members`` only, when given), oldest visit first, each visit's
+    batches in the order first uploaded: every one, also those only the ledger file holds (read, left there)."""
+    visits, batches = [], []
+    for v, its in state.visits.chains(members):
+        visits.append({"mdtrt_id": v.mdtrt_id, "psn_no": v.psn_no, "fixmedins_code": v.fixmedins_code,
+                       "ipt_otp_no": v.ipt_otp_no, "status": v.status, "med_type": v.med_type,
+                       "opened_at": v.opened_at.isoformat(timespec="milliseconds")})
+        for b in its:
+            paying = None if b.setl_id is None else state.settlements.peek(b.setl_id)
+            paid = paying is not None and paying.status == "settled"
             batches.append({"mdtrt_id": b.mdtrt_id, "chrg_bchno": b.chrg_bchno, "psn_no": b.psn_no,
                             "lines": len(b.items), "total": format_fen(b.total),
                             "status": "settled" if paid else b.status, "setl_id": b.setl_id if paid else None})
@@ -147,10 +144,10 @@ def apply_clinic(state: State, effect: PutVisit | PutBatch | PutSignIn) -> None:
     """Apply one of this module's effects to the in-memory state."""
     match effect:
         case PutVisit(visit=visit):
-            state.visits[visit.mdtrt_id] = visit
+            state.visits.put(visit)
             state.next_visit = max(state.next_visit, int(visit.mdtrt_id[6:]) + 1)
         case PutBatch(batch=batch):
-            put_batch(state, batch)
+            state.visits.put_batch(batch)
         case PutSignIn(sign_in=sign_in):
-            state.sign_ins[sign_in.sign_no] = sign_in
+            state.sign_ins.put(sign_in)
             state.next_sign = max(state.next_sign, int(sign_in.sign_no[2:]) + 1)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from switch.core.books import RecordBook, SettlementBook
-from switch.core.clinic import Batch, PutBatch, PutSignIn, PutVisit, SignIn, Visit, apply_clinic
+from switch.core.books import Book, RecordBook, SettlementBook, SignInBook, VisitBook
+from switch.core.clinic import PutBatch, PutSignIn, PutVisit, apply_clinic
 from switch.core.codes import Code
 from switch.core.policy import Policy, PolicyBook
 
@@ -316,11 +316,10 @@ class State:
     premiums: dict[tuple[str, int], int] = field(default_factory=dict)  # (relative, year) -> fen
     invites: dict[tuple[str, str], Invite] = field(default_factory=dict)  # (relative, holder) -> invite
     externals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTERNAL_ACCOUNTS, 0))
-    visits: dict[str, Visit] = field(default_factory=dict)  # mdtrt_id -> the visit 2201 registered
-    batches: dict[tuple[str, str], Batch] = field(default_factory=dict)  # (mdtrt_id, chrg_bchno) -> batch
-    # The same batches by visit: a visit's requests read its own batches without walking everyone's.
-    visit_batches: dict[str, dict[str, Batch]] = field(default_factory=dict)  # mdtrt_id -> chrg_bchno -> batch
-    sign_ins: dict[str, SignIn] = field(default_factory=dict)  # sign_no -> sign-in
+    # The visits 2201 registered, by mdtrt_id, each with its charge batches (2204); and the tills' sign-ins by
+    # sign_no. Books too: the newest in memory, the rest on disk once the store gives them an archive.
+    visits: VisitBook = field(default_factory=VisitBook)
+    sign_ins: SignInBook = field(default_factory=SignInBook)
     next_setl: int = 1
     next_record: int = 1
     next_binding: int = 1  # the next Binding.bid; never reused, so an old refund cannot reach a new binding
@@ -330,6 +329,10 @@ class State:
 
     def policy_for(self, person: Person) -> Policy:
         return self.policies.for_region(person.admdvs)
+
+    def books(self) -> tuple[Book, ...]:
+        """The books whose rows leave memory once durable: the service tells each what a commit made durable."""
+        return self.settlements, self.records, self.visits, self.sign_ins
 
 
 def _move(state: State, account: str, fen: int) -> None:
@@ -396,8 +399,10 @@ def apply(state: State, effect: Effect) -> None:
             apply_clinic(state, effect)
         case Reset():
             fresh = State(policies=PolicyBook(state.base_policies), base_policies=state.base_policies)
-            state.settlements.clear()  # the books keep their archive and limit: the disk is emptied too
-            state.records.clear()
+            # The books keep their archive and limit: the disk is emptied too.
+            for book in (state.settlements, state.records, state.visits, state.sign_ins):
+                book.clear()
             fresh.settlements, fresh.records = state.settlements, state.records
+            fresh.visits, fresh.sign_ins = state.visits, state.sign_ins
             for name in State.__dataclass_fields__:
                 setattr(state, name, getattr(fresh, name))

@@ -63,5 +63,5 @@ def sign_out(state: State, cmd: SignOutRequest, fixmedins_code: str, now: dateti
         return refuse(Code.INVALID_REQUEST, f"签到编号 {number} 不是本机构有效的签到",
                       {"errors": [{"loc": ["input", "signOut", "sign_no"],
                                    "msg": f"{number} is not a live sign-in of {fixmedins_code}"}]})
-    ended = replace(state.sign_ins[number], signed_out_at=now)
+    ended = replace(state.sign_ins[number], signed_out_at=now)  # live: read (back) just now
     return Decision(Code.OK, {"signoutoutb": {"sign_time": iso(now)}}, "签退成功", effects=(PutSignIn(ended),))

@@ -114,7 +114,7 @@ def upload_fees(state: State, cmd: FeeUpload, fixmedins_code: str, now: datetime
     visit = _visit_of(state, first.mdtrt_id, first.psn_no, fixmedins_code)
     if isinstance(visit, Decision):
         return visit
-    batch = state.batches.get((visit.mdtrt_id, first.chrg_bchno))
+    batch = state.visits.batch(visit.mdtrt_id, first.chrg_bchno)
     if batch is not None and batch_in_force(state, batch):
         return refuse(Code.VISIT_SETTLED, f"批次 {batch.chrg_bchno} 已结算({batch.setl_id}),不能再上传")
     # A withdrawn batch's lines no longer count: the clinic may upload the same chrg_bchno afresh.
@@ -151,7 +151,7 @@ def withdraw_fees(state: State, cmd: FeeWithdraw, fixmedins_code: str) -> Decisi
     visit = _visit_of(state, cmd.mdtrt_id, cmd.psn_no, fixmedins_code)
     if isinstance(visit, Decision):
         return visit
-    batch = state.batches.get((visit.mdtrt_id, cmd.chrg_bchno))
+    batch = state.visits.batch(visit.mdtrt_id, cmd.chrg_bchno)
     if batch is None or batch.status != "uploaded":
         return refuse(Code.FEES_NOT_FOUND, f"就诊 {visit.mdtrt_id} 没有未撤销的收费批次 {cmd.chrg_bchno}")
     if batch_in_force(state, batch):
@@ -170,7 +170,7 @@ def settle_visit(state: State, cmd: settle_core.SettleCommand, now: datetime) ->
     visit = _visit_of(state, data.mdtrt_id, data.psn_no, cmd.fixmedins_code)
     if isinstance(visit, Decision):
         return visit
-    batch = state.batches.get((visit.mdtrt_id, data.chrg_bchno))
+    batch = state.visits.batch(visit.mdtrt_id, data.chrg_bchno)
     if batch is None or batch.status != "uploaded" or not batch.items:
         return refuse(Code.FEES_NOT_FOUND, f"就诊 {visit.mdtrt_id} 没有已上传的收费批次 {data.chrg_bchno}")
     if batch_in_force(state, batch):

@@ -244,8 +244,8 @@ class SettlementSwitch:
         for effect in decision.effects:
             apply(state, effect)
         # What this decision touched may leave memory once its commit is durable (it is in this batch or before).
-        settlements, records = state.settlements, state.records
-        marks = (settlements.seq, records.seq)
+        books = state.books()
+        marks = [book.seq for book in books]
         # respond_time is the moment decided at: ctx.now, which admin.clock moves with the clock.
         body = self._answer(asked, decision.code, decision.err_msg, decision.output, ctx.now)
         recorded = entry.recorded
@@ -263,8 +263,8 @@ class SettlementSwitch:
         await durable
         if recorded:
             kept.durable = None
-        settlements.durable(marks[0])
-        records.durable(marks[1])
+        for book, mark in zip(books, marks, strict=True):
+            book.durable(mark)
         self._log(request.channel, request.sender, request.infno, request.msgid, decision.code, decision, started)
         return Reply(body, [self._event(e) for e in decision.events], decision.code.value,
                      said=(request.sender, request.infno, request.msgid))

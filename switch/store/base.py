@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from switch.core.books import Archive
+from switch.core.books import Archive, ClinicArchive
 from switch.core.model import Effect, State
 from switch.core.policy import Policy
 from switch.errors import GongjiError
@@ -45,8 +45,8 @@ class Commit:
     reply: ReplyRow | None
 
 
-class LedgerReads(Archive, Protocol):
-    """Reads by key of what left memory: the books' archive, and recorded answers."""
+class LedgerReads(Archive, ClinicArchive, Protocol):
+    """Reads by key of what left memory: the books' archives, and recorded answers."""
 
     def reply(self, channel: str, sender: str, msgid: str, since: str) -> tuple[str, str, str, str | None] | None:
         """(infno, fingerprint, code, setl_id) of the answer recorded for the key at ``since`` (ISO) or later."""

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from switch.core.books import RecordBook, SettlementBook
+from switch.core.books import RecordBook, SettlementBook, SignInBook, VisitBook
 from switch.core.model import (
     EXTERNAL_ACCOUNTS,
     Binding,
@@ -346,6 +346,8 @@ class SqliteStore:
             keep, archive = self.keep, self.archive
             state.settlements = SettlementBook(archive, keep)
             state.records = RecordBook(archive, keep)
+            state.visits = VisitBook(archive, keep)
+            state.sign_ins = SignInBook(archive, keep)
             # Every settlement is read once (its day's totals, the next ids); only the newest stay in memory.
             older = 0 if keep is None else db.execute("SELECT count(*) FROM settlements").fetchone()[0] - keep
             for n, row in enumerate(db.execute(f"SELECT {SETTLEMENT_COLUMNS} FROM settlements ORDER BY rowid")):
@@ -371,9 +373,9 @@ class SqliteStore:
                 state.premiums[(relative, year)] = amount
             for relative, holder, rltn, at in db.execute("SELECT * FROM invites"):
                 state.invites[(relative, holder)] = Invite(holder, relative, rltn, datetime.fromisoformat(at))
-            clinic_sql.load(db, state)
-            state.settlements.durable(state.settlements.seq)  # all of it is on disk: beyond keep, it may go
-            state.records.durable(state.records.seq)
+            clinic_sql.load(db, state, keep)
+            for traffic in state.books():  # all of it is on disk: beyond keep, it may go
+                traffic.durable(traffic.seq)
             return state, [] if replies_since is None else _replies(db, replies_since, self.keep)
 
         return await self._in_thread(run)

@@ -223,8 +223,9 @@ GLOSSARY: dict[str, str] = {
     "stmt_rslt_dscr": "\"balanced: every figure agrees\", or each differing figure with the switch's and the "
                       "institution's values (\"acct_pay: switch 85.00, institution 25.00\")",
     "warn_msg": "a note that refused nothing: with a visit, a certificate that is not the visit patient's",
-    "visits": "the visits registered by 2201, oldest first",
-    "batches": "the charge batches uploaded by 2204: uploaded, withdrawn (2205) or settled",
+    "visits": "the visits registered by 2201, oldest first: every one, those past --keep read from the ledger file",
+    "batches": "the charge batches uploaded by 2204, by visit as in visits, each visit's in the order first "
+               "uploaded: uploaded, withdrawn (2205) or settled",
     "lines": "how many fee lines the batch holds",
     "total": "the batch's total: the sum of its lines' det_item_fee_sumamt",
     # events

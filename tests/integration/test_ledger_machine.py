@@ -34,7 +34,7 @@ from switch.core.model import Settlement, State
 from switch.core.money import format_fen
 from switch.core.policy import packaged_policies
 from switch.service.clock import VirtualClock
-from switch.service.handling import SettlementSwitch
+from switch.service.handling import Reply, SettlementSwitch
 from switch.service.transactions import TABLE
 from switch.store.archive import LedgerArchive
 from switch.store.sqlite import SqliteStore
@@ -73,6 +73,7 @@ def snapshot(state: State, setl_ids: Iterable[str]) -> dict[str, Any]:
     memory: a history run with little memory must decide on what the disk holds, not on what this read.
     """
     settlements = {s: state.settlements.peek(s) for s in setl_ids}
+    chains = state.visits.chains()
     return {
         "people": {p: (x.balc, x.status) for p, x in state.people.items()},
         "externals": dict(state.externals),
@@ -85,8 +86,10 @@ def snapshot(state: State, setl_ids: Iterable[str]) -> dict[str, Any]:
         "records": {h: [(r.rec_id, r.setl_id, r.amount) for r in state.records.page(h, None, 1_000_000)[0]]
                     for h in EVERYONE},
         "tombstones": dict(state.tombstones),
-        "visits": {m: (v.psn_no, v.status) for m, v in state.visits.items()},
-        "batches": {k: (b.status, b.setl_id, b.total) for k, b in state.batches.items()},
+        "visits": {v.mdtrt_id: (v.psn_no, v.status) for v, _ in chains},
+        "batches": {(b.mdtrt_id, b.chrg_bchno): (b.status, b.setl_id, b.total) for _, batches in chains
+                    for b in batches},
+        "visits counted": len(state.visits),
     }
 
 
@@ -130,12 +133,26 @@ class LedgerMachine(VisitRules, RuleBasedStateMachine):
             env["fixmedins_code"] = fixmedins
         return json.dumps(env).encode()
 
+    def handle(self, channel: str, sender: str, payload: bytes) -> Reply:
+        reply: Reply = self.run(self.switch.handle(channel, sender, payload))
+        return reply
+
+    def handle_at_once(self, channel: str, sender: str, payload: bytes, times: int) -> list[bytes]:
+        """``payload`` delivered ``times`` times at once; the answers' bytes."""
+
+        async def together() -> list[bytes]:
+            replies = await asyncio.gather(*(self.switch.handle(channel, sender, payload) for _ in range(times)))
+            return [r.payload for r in replies]
+
+        return list(self.run(together()))
+
     def send(self, channel: str, sender: str, infno: str, input: dict[str, Any], msgid: str | None = None,
-             fixmedins: str = "F1") -> dict[str, Any]:
+             fixmedins: str = "F1", invalid: bool = False) -> dict[str, Any]:
+        """``invalid``: the rule expects INVALID_REQUEST may be the answer (and checks which)."""
         payload = self.envelope(channel, infno, input, msgid or self.msgid(), fixmedins)
-        reply = self.run(self.switch.handle(channel, sender, payload))
+        reply = self.handle(channel, sender, payload)
         answer = json.loads(reply.payload, parse_float=Decimal)
-        assert answer["code"] not in ("INTERNAL_ERROR", "INVALID_REQUEST"), answer
+        assert answer["code"] not in ("INTERNAL_ERROR", *(() if invalid else ("INVALID_REQUEST",))), answer
         if infno not in ("admin.state", "admin.audit"):
             self.sent.append(Sent(channel, sender, payload, reply.payload))
         return dict(answer)
@@ -335,7 +352,7 @@ class LedgerMachine(VisitRules, RuleBasedStateMachine):
         sent = data.draw(st.sampled_from(self.sent))
         before = snapshot(self.state, self.settlements)
         now = self.clock.now()
-        reply = self.run(self.switch.handle(sent.channel, sent.sender, sent.payload))
+        reply = self.handle(sent.channel, sent.sender, sent.payload)
         assert reply.payload == sent.answer
         assert snapshot(self.state, self.settlements) == before and self.clock.now() == now
 
@@ -347,12 +364,7 @@ class LedgerMachine(VisitRules, RuleBasedStateMachine):
         msgid = self.msgid()
         payload = self.envelope("pos", "2102", {"druginfo": body}, msgid)
         before = len(self.state.settlements)
-
-        async def thrice() -> list[bytes]:
-            replies = await asyncio.gather(*(self.switch.handle("pos", terminal, payload) for _ in range(3)))
-            return [r.payload for r in replies]
-
-        answers = self.run(thrice())
+        answers = self.handle_at_once("pos", terminal, payload, 3)
         assert answers[0] == answers[1] == answers[2]
         assert len(self.state.settlements) - before <= 1
         self.sent.append(Sent("pos", terminal, payload, answers[0]))
@@ -390,9 +402,12 @@ class LedgerMachine(VisitRules, RuleBasedStateMachine):
                 audit = self.send("admin", "admin", "admin.audit", {})
                 assert audit["output"]["ok"], audit["output"]["violations"]
         finally:
-            self.run(self.switch.stop())
+            self.stop()
             self.loop.close()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stop(self) -> None:
+        self.run(self.switch.stop())
 
 
 # CI runs 80 random histories of up to 50 steps; GONGJI_MACHINE_EXAMPLES=2000 runs a longer search.
@@ -404,22 +419,71 @@ TestLedgerMachine.__doc__ = "Core and store together keep every ledger invariant
 
 
 class SmallMemoryLedgerMachine(LedgerMachine):
-    """The same histories with two of each kind of traffic in memory: every older settlement, spending row and
-    answer is read back from the file when a request names it, and every invariant still holds."""
+    """The same histories with two of each kind of traffic in memory: every older settlement, spending row,
+    answer, visit (with its batches) and sign-in is read back from the file when a request names it, every
+    invariant still holds, and every answer is byte for byte the one of a switch that keeps all of it in
+    memory, sent the same requests beside it (on a file of its own, restarted with it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.whole_clock = VirtualClock(START)
+        self.whole = self._whole_switch()
+        self.run(self.whole.start())
 
     def _new_switch(self) -> SettlementSwitch:
         return SettlementSwitch(SqliteStore(self.dir / "ledger.db", keep=2), self.clock, packaged_policies())
+
+    def _whole_switch(self) -> SettlementSwitch:
+        return SettlementSwitch(SqliteStore(self.dir / "whole.db", keep=None), self.whole_clock, packaged_policies())
+
+    def handle(self, channel: str, sender: str, payload: bytes) -> Reply:
+        reply = super().handle(channel, sender, payload)
+        whole = self.run(self.whole.handle(channel, sender, payload))
+        assert reply.payload == whole.payload, (reply.payload, whole.payload)
+        assert reply.events == whole.events
+        return reply
+
+    def handle_at_once(self, channel: str, sender: str, payload: bytes, times: int) -> list[bytes]:
+        answers = super().handle_at_once(channel, sender, payload, times)
+
+        async def together() -> list[bytes]:
+            replies = await asyncio.gather(*(self.whole.handle(channel, sender, payload) for _ in range(times)))
+            return [r.payload for r in replies]
+
+        assert answers == self.run(together())
+        return answers
+
+    @rule(family=st.none() | st.sampled_from(HOLDERS))
+    def look(self, family: str | None) -> None:
+        """admin.state lists every visit and batch, also those only the file holds: the same as all in memory."""
+        self.send("admin", "admin", "admin.state", {} if family is None else {"psn_no": family})
+
+    @rule()
+    def restart(self) -> None:
+        super().restart()
+        self.run(self.whole.stop())
+        self.whole = self._whole_switch()
+        self.run(self.whole.start())
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self.run(self.whole.stop())
 
     @invariant()
     def little_is_kept_in_memory(self) -> None:
         if self.switch.state is None:
             return
-        assert len(self.state.settlements) == len(self.settlements)  # every settlement made is counted
+        state = self.state
+        assert len(state.settlements) == len(self.settlements)  # every settlement made is counted
+        assert len(state.visits) == len(getattr(self, "visits_made", ()))  # every visit registered too
+        assert len(state.sign_ins) == len(getattr(self, "signed", ()))
         # Between steps every commit is durable (the machine's own reads may have brought some back): two of each.
-        books = self.state.settlements, self.state.records
-        for book in books:
+        for book in state.books():
             book.durable(book.seq)
-        assert books[0].in_memory <= 2 and len(books[1]) <= 2
+        assert state.settlements.in_memory <= 2 and len(state.records) <= 2
+        assert state.visits.in_memory <= 2 and state.sign_ins.in_memory <= 2
         archive = self.switch.store.archive
         if isinstance(archive, LedgerArchive) and archive.reads:
             event("read back from the file")

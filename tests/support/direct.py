@@ -14,6 +14,7 @@ from typing import Any
 from switch.core.policy import packaged_policies
 from switch.service.clock import CST, VirtualClock
 from switch.service.handling import Reply, SettlementSwitch
+from switch.store.archive import KEEP
 from switch.store.sqlite import SqliteStore
 
 __all__ = ["START", "Direct", "direct_switch"]
@@ -73,9 +74,10 @@ def decode(payload: bytes) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def direct_switch(db: Path, start: datetime = START, **kw: Any) -> AsyncIterator[Direct]:
-    """A started switch on ``db``; stopped (everything committed) on exit."""
-    switch = SettlementSwitch(SqliteStore(db), VirtualClock(start), packaged_policies(), **kw)
+async def direct_switch(db: Path, start: datetime = START, keep: int | None = KEEP, **kw: Any) -> AsyncIterator[Direct]:
+    """A started switch on ``db`` keeping the newest ``keep`` of its traffic in memory (``serve --keep``); stopped
+    (everything committed) on exit."""
+    switch = SettlementSwitch(SqliteStore(db, keep=keep), VirtualClock(start), packaged_policies(), **kw)
     await switch.start()
     try:
         yield Direct(switch)

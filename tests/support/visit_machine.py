@@ -1,22 +1,27 @@
 """The clinic's visit chain as rules of the ledger state machine (``tests/integration/test_ledger_machine.py``).
 
 Rules: register visits, upload charge batches, settle (2206/2207) a batch with its fee or a wrong one,
-withdraw batches, cancel visits, reconcile an institution's day. Cancels and reversals of the
-settlements they make are the machine's own rules. Invariants: a batch is paid by at most one
-settlement in force, a cancelled or reversed settlement frees its batch, no fee line is counted in
-two live batches of a visit, and 3201 balances exactly with the ledger's own totals.
+withdraw batches, cancel visits, reconcile an institution's day, sign tills in (9001) and out (9002).
+Cancels and reversals of the settlements they make are the machine's own rules. Invariants: a batch
+is paid by at most one settlement in force, a cancelled or reversed settlement frees its batch, no
+fee line is counted in two live batches of a visit, 3201 balances exactly with the ledger's own
+totals, and only a live sign-in of the same institution signs out, once.
+
+The rules read visits, batches and settlements where they are, memory or disk, and leave them there
+(``peek``): with a small ``--keep`` the switch must decide on what the disk holds, not on what a
+rule's own read brought back.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import event
 from hypothesis.stateful import invariant, precondition, rule
 
-from switch.core.clinic import batch_in_force
+from switch.core.clinic import Batch, Visit
 from switch.core.model import Settlement, State
 from switch.core.money import format_fen
 from switch.core.platform import CHINA
@@ -45,7 +50,7 @@ class VisitRules:
         raise NotImplementedError  # pragma: no cover - the machine's
 
     def send(self, channel: str, sender: str, infno: str, input: dict[str, Any], msgid: str | None = None,
-             fixmedins: str = "F1") -> dict[str, Any]:
+             fixmedins: str = "F1", invalid: bool = False) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover - the machine's
 
     def msgid(self) -> str:
@@ -57,6 +62,24 @@ class VisitRules:
     def pooled_window_bookkeeping(self, patient: str, fixmedins: str, answer: dict[str, Any]) -> None:
         raise NotImplementedError  # pragma: no cover - the machine's
 
+    def _visit(self, mdtrt_id: str) -> Visit:
+        chain = self.state.visits.peek(mdtrt_id)
+        assert chain is not None, mdtrt_id
+        return chain[0]
+
+    def _batches(self, mdtrt_id: str) -> dict[str, Batch]:
+        chain = self.state.visits.peek(mdtrt_id)
+        assert chain is not None, mdtrt_id
+        return {b.chrg_bchno: b for b in chain[1]}
+
+    def _paid(self, batch: Batch | None) -> bool:
+        """Whether ``batch`` is paid by a settlement in force (``batch_in_force``, read without bringing it back)."""
+        return batch is not None and batch.setl_id is not None and self.setl(batch.setl_id).status == "settled"
+
+    def _noted(self, mdtrt_id: str) -> None:
+        if not self.state.visits.holds(mdtrt_id):
+            event("a visit only the file holds")
+
     def _visits(self) -> list[tuple[str, str, str]]:
         if not hasattr(self, "visits_made"):
             self.visits_made, self.batch_setls, self.fee_serial = [], {}, 0
@@ -65,8 +88,8 @@ class VisitRules:
     def _pick(self, data: st.DataObject, batch: str | None = None) -> tuple[str, str, str]:
         """A visit, mostly an open one (with ``batch`` uploaded, when named): the chain goes on more than it stops."""
         visits = self._visits()
-        good = [v for v in visits if self.state.visits[v[0]].status == "open" and (
-            batch is None or ((b := self.state.batches.get((v[0], batch))) is not None and b.status == "uploaded"))]
+        good = [v for v in visits if self._visit(v[0]).status == "open" and (
+            batch is None or ((b := self._batches(v[0]).get(batch)) is not None and b.status == "uploaded"))]
         prefer_good = bool(good) and data.draw(st.integers(0, 3)) > 0
         return data.draw(st.sampled_from(good if prefer_good else visits))
 
@@ -88,7 +111,8 @@ class VisitRules:
 
     def _upload(self, chosen: tuple[str, str, str], batch: str, items: list[tuple[int, int]]) -> None:
         mdtrt_id, patient, fixmedins = chosen
-        visit, before = self.state.visits[mdtrt_id], self.state.batches.get((mdtrt_id, batch))
+        visit, before = self._visit(mdtrt_id), self._batches(mdtrt_id).get(batch)
+        self._noted(mdtrt_id)
         feedetail = []
         for cnt, pric in items:
             self.fee_serial += 1
@@ -98,12 +122,12 @@ class VisitRules:
         answer = self.send("pos", "T1", "2204", {"feedetail": feedetail}, fixmedins=fixmedins)
         if visit.status != "open":
             assert answer["code"] == "VISIT_NOT_FOUND"
-        elif before is not None and batch_in_force(self.state, before):
+        elif self._paid(before):
             assert answer["code"] == "VISIT_SETTLED"
         else:
             assert answer["code"] == "OK"
             kept = before.total if before is not None and before.status == "uploaded" else 0
-            assert self.state.batches[(mdtrt_id, batch)].total == kept + sum(c * p for c, p in items)
+            assert self._batches(mdtrt_id)[batch].total == kept + sum(c * p for c, p in items)
 
     @precondition(lambda self: bool(getattr(self, "visits_made", None)))
     @rule(data=st.data(), batch=st.sampled_from(BATCHES), infno=st.sampled_from(("2207", "2207", "2206")),
@@ -113,9 +137,10 @@ class VisitRules:
 
     def _settle(self, chosen: tuple[str, str, str], batch: str, infno: str, off_by: int, flag: str) -> None:
         mdtrt_id, patient, fixmedins = chosen
-        visit, found = self.state.visits[mdtrt_id], self.state.batches.get((mdtrt_id, batch))
+        visit, found = self._visit(mdtrt_id), self._batches(mdtrt_id).get(batch)
+        self._noted(mdtrt_id)
         total = found.total if found is not None else 100
-        paid_before = found is not None and batch_in_force(self.state, found)
+        paid_before = self._paid(found)
         body = {"psn_no": patient, "mdtrt_cert_type": "01", "mdtrt_cert_no": cert(patient), "acct_used_flag": flag,
                 "medfee_sumamt": format_fen(total + off_by), "mdtrt_id": mdtrt_id, "chrg_bchno": batch}
         msgid = self.msgid()
@@ -136,7 +161,7 @@ class VisitRules:
             self.pooled_window_bookkeeping(patient, fixmedins, answer)
         if code == "OK" and infno == "2207":
             info = answer["output"]["setlinfo"]
-            assert info["mdtrt_id"] == mdtrt_id and self.state.batches[(mdtrt_id, batch)].setl_id == info["setl_id"]
+            assert info["mdtrt_id"] == mdtrt_id and self._batches(mdtrt_id)[batch].setl_id == info["setl_id"]
             self.batch_setls.setdefault((mdtrt_id, batch), []).append(info["setl_id"])
             self.settlements[info["setl_id"]] = (patient, "T2")  # so 2208 and 2601 may free the batch
         if infno == "2207":
@@ -156,17 +181,16 @@ class VisitRules:
     @rule(data=st.data(), batch=st.sampled_from(BATCHES), whole_visit=st.sampled_from((False, False, True)))
     def withdraw(self, data: st.DataObject, batch: str, whole_visit: bool) -> None:
         mdtrt_id, patient, fixmedins = self._pick(data, batch)
-        visit = self.state.visits[mdtrt_id]
-        mine = [b for (m, _), b in self.state.batches.items() if m == mdtrt_id]
+        visit, mine = self._visit(mdtrt_id), self._batches(mdtrt_id)
+        self._noted(mdtrt_id)
         if whole_visit:
             answer = self.send("pos", "T1", "2202", {"data": {"psn_no": patient, "mdtrt_id": mdtrt_id}},
                                fixmedins=fixmedins)
-            paid = any(batch_in_force(self.state, b) for b in mine)
+            paid = any(self._paid(b) for b in mine.values())
         else:
             answer = self.send("pos", "T1", "2205", {"data": {"psn_no": patient, "mdtrt_id": mdtrt_id,
                                                               "chrg_bchno": batch}}, fixmedins=fixmedins)
-            found = self.state.batches.get((mdtrt_id, batch))
-            paid = found is not None and batch_in_force(self.state, found)
+            paid = self._paid(mine.get(batch))
         event(f"withdraw {whole_visit} {answer['code']}")
         if visit.status != "open":
             assert answer["code"] == "VISIT_NOT_FOUND"
@@ -192,21 +216,50 @@ class VisitRules:
             assert info["stmt_rslt"] == "1" and info["stmt_rslt_dscr"].startswith("acct_pay: switch ")
             event("3201 names the pooled part left out")
 
+    @rule(fixmedins=st.sampled_from(("F1", "F2")))
+    def sign_in(self, fixmedins: str) -> None:
+        answer = self.send("pos", "T1", "9001", {"signIn": {"opter_no": "OP1"}}, fixmedins=fixmedins)
+        assert answer["code"] == "OK"
+        self._signed()[answer["output"]["signinoutb"]["sign_no"]] = (fixmedins, self.clock.now(), None)
+
+    @precondition(lambda self: bool(getattr(self, "signed", None)))
+    @rule(data=st.data(), fixmedins=st.sampled_from(("F1", "F1", "F2")))
+    def sign_out(self, data: st.DataObject, fixmedins: str) -> None:
+        """9002 of any sign-in made: only a live one of the same institution ends, and only once."""
+        number = data.draw(st.sampled_from(sorted(self._signed())))
+        code, at, out = self._signed()[number]
+        now = self.clock.now()
+        if not self.state.sign_ins.holds(number):
+            event("a sign-in only the file holds")
+        live = code == fixmedins and out is None and at <= now and \
+            at.astimezone(CHINA).date() == now.astimezone(CHINA).date()
+        answer = self.send("pos", "T1", "9002", {"signOut": {"sign_no": number}}, fixmedins=fixmedins, invalid=True)
+        event(f"9002 {answer['code']}")
+        assert answer["code"] == ("OK" if live else "INVALID_REQUEST"), (answer, code, at, out)
+        if live:
+            self._signed()[number] = (code, at, now)
+        found = self.state.sign_ins.peek(number)
+        assert found is not None and found.signed_out_at == self._signed()[number][2]
+
+    def _signed(self) -> dict[str, tuple[str, datetime, datetime | None]]:
+        if not hasattr(self, "signed"):
+            self.signed: dict[str, tuple[str, datetime, datetime | None]] = {}
+        return self.signed
+
     @invariant()
     def a_batch_is_paid_once_and_no_fee_twice(self) -> None:
         state = getattr(self, "switch", None) and self.state
         if not state or not hasattr(self, "batch_setls"):
             return
-        for key, setl_ids in self.batch_setls.items():
-            assert sum(self.setl(s).status == "settled" for s in setl_ids) <= 1, f"{key} paid twice"
-            batch = state.batches[key]
+        chains = {visit.mdtrt_id: (visit, batches) for visit, batches in state.visits.chains()}
+        assert list(chains) == sorted(m for m, _, _ in self.visits_made), "admin.state's visits, oldest first"
+        for (mdtrt_id, chrg_bchno), setl_ids in self.batch_setls.items():
+            assert sum(self.setl(s).status == "settled" for s in setl_ids) <= 1, f"{mdtrt_id} {chrg_bchno} paid twice"
+            found = {b.chrg_bchno: b for b in chains[mdtrt_id][1]}[chrg_bchno]
             in_force = [s for s in setl_ids if self.setl(s).status == "settled"]
-            assert batch_in_force(state, batch) == bool(in_force), f"{key} not freed by its cancel"
-        for mdtrt_id, _, _ in self.visits_made:
-            live = [i.feedetl_sn for (m, _), b in state.batches.items() if m == mdtrt_id and b.status == "uploaded"
-                    for i in b.items]
+            assert self._paid(found) == bool(in_force), f"{mdtrt_id} {chrg_bchno} not freed by its cancel"
+        for mdtrt_id, (visit, batches) in chains.items():
+            live = [i.feedetl_sn for b in batches if b.status == "uploaded" for i in b.items]
             assert len(live) == len(set(live)), f"a fee line counted twice in {mdtrt_id}"
-        by_visit: dict[str, dict[str, Any]] = {}
-        for (mdtrt_id, chrg_bchno), batch in state.batches.items():
-            by_visit.setdefault(mdtrt_id, {})[chrg_bchno] = batch
-        assert state.visit_batches == by_visit, "the batches by visit differ from the batches"  # after restarts too
+            assert all(b.mdtrt_id == mdtrt_id and b.psn_no == visit.psn_no for b in batches)
+            assert len({b.chrg_bchno for b in batches}) == len(batches), f"a batch twice in {mdtrt_id}"

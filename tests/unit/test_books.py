@@ -5,14 +5,16 @@ The archive here is a fake behind the core's own port (``Archive``): a dict of w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switch.core.books import CHINA, RecordBook, SettlementBook
+from switch.core.books import CHINA, RecordBook, SettlementBook, SignInBook, VisitBook
+from switch.core.clinic import Batch, FeeItem, SignIn, Visit
 from switch.core.model import Record, Settlement
 
 T0 = datetime(2026, 12, 2, 23, 30, tzinfo=CHINA)
@@ -156,3 +158,84 @@ def test_without_an_archive_nothing_leaves_memory() -> None:
         book.put(settlement(n))
     book.durable(book.seq)
     assert book.in_memory == 3 and next(s.setl_id for s in book.values()) == "SETL0000000001"
+
+
+class FakeClinic:
+    """What the store holds of the clinic: each visit with its batches, and each sign-in, as last written."""
+
+    def __init__(self) -> None:
+        self.chains: dict[str, tuple[Visit, list[Batch]]] = {}
+        self.signed: dict[str, SignIn] = {}
+        self.reads = 0
+
+    def write(self, book: VisitBook, *mdtrt_ids: str) -> None:
+        for mdtrt_id in mdtrt_ids:
+            chain = book.peek(mdtrt_id)
+            assert chain is not None
+            self.chains[mdtrt_id] = (replace(chain[0]), [replace(b) for b in chain[1]])  # copies, as rows are
+
+    def visit(self, mdtrt_id: str) -> tuple[Visit, list[Batch]] | None:
+        self.reads += 1
+        chain = self.chains.get(mdtrt_id)
+        return None if chain is None else (replace(chain[0]), [replace(b) for b in chain[1]])
+
+    def visits(self, psn_nos: Collection[str] | None) -> list[tuple[Visit, list[Batch]]]:
+        self.reads += 1
+        return [(replace(v), [replace(b) for b in bs]) for v, bs in reversed(self.chains.values())
+                if psn_nos is None or v.psn_no in psn_nos]
+
+    def sign_in(self, sign_no: str) -> SignIn | None:
+        self.reads += 1
+        found = self.signed.get(sign_no)
+        return None if found is None else replace(found)
+
+
+def visit(n: int, psn_no: str = "P1") -> Visit:
+    return Visit(f"MDTRTV{n:09d}", psn_no, "F1", "310", "01", "OP", T0)
+
+
+def batch(n: int, chrg_bchno: str, fen: int = 100) -> Batch:
+    return Batch(f"MDTRTV{n:09d}", chrg_bchno, "P1", (FeeItem("1", "X", Decimal(1), fen, fen),), T0)
+
+
+def test_a_visit_leaves_memory_with_its_batches_once_durable_and_comes_back_whole() -> None:
+    """A visit and its batches go together, only once every touch of them is durable, and come back in upload order;
+    the listing of every visit reads the disk for what left memory and leaves it there."""
+    archive = FakeClinic()
+    book = VisitBook(archive, limit=1)
+    book.put(visit(1))
+    book.put_batch(batch(1, "B2"))
+    book.put_batch(batch(1, "B1"))
+    book.put(visit(2, "P2"))
+    assert (book.in_memory, len(book)) == (2, 2)  # nothing is durable yet
+    archive.write(book, "MDTRTV000000001")
+    book.durable(3)  # visit 1's touches are on disk, visit 2's is not
+    assert not book.holds("MDTRTV000000001") and book.holds("MDTRTV000000002") and archive.reads == 0
+    assert [b.chrg_bchno for b in book.batches_of("MDTRTV000000001")] == ["B2", "B1"] and archive.reads == 1
+    withdrawn = book.batch("MDTRTV000000001", "B2")
+    assert withdrawn is not None and book.in_memory == 2 and archive.reads == 1  # back whole: no second read
+    book.put_batch(replace(withdrawn, status="withdrawn"))
+    archive.write(book, "MDTRTV000000002")
+    book.durable(book.seq - 1)  # visit 2 may go; visit 1's withdrawal is not on disk: it stays
+    assert book.holds("MDTRTV000000001") and not book.holds("MDTRTV000000002")
+    listed = book.chains()
+    assert [(v.mdtrt_id, [(b.chrg_bchno, b.status) for b in bs]) for v, bs in listed] == [
+        ("MDTRTV000000001", [("B2", "withdrawn"), ("B1", "uploaded")]), ("MDTRTV000000002", [])]
+    assert [v.mdtrt_id for v, _ in book.chains({"P2"})] == ["MDTRTV000000002"]
+    assert book.in_memory == 1 and book.get("MDTRTV000000099") is None
+
+
+def test_a_sign_in_read_back_is_the_one_a_sign_out_changes() -> None:
+    archive = FakeClinic()
+    book = SignInBook(archive, limit=1)
+    first, second = SignIn("SN0000000001", "F1", "OP", T0), SignIn("SN0000000002", "F1", "OP", T0)
+    book.put(first)
+    book.put(second)
+    archive.signed.update({s.sign_no: s for s in (first, second)})
+    book.durable(book.seq)
+    assert (book.in_memory, len(book), book.holds("SN0000000002")) == (1, 2, True)
+    assert book.peek("SN0000000001") == first and book.in_memory == 1  # peek leaves it on disk
+    back = book["SN0000000001"]
+    assert back == first and back is not first and book.in_memory == 2
+    book.put(replace(back, signed_out_at=T0))
+    assert len(book) == 2 and book["SN0000000001"].signed_out_at == T0

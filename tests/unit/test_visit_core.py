@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from switch.core.clinic import Batch
 from switch.core.codes import Code
 from switch.core.model import PutPerson, State, apply
 from tests.support.clinic import Till, fee_line, register_input, settle_input
@@ -28,6 +29,12 @@ def settled_visit(t: Till, psn: str = "ZR", amount: str = "100.00") -> tuple[str
 
 def info(d: Any) -> dict[str, Any]:
     return d.output["setlinfo"]  # type: ignore[no-any-return]
+
+
+def batch(t: Till, mdtrt_id: str, chrg_bchno: str) -> Batch:
+    found = t.state.visits.batch(mdtrt_id, chrg_bchno)
+    assert found is not None, (mdtrt_id, chrg_bchno)
+    return found
 
 
 def test_register_answers_a_visit_id_of_its_own() -> None:
@@ -83,7 +90,7 @@ def test_upload_prices_each_line_and_answers_it() -> None:
         "feedetl_sn": "1", "det_item_fee_sumamt": "1.67", "cnt": 0.5, "pric": "3.33", "pric_uplmt_amt": "3.33",
         "selfpay_prop": "0", "fulamt_ownpay_amt": "0.00", "overlmt_amt": "0.00", "preselfpay_amt": "0.00",
         "inscp_scp_amt": "1.67", "chrgitm_lv": "01", "med_chrgitm_type": None}
-    assert t.state.batches[(mdtrt_id, "B1")].total == 2167
+    assert batch(t, mdtrt_id, "B1").total == 2167
 
 
 @pytest.mark.parametrize(("lines", "loc", "words"), [
@@ -208,10 +215,10 @@ def test_the_retry_window_is_unchanged_by_a_visit() -> None:
     mdtrt_id = t.visit("DE")
     t.upload(mdtrt_id, "DE", "B1", ("1", "1", "80.00"))
     first = t.send("2207", settle_input("DE", "80.00", mdtrt_id, "B1"))
-    assert first.code is Code.POOLING_AVAILABLE and t.state.batches[(mdtrt_id, "B1")].setl_id is None
+    assert first.code is Code.POOLING_AVAILABLE and batch(t, mdtrt_id, "B1").setl_id is None
     second = t.send("2207", settle_input("DE", "80.00", mdtrt_id, "B1"))
     assert (second.code, info(second)["acct_pay"], info(second)["acct_mulaid_pay"]) == (Code.OK, "30.00", "10.00")
-    assert t.state.batches[(mdtrt_id, "B1")].setl_id == second.setl_id
+    assert batch(t, mdtrt_id, "B1").setl_id == second.setl_id
 
 
 def test_without_a_visit_2207_is_v1_with_a_derived_mdtrt_id() -> None:

@@ -10,6 +10,7 @@ deaf, which the switch's door detects and repairs by reconnecting (``switch/door
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import socket
@@ -110,10 +111,24 @@ class EmbeddedBroker:
             return ConfigError(f"cannot listen on {where}: {cause.strerror or cause}")
         return ConfigError(f"cannot start the embedded broker on {where}: {exc}")
 
-    async def stop(self) -> None:
-        if self._broker is not None:
-            await self._broker.shutdown()
-            self._broker = None
+    async def stop(self, deliver_seconds: float = 3.0) -> None:
+        """Deliver what the broker holds for its subscribers (at most ``deliver_seconds``), then shut it down.
+
+        amqtt's shutdown drops every message not yet sent on ("N messages not broadcasted"): the answers the
+        doors published just before the switch stopped would never reach their terminals.
+        """
+        broker = self._broker
+        if broker is None:
+            return
+        queue = getattr(broker, "_broadcast_queue", None)  # amqtt 0.12's; without it, shut down at once
+        sending = getattr(broker, "_tasks_queue", ())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deliver_seconds
+        while queue is not None and loop.time() < deadline and (
+                not queue.empty() or any(not task.done() for task in sending)):
+            await asyncio.sleep(0.005)
+        await broker.shutdown()
+        self._broker = None
 
 
 def free_port_after(host: str, port: int, tries: int = 50) -> int:

@@ -20,7 +20,14 @@ import aiomqtt
 
 from switch.doors.link import NODELAY, BrokerAddress, TroubleLog, keep_connected, parse_broker_url, read_until
 from switch.doors.liveness import Hearing, first_failure
-from switch.doors.publish import MAX_INFLIGHT, gather_sends, publish_at_most_once, publish_nowait
+from switch.doors.publish import (
+    MAX_INFLIGHT,
+    acknowledged,
+    gather_sends,
+    hold_requests,
+    publish_at_most_once,
+    publish_nowait,
+)
 from switch.journal.watch import StrayWatcher
 from switch.service.delivery import Serve
 from switch.wire.events import Announced, recipients
@@ -37,6 +44,7 @@ __all__ = ["EVENT_QOS", "NODELAY", "BrokerAddress", "MqttDoor", "parse_broker_ur
 
 log = logging.getLogger("gongji.mqtt")
 EVENT_QOS = 0  # requests and answers are QoS 1; events, at most once by design, need no acknowledgement
+STOP_SECONDS = 10.0  # stopping: how long in-flight requests may take to be answered and acknowledged
 
 
 class MqttDoor:
@@ -90,9 +98,17 @@ class MqttDoor:
             log.info("subscribed on %s under %s/ as client id %r", self.broker.url, self.root, self.client_id)
             probe = functools.partial(publish_nowait, client)
             await read_until(stop, first_failure(self._read(client, hearing), hearing.watch(probe)))
-            # Stopping: in-flight requests are committed and answered before we disconnect.
-            if self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=10)
+            # Stopping: no request is taken from now on (the broker keeps them for the next session); those
+            # taken are committed and answered, and the broker has acknowledged every answer, before we
+            # disconnect (an answer only queued when the DISCONNECT went out was lost with the session).
+            hold_requests(client)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + STOP_SECONDS
+            while self._tasks and (left := deadline - loop.time()) > 0:
+                await asyncio.wait(set(self._tasks), timeout=left)
+            if not await acknowledged(client, max(deadline - loop.time(), 1.0)):
+                log.warning("stopping before the broker acknowledged every answer; the senders' retries will get "
+                            "the recorded answers")
             self.connected.clear()
 
     def _heard(self, hearing: Hearing, topic: str, payload: bytes) -> None:

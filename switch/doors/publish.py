@@ -38,7 +38,8 @@ import paho.mqtt.client as paho
 
 from switch.doors.tap import PUBLISH, mqtt_packet, packet_span
 
-__all__ = ["MAX_INFLIGHT", "Publish", "gather_sends", "publish_at_most_once", "publish_nowait", "split_packets"]
+__all__ = ["MAX_INFLIGHT", "Publish", "acknowledged", "gather_sends", "hold_requests", "publish_at_most_once",
+           "publish_nowait", "split_packets"]
 
 # paho lets 20 QoS 1 messages await their PUBACK and queues the rest, so a switch answering
 # hundreds of requests at once would wait a broker round trip per 20 answers. 0 lifts the limit,
@@ -128,6 +129,7 @@ class _GatheredSends:
         self._raw = bytearray()  # read, not yet a whole packet
         self._ready = bytearray()  # whole packets, for paho
         self.awaiting: set[int] = set()  # the packet ids of the door's QoS 1 PUBLISHes not yet acknowledged
+        self.holding = False  # stopping: PUBLISHes heard are left to the broker (not acknowledged, not handed on)
         # Settling PUBACKs in place skips what paho does on one: the publish callback (gather_sends drops
         # it), the wake of a thread waiting on the message's info (the door never waits) and, with a limit
         # of messages in flight, sending the next queued one (the door sets no limit).
@@ -170,6 +172,8 @@ class _GatheredSends:
 
     def _hand_on(self, publishes: list[Publish]) -> None:
         """Acknowledge the QoS 1 ones (as paho would, before any handler runs), then hand each on."""
+        if self.holding:
+            return
         acks = bytearray()
         for mid, _, _ in publishes:
             if mid:
@@ -247,6 +251,27 @@ def publish_at_most_once(client: aiomqtt.Client, messages: list[tuple[str, bytes
     if not inner.is_connected():
         raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
     sock.send(b"".join(_publish_packet(topic, payload, 0, 0) for topic, payload in messages))
+
+
+def hold_requests(client: aiomqtt.Client) -> None:
+    """Stopping: what the session hears from now on is neither acknowledged nor handed on. The broker keeps
+    those requests (a persistent session's unacknowledged messages go to the next one), while the PUBACKs of
+    the answers already sent are still read."""
+    sock = client._client._sock
+    if isinstance(sock, _GatheredSends):
+        sock.holding = True
+
+
+async def acknowledged(client: aiomqtt.Client, seconds: float) -> bool:
+    """Until the broker has acknowledged every QoS 1 PUBLISH the door wrote on ``client`` (at most ``seconds``,
+    or until the connection is lost); whether it has."""
+    sock = client._client._sock
+    if not isinstance(sock, _GatheredSends):
+        return True
+    deadline = asyncio.get_running_loop().time() + seconds
+    while sock.awaiting and client._client.is_connected() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.005)
+    return not sock.awaiting
 
 
 def gather_sends(client: aiomqtt.Client, on_message: Callable[[str, bytes], None] | None = None) -> None:

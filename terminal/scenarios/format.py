@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from switch.service.clock import CST
 from terminal.errors import TerminalError
@@ -254,14 +256,78 @@ def _where(loc: tuple[int | str, ...], document: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
+MISSING_KEY = object()
+
+
+def _key(node: dict[Any, Any], part: int | str) -> Any:
+    """The key of ``node`` that ``part`` of an error's place names (YAML may have read it as a number)."""
+    if part in node:
+        return part
+    return next((k for k in node if str(k) == str(part)), MISSING_KEY)
+
+
+@dataclass(frozen=True, slots=True)
+class _Error:
+    """One pydantic error, its place without union branch names, and the union it is a branch of."""
+
+    loc: tuple[int | str, ...]
+    type: str
+    msg: str
+    union: tuple[int | str, ...] | None = None  # the place of the union whose branch failed
+    branch: str = ""
+
+
+def _error(e: ErrorDetails, document: Any) -> _Error:
+    """Where in the document ``e`` is: the names pydantic gives union branches (``list[PolicySpec]``,
+    ``literal[...]``) are parts no document has, and are taken out."""
+    node, loc = document, []
+    union: tuple[int | str, ...] | None = None
+    branch = ""
+    parts = e["loc"]
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        key = _key(node, part) if isinstance(node, dict) else MISSING_KEY
+        if key is not MISSING_KEY:
+            loc.append(part)
+            node = node[key]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            loc.append(part)
+            node = node[part]
+        elif (last and e["type"] == "missing") or part == "[key]" or isinstance(part, int):
+            loc.append(part)
+        elif union is None:  # a branch of a union: no such key in the document
+            union, branch = tuple(loc), str(part)
+    return _Error(tuple(loc), e["type"], e["msg"].removeprefix("Value error, "), union, branch)
+
+
+def _pick_branches(errors: list[_Error]) -> list[_Error]:
+    """Of a union's failed branches, those that fit what was written: the one that got furthest into
+    the value (a dict given where a model or a list of them may go), else not the "should be a
+    dictionary" of a branch that never fit. ``policy: {...}`` is not also told it is not a list."""
+    unions: dict[tuple[int | str, ...], list[_Error]] = {}
+    for e in errors:
+        if e.union is not None:
+            unions.setdefault(e.union, []).append(e)
+    keep: set[int] = set()
+    for place, branches in unions.items():
+        depth = {b.branch: 0 for b in branches}
+        for b in branches:
+            depth[b.branch] = max(depth[b.branch], len(b.loc) - len(place))
+        deepest = max(depth.values())
+        best = [b for b in branches if depth[b.branch] == deepest]
+        if deepest == 0:
+            fitting = [b for b in best if not b.type.endswith("_type")]
+            best = fitting or best[:1]
+        keep.update(id(b) for b in best)
+    return [e for e in errors if e.union is None or id(e) in keep]
+
+
 def _describe(exc: ValidationError, document: Any = None) -> str:
     lines = []
-    for e in exc.errors(include_url=False):
-        where = _where(e["loc"], document)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (typo?)"
-        if not where and e["type"] == "value_error":  # the scenario's own checks name their place
+    for e in _pick_branches([_error(e, document) for e in exc.errors(include_url=False)]):
+        where = _where(e.loc, document)
+        msg = "unknown key (typo?)" if e.type == "extra_forbidden" else e.msg
+        if not where and e.type == "value_error":  # the scenario's own checks name their place
             lines.append(f"  {msg}")
         else:
             lines.append(f"  {where or '(top level)'}: {msg}")

@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from switch.core.codes import Code
+from switch.core.policy import Policy
+from switch.wire.events import EVENT_MODELS
 from terminal.scenarios.format import (
     Scenario,
     ScenarioError,
@@ -173,3 +175,47 @@ def test_a_start_without_a_zone_is_china_time() -> None:
     assert found.start.isoformat() == "2026-11-25T09:00:00+08:00"
     assert scenario({"infno": "admin.state"}, start="2026-11-25T09:00:00Z").start.isoformat() == \
         "2026-11-25T09:00:00+00:00"
+
+
+@pytest.mark.parametrize("event", sorted(EVENT_MODELS))
+def test_every_event_type_of_the_switch_can_be_expected(event: str) -> None:
+    """The event types are the switch's own (binding.requested and binding.declined too), in events and
+    events_absent, bare or with data."""
+    s = scenario({"infno": "admin.state", "expect": {"events": [event, {"type": event, "data": {}}],
+                                                     "events_absent": [event]}})
+    assert s.steps[0].expect.events_absent == [event]
+
+
+def test_a_misspelt_event_type_is_one_line() -> None:
+    """A typo in an event type is one line naming the place and the types, not one per way it could be read."""
+    for written in ("binding.requsted", {"type": "binding.requsted"}):
+        lines = refusal({"infno": "admin.state", "expect": {"events": [written]}}).splitlines()[1:]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("  step 1: expect.events.0") and "'binding.requested'" in lines[0]
+        assert "EventSpec" not in lines[0] and "literal[" not in lines[0]
+
+
+def test_every_policy_field_of_the_switch_can_be_set() -> None:
+    """A scenario's policy takes every field of the switch's Policy (binding_consent, require_sign_in...), as a
+    dict or in a list; YAML's numbers become the text the switch wants."""
+    given: dict[str, Any] = {
+        "name": "dongying", "admdvs": [370500], "flow": "retry_window", "window_seconds": 90, "max_relatives": 3,
+        "relations": ["spouse"], "fund_ratio": {310: {"11": 0.5}}, "own_first": False,
+        "no_pool_to": [{"admdvs": 430100, "insutype": 390}], "binding_consent": True, "require_sign_in": True}
+    assert set(given) == set(Policy.model_fields)
+    for policy in (given, [given]):
+        (spec,) = scenario({"infno": "admin.state"}, policy=policy).policies
+        wire = spec.over({})
+        assert (wire["binding_consent"], wire["require_sign_in"], wire["admdvs"]) == (True, True, ["370500"])
+        assert wire["fund_ratio"] == {"310": {"11": "0.5"}}
+        assert wire["no_pool_to"] == [{"admdvs": "430100", "insutype": "390"}]
+        Policy.model_validate(wire)  # what admin.policy is sent is a policy the switch accepts
+
+
+@pytest.mark.parametrize("policy", [{"name": "dongying", "binding_consnt": True},
+                                    [{"name": "dongying", "binding_consnt": True}]], ids=["dict", "list"])
+def test_a_misspelt_policy_field_is_one_line(policy: Any) -> None:
+    """An unknown policy key is one line naming it, without a line about the form it was not written in."""
+    lines = refusal({"infno": "admin.state"}, policy=policy).splitlines()[1:]
+    where = "policy" if isinstance(policy, dict) else "policy.0"
+    assert lines == [f"  {where}.binding_consnt: unknown key (typo?)"]

@@ -149,6 +149,8 @@ def _resolve(ref: str, path: str, context: dict[str, dict[str, Any]]) -> Any:
         return step["saved"][path]
     if path in ("msgid", "infno"):
         return step[path]
+    if step.get("response") is None:
+        raise ReferenceError_(f"${{{ref}.{path}}}: step {ref!r} got no answer (it expected none)")
     value = lookup(step.get("response"), path)
     if value is MISSING:
         raise ReferenceError_(f"${{{ref}.{path}}}: step {ref!r} saved no {path!r}; its answer lacks it")

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 else:
     EventType = Literal[EVENT_TYPES]
 PHARMACY, CLINIC = ("2101", "2102"), ("2206", "2207")
+ANSWER_FIELDS = ("code", "infcode", "err_msg", "err_msg_contains", "inf_refmsgid", "output", "same_response_as")
 
 
 # --- scalar types: YAML turns 2102, 310 and 80.00 into numbers; the wire wants text --------------
@@ -265,6 +266,9 @@ class EventSpec(Model):
 class Expect(Model):
     """What the answer and the switch must look like after the step; only what is given is checked."""
 
+    answer: Literal["none"] | None = Field(
+        default=None, description="none: no answer may come (a fault rule's drop_response): the step waits its "
+                                  "timeout (default 1 s) and fails if one comes; events and state are checked")
     code: Code | None = None
     infcode: int | None = None
     err_msg: str | None = None
@@ -283,6 +287,15 @@ class Expect(Model):
         default=None, description="exactly the open windows after: psn_no, or a subset of one")
     state: dict[str, Any] | None = Field(
         default=None, description="subset of admin.state's output after the step")
+
+    @model_validator(mode="after")
+    def _nothing_of_no_answer(self) -> Expect:
+        if self.answer == "none":
+            given = [k for k in ANSWER_FIELDS if k in self.model_fields_set]
+            if given:
+                raise ValueError(f"answer: none expects no answer, so nothing of one can be checked; remove "
+                                 f"{', '.join(given)}")
+        return self
 
     def checks_refmsgid(self) -> bool:
         return "inf_refmsgid" in self.model_fields_set
@@ -317,7 +330,9 @@ class Step(Model):
         default=None, description="virtual time since the scenario start, e.g. +4m59.999s")
     wait: Duration | None = Field(
         default=None, description="real seconds to wait before sending (system clock)")
-    timeout: Duration | None = None
+    timeout: Duration | None = Field(
+        default=None, description="how long to wait for the answer (default: the run's --timeout; with "
+                                  "answer: none, 1 s or --timeout if shorter)")
     expect: Expect = Field(default_factory=lambda: Expect.model_validate({}))
     expect_http: Expect | None = Field(
         default=None, description="what the HTTP door answers instead, where its national form differs "
@@ -338,6 +353,8 @@ class Step(Model):
             raise ValueError("settle expands to 2101/2102/2206/2207 only")
         if self.input is not None and (given or self.infno is None):
             raise ValueError("input goes with infno only")
+        if self.save and "none" in (self.expect.answer, self.expect_http and self.expect_http.answer):
+            raise ValueError("save needs an answer; this step expects none (answer: none)")
         actors = [k for k in ("pos", "app") if getattr(self, k) is not None]
         actors += ["admin"] if self.admin else []
         if len(actors) > 1:

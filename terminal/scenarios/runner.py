@@ -37,6 +37,7 @@ from terminal.scenarios.targets import Seen, Session, Targets
 __all__ = ["Found", "Runner", "discover", "run_scenarios"]
 
 EVENT_WAIT = 2.0  # seconds an expected event may trail its answer
+SILENCE = 1.0  # seconds a step expecting no answer (answer: none) waits, unless its timeout or --timeout says less
 
 
 Found = tuple[Path, list[Scenario] | ScenarioError]
@@ -233,8 +234,14 @@ class _Run:
                     envelope[key] = value
         except ReferenceError_ as exc:
             raise self._fail(where, [str(exc)], mark) from None
-        wait = step.timeout.total_seconds() if step.timeout is not None else self.timeout
+        expect = step.expect_http if self.session.national and step.expect_http is not None else step.expect
+        silent = expect.answer == "none"
+        if step.timeout is not None:
+            wait = step.timeout.total_seconds()
+        else:
+            wait = min(self.timeout, SILENCE) if silent else self.timeout
         expected_ref = None if step.raw is not None else envelope.get("msgid")
+        response: dict[str, Any] | None
         try:
             if step.raw is not None:
                 response = await self.session.send_raw(channel, sender, step.raw.encode(), wait)
@@ -244,18 +251,28 @@ class _Run:
             else:
                 response = await self.session.send(channel, sender, envelope, wait)
         except ConnectionEnded as exc:  # the HTTP door closed the connection: a dropped answer, not a wait
-            raise self._fail(where, ["no answer", f"{exc} (a fault rule's drop_response does this; whether the "
-                                                  "request was committed, the same msgid sent again tells)"],
-                             mark) from None
+            if not silent:
+                raise self._fail(where, ["no answer", f"{exc} (a fault rule's drop_response does this, and "
+                                                      "expect: {answer: none} expects it; whether the request was "
+                                                      "committed, the same msgid sent again tells)"],
+                                 mark) from None
+            response = None
         except NoAnswer:
-            causes = self.session.diagnose(self.observer.log[mark:], channel, sender,
-                                           expected_ref if isinstance(expected_ref, str) else None, wait)
-            raise self._fail(where, ["no answer", *causes], mark) from None
+            if not silent:
+                causes = self.session.diagnose(self.observer.log[mark:], channel, sender,
+                                               expected_ref if isinstance(expected_ref, str) else None, wait)
+                raise self._fail(where, ["no answer", *causes], mark) from None
+            response = None
+        if silent and response is not None:
+            await self._settle_log(expected_ref)
+            said = f"{response.get('code')}: {response.get('err_msg')}"
+            raise self._fail(where, [f"expected no answer (answer: none) within {wait:g} s, got one: {said}"],
+                             mark)
         self.context[step.name or f"#{i + 1}"] = {"msgid": envelope.get("msgid"), "infno": infno,
                                                   "response": response, "saved": {}}
-        expect = step.expect_http if self.session.national and step.expect_http is not None else step.expect
         await self._check(i, where, expect, response, mark, expected_ref)
-        self._save(i, where, response, mark)
+        if response is not None:
+            self._save(i, where, response, mark)
         await self._fence(mark, where)
 
     def _where(self, i: int, channel: str, sender: str) -> str:
@@ -286,10 +303,10 @@ class _Run:
 
     # --- expectations --------------------------------------------------------------------------------
 
-    async def _check(self, i: int, where: str, expect: Expect, response: dict[str, Any], mark: int,
+    async def _check(self, i: int, where: str, expect: Expect, response: dict[str, Any] | None, mark: int,
                      msgid: Any) -> None:
         try:
-            expected, actual, extra = self._answer_checks(expect, response)
+            expected, actual, extra = self._answer_checks(expect, response) if response is not None else ({}, {}, [])
             problems = [m.line() for m in match(expected, actual)] + extra
             if expect.events is not None or expect.events_absent is not None:
                 # once the answer is wrong, the events will not come right: do not wait long for them

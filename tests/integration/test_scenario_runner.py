@@ -144,3 +144,44 @@ async def test_no_switch_on_the_topic_root_stops_the_run_with_advice(live: InPro
         assert time.monotonic() - started < 0.1
     finally:
         await targets.close()
+
+
+ZIBO_FAMILY: dict[str, Any] = {
+    "pos": {"terminal": "Z1", "fixmedins_code": "P37030000001"},
+    "people": [{"psn_no": "ZH", "insuplc_admdvs": "370300", "balc": "200.00"},
+               {"psn_no": "ZR", "insuplc_admdvs": "370300", "insutype": "390"}],
+    "bindings": [{"holder_psn_no": "ZH", "relative_psn_no": "ZR", "rltn": "parent"}],
+}
+DROP = {"name": "fault", "infno": "admin.faults",
+        "input": {"rules": [{"match": {"infno": "2102"}, "action": "drop_response", "times": 1}]}}
+
+
+async def run_on(live: InProcessSwitch, document: dict[str, Any]) -> Any:
+    runner = runner_on(live)
+    try:
+        return await runner.run(parse_scenario(document))
+    finally:
+        await runner.targets.close()
+
+
+async def test_a_dropped_answer_is_not_blamed_on_the_events_topics(live: InProcessSwitch) -> None:
+    """drop_response: "no answer", and the events on …/events/pos/Z1 and …/events/app/ZR are not listed as
+    answers on an unexpected topic; the one cause given says the switch did not answer, naming answer: none."""
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "dropped, expected", "audit": False, "steps": [
+        DROP, {"name": "buy", "settle": {"psn_no": "ZR", "amount": "80.00"}, "timeout": "0.5s",
+               "expect": {"code": "OK"}}]})
+    assert result.failure is not None
+    problems = result.failure.problems
+    assert problems[0] == "no answer" and len(problems) == 2, problems
+    assert problems[1].startswith(f"nothing on {live.root}/pos/Z1/resp within 0.5 s, though the switch published ")
+    assert problems[1].endswith("it did not answer this request (a fault rule's drop_response or drop_request does "
+                                "this; expect: {answer: none} expects it)")
+    assert any(m.topic.startswith("events/") for m in result.failure.exchanged)  # they were there, and not blamed
+
+
+async def test_answer_none_fails_when_an_answer_comes(live: InProcessSwitch) -> None:
+    """A step expecting no answer that gets one fails, saying what came."""
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "answered after all", "steps": [
+        {"name": "buy", "settle": {"psn_no": "ZR", "amount": "80.00"}, "expect": {"answer": "none"}}]})
+    assert result.failure is not None
+    assert result.failure.problems == ["expected no answer (answer: none) within 1 s, got one: OK: 结算成功"]

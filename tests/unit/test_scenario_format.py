@@ -219,3 +219,14 @@ def test_a_misspelt_policy_field_is_one_line(policy: Any) -> None:
     lines = refusal({"infno": "admin.state"}, policy=policy).splitlines()[1:]
     where = "policy" if isinstance(policy, dict) else "policy.0"
     assert lines == [f"  {where}.binding_consnt: unknown key (typo?)"]
+
+
+def test_answer_none_leaves_nothing_of_an_answer_to_check() -> None:
+    """answer: none with code or output, or with save, is refused; with events and balances it loads."""
+    says = refusal({**SETTLE, "expect": {"answer": "none", "code": "OK", "output": {}}})
+    assert "step 1: expect: answer: none expects no answer, so nothing of one can be checked; remove code, " \
+           "output" in says
+    assert "save needs an answer" in refusal({**SETTLE, "save": {"x": "output.y"}, "expect": {"answer": "none"}})
+    s = scenario({**SETTLE, "expect": {"answer": "none", "events": ["settlement.committed"],
+                                       "balances": {"DH": "500.00"}}})
+    assert s.steps[0].expect.answer == "none"

@@ -327,7 +327,8 @@ class Step(Model):
     envelope: dict[str, Any] | None = Field(
         default=None, description="envelope fields to add; null removes one")
     at: Duration | None = Field(
-        default=None, description="virtual time since the scenario start, e.g. +4m59.999s")
+        default=None, description="virtual time since the scenario start, e.g. +4m59.999s; never sets the "
+                                  "clock back (not even behind a step's own admin.clock)")
     wait: Duration | None = Field(
         default=None, description="real seconds to wait before sending (system clock)")
     timeout: Duration | None = Field(

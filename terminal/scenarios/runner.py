@@ -14,6 +14,7 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,13 @@ __all__ = ["Found", "Runner", "discover", "run_scenarios"]
 
 EVENT_WAIT = 2.0  # seconds an expected event may trail its answer
 SILENCE = 1.0  # seconds a step expecting no answer (answer: none) waits, unless its timeout or --timeout says less
+
+
+def _clock_text(moment: datetime, start: datetime) -> str:
+    """A clock reading as people compare them: ``10:01:00``, the date too when it is not the start's."""
+    local = moment.astimezone(start.tzinfo)
+    text = local.strftime("%H:%M:%S") + (f".{local.microsecond // 1000:03d}" if local.microsecond else "")
+    return text if local.date() == start.date() else f"{local.date().isoformat()} {text}"
 
 
 Found = tuple[Path, list[Scenario] | ScenarioError]
@@ -138,6 +146,7 @@ class _Run:
         self.timeout = timeout
         self.context: dict[str, dict[str, Any]] = {}
         self.observer = session.observer
+        self.clock_moved_by: str | None = None  # the last step that moved the clock with admin.clock
 
     # --- talking -------------------------------------------------------------------------------------
 
@@ -214,6 +223,7 @@ class _Run:
             await asyncio.sleep(step.wait.total_seconds())
         if step.at is not None:
             moved = scenario.start + step.at
+            await self._not_back(i, moved, where, mark)
             await self._admin("admin.clock", {"set": moved.isoformat()}, f"{where}: moving the clock", mark)
         try:
             infno, body = scenario.request(i) if step.raw is None else (None, {})
@@ -273,7 +283,33 @@ class _Run:
         await self._check(i, where, expect, response, mark, expected_ref)
         if response is not None:
             self._save(i, where, response, mark)
+            self._clock_moved(i, channel, infno, body, response)
         await self._fence(mark, where)
+
+    def _clock_moved(self, i: int, channel: str, infno: str | None, body: dict[str, Any],
+                     response: dict[str, Any]) -> None:
+        """Note where a step's own admin.clock left the clock, so a later ``at:`` cannot set it back unseen."""
+        if channel != "admin" or infno != "admin.clock" or response.get("code") != "OK":
+            return
+        if not any(body.get(k) is not None for k in ("set", "advance", "speed")):
+            return
+        self.clock_moved_by = self.scenario.label(i)
+
+    async def _not_back(self, i: int, target: datetime, where: str, mark: int) -> None:
+        """An ``at:`` after a step that moved the clock itself (admin.clock) must not set it back."""
+        if self.clock_moved_by is None:
+            return
+        answer = await self._admin("admin.clock", {}, f"{where}: reading the clock", mark)
+        now = datetime.fromisoformat(str(answer.get("output", {}).get("now")))
+        if target < now:
+            start = self.scenario.start
+            step = self.scenario.steps[i]
+            assert step.at is not None
+            raise self._fail(where, [
+                f"at {offset_text(step.at)} is {_clock_text(target, start)}, but the clock already stands at "
+                f"{_clock_text(now, start)}, where {self.clock_moved_by} moved it with admin.clock; at: counts from "
+                f"the scenario start ({_clock_text(start, start)}) and never sets the clock back: write at: "
+                f"{offset_text(now - start)} or later"], mark)
 
     def _where(self, i: int, channel: str, sender: str) -> str:
         step = self.scenario.steps[i]

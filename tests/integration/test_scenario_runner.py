@@ -185,3 +185,19 @@ async def test_answer_none_fails_when_an_answer_comes(live: InProcessSwitch) -> 
         {"name": "buy", "settle": {"psn_no": "ZR", "amount": "80.00"}, "expect": {"answer": "none"}}]})
     assert result.failure is not None
     assert result.failure.problems == ["expected no answer (answer: none) within 1 s, got one: OK: 结算成功"]
+
+
+async def test_at_after_admin_clock_moved_further_fails_naming_both_times(live: InProcessSwitch) -> None:
+    """admin.clock advanced the clock to 10:10; a later at: +1m would set it back to 10:01: the step fails in one
+    line naming both times and the step that moved the clock. at: +10m (where it stands) is fine."""
+    jump = {"name": "jump", "infno": "admin.clock", "input": {"advance": "10m"}, "expect": {"code": "OK"}}
+    late = {"name": "late", "at": "+1m", "settle": {"psn_no": "ZR", "amount": "80.00"}}
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "back in time", "steps": [jump, late]})
+    assert result.failure is not None
+    assert result.failure.step == "step 2 'late': pos Z1 sends 2102 at +1m"
+    assert result.failure.problems == [
+        "at +1m is 10:01:00, but the clock already stands at 10:10:00, where step 1 'jump' moved it with "
+        "admin.clock; at: counts from the scenario start (10:00:00) and never sets the clock back: write at: +10m "
+        "or later"]
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "at the clock", "steps": [jump, {**late, "at": "+10m"}]})
+    assert result.status == "passed", result.details()

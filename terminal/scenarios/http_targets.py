@@ -25,6 +25,7 @@ from terminal.clients.http import ADMIN_PATH, APP_PATH, HttpLink, HttpStatus, Ht
 from terminal.clients.mqtt import NoAnswer
 from terminal.clients.state import CHINA, next_platform_msgid
 from terminal.scenarios.format import Scenario
+from terminal.scenarios.match import to_json
 from terminal.scenarios.targets import Observer, RunnerError, Seen, Session, token_refused
 
 __all__ = ["HttpObserver", "HttpSession", "HttpTargets"]
@@ -99,7 +100,7 @@ class HttpSession(Session):
     async def _read_events(self, opened: asyncio.Event) -> None:
         try:
             async for event in self.link.events(opened):
-                self.observer.note("events", json.dumps(event, ensure_ascii=False, default=str).encode())
+                self.observer.note("events", to_json(event).encode())
         except (Unreachable, HttpStatus) as exc:
             raise RunnerError(str(exc)) from None
 
@@ -131,8 +132,9 @@ class HttpSession(Session):
         path = self.path(channel, sender)
         topic = path.lstrip("/")
         self.observer.note(f"{topic}/req", payload)
-        answer = await self.link.post(path, payload, timeout=timeout, headers={"Content-Type": "application/json"})
-        self.observer.note(f"{topic}/resp", json.dumps(answer, ensure_ascii=False, default=str).encode())
+        answer, raw = await self.link.exchange(path, payload, timeout=timeout,
+                                               headers={"Content-Type": "application/json"})
+        self.observer.note(f"{topic}/resp", raw)  # as it came: 0.0 stays a number
         return answer
 
     def topics(self, channel: str, sender: str) -> tuple[str, str]:

@@ -8,7 +8,6 @@ a request the broker never routed, or silence.
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from terminal.scenarios.match import to_json
 from terminal.scenarios.targets import Seen
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _compact(seen: Seen) -> str:
     else:
         if isinstance(body, dict) and "token" in body:
             body = {**body, "token": "***"}  # never print the admin token
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+        text = to_json(body, separators=(",", ":"))  # numbers as they were on the wire (0.0 stays 0.0)
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + f"… ({len(text)} characters)"
 
 

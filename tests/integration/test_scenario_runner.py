@@ -201,3 +201,15 @@ async def test_at_after_admin_clock_moved_further_fails_naming_both_times(live: 
         "or later"]
     result = await run_on(live, {**ZIBO_FAMILY, "name": "at the clock", "steps": [jump, {**late, "at": "+10m"}]})
     assert result.status == "passed", result.details()
+
+
+async def test_a_text_expected_where_a_number_came_shows_both_kinds(live: InProcessSwitch) -> None:
+    """"0.0" expected, the number 0.0 answered: the line shows them differing, and the exchange shows the answer's
+    0.0 as the number it was on the wire."""
+    result = await run_on(live, {"name": "speed as text", "steps": [
+        {"infno": "admin.clock", "input": {}, "expect": {"output": {"speed": "0.0"}}}]})
+    assert result.failure is not None
+    assert result.failure.problems == ['output.speed: expected "0.0" (text), got 0.0 (number)']
+    text = result.failure.text()
+    assert '"speed":0.0' in text and '"speed":"0.0"' not in text
+    assert '+    "speed": 0.0' in result.failure.diff

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiomqtt
 
+from terminal.clients.http import shown
 from terminal.clients.mqtt import ConnectionEnded, NoAnswer
 from terminal.scenarios.format import EventSpec, Expect, SameAs, Scenario, ScenarioError, load_scenarios, offset_text
 from terminal.scenarios.match import (
@@ -33,7 +34,7 @@ from terminal.scenarios.match import (
     substitute,
 )
 from terminal.scenarios.report import Failure, ScenarioResult
-from terminal.scenarios.targets import Seen, Session, Targets
+from terminal.scenarios.targets import RunnerError, Seen, Session, Targets
 
 __all__ = ["Found", "Runner", "discover", "run_scenarios"]
 
@@ -124,10 +125,12 @@ class Runner:
                 await run.audit()
         except _StepFailed as failed:
             result.status, result.failure = "failed", failed.failure
+        except RunnerError:  # the run cannot go on at all (a switch started with --access): one line
+            raise
         except (aiomqtt.MqttError, OSError) as exc:
             result.status = "failed"
             result.failure = Failure(f"step {result.steps_run + 1}",
-                                     [f"lost the broker {target.broker}: {exc}"])
+                                     [f"lost the broker {shown(target.broker)}: {exc}"])
         except Exception as exc:  # a runner bug must not end the whole run: report it on this scenario
             result.status = "failed"
             where = "".join(traceback.format_exception(exc, limit=-3)).rstrip()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from terminal.scenarios.format import load_scenarios
+from tests.support.brokers import MosquittoProcess, free_port, wait_port
 from tests.support.switches import SwitchProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +80,44 @@ def test_run_with_no_broker_there_says_what_to_check() -> None:
     done = terminal("run", str(LIBRARY / "zibo"), "--broker", "mqtt://127.0.0.1:9", "--timeout", "1")
     assert done.returncode == 2
     assert "cannot connect to the broker mqtt://127.0.0.1:9" in done.stdout
+
+
+@pytest.mark.parametrize("door", ["mqtt-amqtt", "mqtt-mosquitto", "http"])
+def test_run_on_a_switch_with_access_says_in_one_line_that_it_cannot(door: str) -> None:
+    """A switch started with --access, the admin's account in the URL: the runner, which speaks as the admin, the
+    tills and the apps at once, says so in one line and exits 2 (no "Not authorized" alone, no traceback)."""
+    home = Path(tempfile.mkdtemp(prefix="gongji-runner-access-"))
+    home.chmod(0o755)  # mosquitto, started as root, reads its files as its own user
+    port = free_port()
+    made = subprocess.run([sys.executable, "-m", "switch", "mosquitto-config", str(home / "access"), "--listen",
+                           f"127.0.0.1:{port}", "--admin-password", "admin-pw", "--terminal", "T1@P37050000001",
+                           "--app", "DH"], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    common = ["--db", str(home / "ledger.db"), "--clock", "virtual", "--access", str(home / "access"),
+              "--log-level", "WARNING"]
+    broker = None
+    if door == "mqtt-mosquitto":
+        conf = (home / "access" / "mosquitto.conf").read_text()
+        broker = MosquittoProcess(extra_config=conf, port=port).start()
+        switch = SwitchProcess("--broker", f"mqtt://127.0.0.1:{port}", *common).start()
+    else:
+        switch = SwitchProcess("--listen", f"127.0.0.1:{port}", *common).start()
+        wait_port(port)
+    try:
+        target = (["--http", switch.http_url.replace("http://", "http://admin:admin-pw@")] if door == "http"
+                  else ["--broker", f"mqtt://admin:admin-pw@127.0.0.1:{port}"])
+        done = terminal("run", str(LIBRARY / "dongying" / "window_edge_300s.yaml"), *target, "--timeout", "2")
+    finally:
+        switch.terminate()
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("gongji-terminal run: "), done.stdout
+    assert "the switch runs with --access" in lines[0] and "Run scenarios on a test switch started without " \
+        "--access" in lines[0]
+    assert "admin-pw" not in done.stdout and "Traceback" not in done.stdout + done.stderr
 
 
 def test_scenario_schema_prints_the_json_schema() -> None:

@@ -330,7 +330,8 @@ class Step(Model):
         default=None, description="virtual time since the scenario start, e.g. +4m59.999s; never sets the "
                                   "clock back (not even behind a step's own admin.clock)")
     wait: Duration | None = Field(
-        default=None, description="real seconds to wait before sending (system clock)")
+        default=None, description="real seconds to wait before sending (clock: system only; the virtual clock "
+                                  "moves with at:)")
     timeout: Duration | None = Field(
         default=None, description="how long to wait for the answer (default: the run's --timeout; with "
                                   "answer: none, 1 s or --timeout if shorter)")

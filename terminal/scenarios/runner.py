@@ -439,7 +439,8 @@ class _Run:
             wanted = [{"psn_no": w} if isinstance(w, str) else substitute(w, self.context)
                       for w in expect.windows]
             windows = state.get("windows", [])
-            keys = sorted({k for w in wanted for k in w} or {"psn_no", "fixmedins_code"})
+            # whose window and where: a person may have one open at each institution
+            keys = ["psn_no", "fixmedins_code", *sorted({k for w in wanted for k in w} - {"psn_no", "fixmedins_code"})]
             expected["windows"] = wanted
             actual["windows"] = [{k: w.get(k) for k in keys} for w in windows]
             if not same_set(wanted, windows):

@@ -213,3 +213,15 @@ async def test_a_text_expected_where_a_number_came_shows_both_kinds(live: InProc
     text = result.failure.text()
     assert '"speed":0.0' in text and '"speed":"0.0"' not in text
     assert '+    "speed": 0.0' in result.failure.diff
+
+
+async def test_a_windows_failure_names_the_institutions(live: InProcessSwitch) -> None:
+    """Two windows of DR, at two pharmacies: the windows line shows where each is open."""
+    steps = [{"settle": {"psn_no": "DR", "amount": "80.00"}},
+             {"pos": {"terminal": "T2", "fixmedins_code": "P37050000002"}, "settle": {"psn_no": "DR", "amount": "9"},
+              "expect": {"code": "POOLING_AVAILABLE", "windows": ["DR"]}}]
+    result = await run_on(live, {**WINDOW, "name": "two windows", "steps": steps})
+    assert result.failure is not None
+    assert result.failure.problems == [
+        'windows: expected exactly [{"psn_no": "DR"}] open, found [{"psn_no": "DR", "fixmedins_code": '
+        '"P37050000001"}, {"psn_no": "DR", "fixmedins_code": "P37050000002"}]']

@@ -169,12 +169,15 @@ def test_every_timing_edge_is_tested_on_both_sides() -> None:
         assert {inside, edge} <= offsets, (inside, edge)
 
 
-def test_a_start_without_a_zone_is_china_time() -> None:
-    """start: 2026-11-25 09:00 in a scenario is 09:00+08:00, so the runner's admin.clock carries the zone."""
-    found = scenario({"infno": "admin.state"}, start="2026-11-25 09:00")
-    assert found.start.isoformat() == "2026-11-25T09:00:00+08:00"
+def test_a_start_without_a_zone_is_refused_as_admin_clock_refuses_it() -> None:
+    """start: 2026-11-25 09:00 names no zone: refused in one line naming the field, as admin.clock's set is."""
+    says = refusal({"infno": "admin.state"}, start="2026-11-25 09:00")
+    assert says.splitlines()[1:] == [
+        "  start: 2026-11-25 09:00:00 has no time zone; write it as 2026-11-25T09:00:00+08:00 (China time)"]
     assert scenario({"infno": "admin.state"}, start="2026-11-25T09:00:00Z").start.isoformat() == \
         "2026-11-25T09:00:00+00:00"
+    assert scenario({"infno": "admin.state"}, start="2026-11-25T09:00:00+08:00").start.isoformat() == \
+        "2026-11-25T09:00:00+08:00"
 
 
 @pytest.mark.parametrize("event", sorted(EVENT_MODELS))
@@ -219,6 +222,26 @@ def test_a_misspelt_policy_field_is_one_line(policy: Any) -> None:
     lines = refusal({"infno": "admin.state"}, policy=policy).splitlines()[1:]
     where = "policy" if isinstance(policy, dict) else "policy.0"
     assert lines == [f"  {where}.binding_consnt: unknown key (typo?)"]
+
+
+def test_problems_of_several_steps_are_all_reported_in_step_order() -> None:
+    """A step the scenario's checks refuse (an unknown person) and a later step with a misspelt key: both, the
+    first first; a reference to a step that did not load is not a further problem."""
+    lines = refusal({"name": "a", "settle": {"psn_no": "NOBODY", "amount": 1}},
+                    {"name": "b", "infno": "admin.state", "expect": {"cod": "OK"}},
+                    {"name": "c", "reverse": "b"},
+                    {"name": "d", "reverse": "ghost"}).splitlines()[1:]
+    assert lines == ["  step 1 'a': NOBODY is not among the scenario's people (whose card?)",
+                     "  step 2 'b': expect.cod: unknown key (typo?)",
+                     "  step 4 'd': refers to step 'ghost', which is not an earlier named step"]
+
+
+def test_wait_is_refused_on_the_virtual_clock() -> None:
+    """wait: is real time; on the virtual clock it would move nothing, so it is refused, pointing at at:."""
+    says = refusal({"infno": "admin.state", "wait": "2s"})
+    assert "step 1: wait: is real time and leaves the virtual clock where it is; to let virtual time pass " \
+           "write at:" in says
+    assert scenario({"infno": "admin.clock", "wait": "2s"}, clock="system").steps[0].wait is not None
 
 
 def test_answer_none_leaves_nothing_of_an_answer_to_check() -> None:

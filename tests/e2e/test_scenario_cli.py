@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,3 +144,29 @@ def test_pytest_collects_scenarios_as_test_items(pytester: pytest.Pytester) -> N
     # Every testcase element has a name: the None the type allows cannot reach sorted().
     assert sorted(c.get("name") for c in cases) == ["Zibo holder with a zero balance cannot pool",  # type: ignore[type-var]
                                                     "expects the holder to pay at the edge"]
+
+
+def _readme_block(language: str) -> str:
+    """The README's ``language`` code block that sets gongji_scenario_dirs."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks: list[str] = re.findall(rf"```{language}\n(.*?)```", text, re.S)
+    (block,) = [b for b in blocks if "gongji_scenario_dirs" in b]
+    return block
+
+
+@pytest.mark.parametrize(("language", "file"), [("ini", "pytest.ini"), ("toml", "pyproject.toml")])
+def test_the_readmes_forms_of_gongji_scenario_dirs_collect(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                           language: str, file: str) -> None:
+    """gongji_scenario_dirs as the README writes it, in pytest.ini and in pyproject.toml: scenarios under both
+    directories named there are collected, YAML elsewhere is not."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout's plugin
+    (pytester.path / file).write_text(_readme_block(language), encoding="utf-8")
+    good = (LIBRARY / "zibo" / "holder_zero_cash.yaml").read_text(encoding="utf-8")
+    for directory in ("my-scenarios", "regression", "elsewhere"):
+        pytester.mkdir(directory)
+        (pytester.path / directory / "case.yaml").write_text(good, encoding="utf-8")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["my-scenarios/case.yaml::Zibo holder with a zero balance cannot pool",
+                                 "regression/case.yaml::Zibo holder with a zero balance cannot pool",
+                                 "2 tests collected*"])

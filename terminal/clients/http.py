@@ -134,6 +134,12 @@ class HttpLink:
     async def post(self, path: str, body: bytes, *, timeout: float | None = None,
                    headers: dict[str, str] | None = None) -> dict[str, Any]:
         """POST ``body`` to ``path``; the answer's JSON object, ``NoAnswer``, ``Unreachable`` or ``HttpStatus``."""
+        answer, _ = await self.exchange(path, body, timeout=timeout, headers=headers)
+        return answer
+
+    async def exchange(self, path: str, body: bytes, *, timeout: float | None = None,
+                       headers: dict[str, str] | None = None) -> tuple[dict[str, Any], bytes]:
+        """As ``post``, with the answer's bytes as they came (for a record of what was on the wire)."""
         wait = timeout if timeout is not None else self.timeout
         url = self.base + path
         try:
@@ -158,7 +164,7 @@ class HttpLink:
             raise HttpStatus(url, status, f"not JSON: {raw[:80]!r}") from None
         if not isinstance(answer, dict):
             raise HttpStatus(url, status, f"not a JSON object: {raw[:80]!r}")
-        return answer
+        return answer, raw
 
     async def post_json(self, path: str, envelope: dict[str, Any], *, timeout: float | None = None
                         ) -> dict[str, Any]:

@@ -90,7 +90,9 @@ def add_run_parser(subparsers: Any) -> None:
                     "on a switch already running there (it is reset before every scenario); with --http on "
                     "the switch at that HTTP door, pos steps in the platform's form, events from its SSE stream.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or directories")
-    p.add_argument("--broker", metavar="URL", help="run on the switch at this broker, mqtt://host:port")
+    p.add_argument("--broker", metavar="URL", help="run on the switch at this broker, mqtt://host:port (not one "
+                                                   "started with --access: the runner speaks as the admin, every till "
+                                                   "and every app at once)")
     p.add_argument("--http", metavar="URL",
                    help="run on the switch at this HTTP door instead, http://host:port (scenarios marked "
                         "doors: [mqtt] are skipped)")

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from switch.service.clock import CST
+from switch.wire.topics import ID_PATTERN
 from terminal.errors import TerminalError
 from terminal.scenarios.parts import (
     PHARMACY,
@@ -62,12 +65,21 @@ class ScenarioError(TerminalError, ValueError):
     """A scenario file that cannot be used; the message names the file, the scenario and the field."""
 
 
+class Problems(ValueError):
+    """The scenario's own checks that failed, each with the index of its step (None: not a step's)."""
+
+    def __init__(self, items: list[tuple[int | None, str]]) -> None:
+        super().__init__("\n".join(text for _, text in items))
+        self.items = items
+
+
 class Scenario(Model):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     clock: Literal["virtual", "system"] = Field("virtual", description="system: a switch on the real clock "
                                                                        "(use wait:, not at:)")
-    start: datetime = Field(DEFAULT_START, description="where the virtual clock stands at +0s")
+    start: datetime = Field(DEFAULT_START, description="where the virtual clock stands at +0s, with its zone: "
+                                                       "2026-11-25T10:00:00+08:00")
     pos: PosSpec | None = Field(default=None, description="the default POS terminal of pos steps")
     policy: PolicySpec | list[PolicySpec] = Field(default_factory=list, description="one policy or a list")
     people: list[PersonSpec] = Field(default_factory=list)
@@ -81,38 +93,55 @@ class Scenario(Model):
 
     @field_validator("start")
     @classmethod
-    def _china_time(cls, value: datetime) -> datetime:
-        # A scenario is written by people in China time; the wire (admin.clock) wants the zone spelt out.
-        return value if value.tzinfo is not None else value.replace(tzinfo=CST)
+    def _zoned(cls, value: datetime) -> datetime:
+        # As admin.clock does: a time without its zone is refused, not guessed (the runner sends it there).
+        if value.tzinfo is None:
+            raise ValueError(f"{value.isoformat(sep=' ')} has no time zone; write it as "
+                             f"{value.isoformat()}+08:00 (China time)")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        problems = self.problems()
+        if problems:
+            raise Problems(problems)
+        return self
+
+    def problems(self) -> list[tuple[int | None, str]]:
+        """Every inconsistency between the steps and the rest, in step order, as (step index, text)."""
+        found: list[tuple[int | None, str]] = []
         people = {p.psn_no for p in self.people}
         if len(people) != len(self.people):
-            raise ValueError("people: a psn_no appears twice")
+            found.append((None, "people: a psn_no appears twice"))
         seen: dict[str, int] = {}
         last_at = timedelta(0)
         for i, step in enumerate(self.steps):
             where = self.label(i)
-            for ref in _references(step):
+            for ref in dict.fromkeys(_references(step)):
                 if ref not in seen:
-                    raise ValueError(f"{where}: refers to step {ref!r}, which is not an earlier named step")
+                    found.append((i, f"{where}: refers to step {ref!r}, which is not an earlier named step"))
+            if step.wait is not None and self.clock == "virtual":
+                found.append((i, f"{where}: wait: is real time and leaves the virtual clock where it is; to let "
+                                 "virtual time pass write at: (time since the start), or run on clock: system"))
             if step.at is not None:
                 if self.clock == "system":
-                    raise ValueError(f"{where}: 'at' needs the virtual clock; on the system clock use 'wait'")
-                if step.at < last_at:
-                    raise ValueError(f"{where}: at {offset_text(step.at)} is before the previous step's "
-                                     f"{offset_text(last_at)}; virtual time only moves forward")
-                last_at = step.at
-            for psn in _people_needed(step):
+                    found.append((i, f"{where}: 'at' needs the virtual clock; on the system clock use 'wait'"))
+                elif step.at < last_at:
+                    found.append((i, f"{where}: at {offset_text(step.at)} is before an earlier step's "
+                                     f"{offset_text(last_at)}; virtual time only moves forward"))
+                last_at = max(last_at, step.at)
+            for psn in dict.fromkeys(_people_needed(step)):
                 if psn not in people:
-                    raise ValueError(f"{where}: {psn} is not among the scenario's people (whose card?)")
-            self.actor(i)  # raises when no actor can be chosen
+                    found.append((i, f"{where}: {psn} is not among the scenario's people (whose card?)"))
+            try:
+                self.actor(i)  # raises when no actor can be chosen
+            except ValueError as exc:
+                found.append((i, str(exc)))
             if step.name is not None:
                 if step.name in seen:
-                    raise ValueError(f"{where}: step name {step.name!r} used twice")
-                seen[step.name] = i
-        return self
+                    found.append((i, f"{where}: step name {step.name!r} used twice"))
+                seen.setdefault(step.name, i)
+        return found
 
     # --- expansion --------------------------------------------------------------------------------
 
@@ -254,28 +283,136 @@ def _where(loc: tuple[int | str, ...], document: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _describe(exc: ValidationError, document: Any = None) -> str:
-    lines = []
+MISSING_KEY = object()
+
+
+def _key(node: dict[Any, Any], part: int | str) -> Any:
+    """The key of ``node`` that ``part`` of an error's place names (YAML may have read it as a number)."""
+    if part in node:
+        return part
+    return next((k for k in node if str(k) == str(part)), MISSING_KEY)
+
+
+@dataclass(frozen=True, slots=True)
+class _Error:
+    """One pydantic error, its place without union branch names, and the union it is a branch of."""
+
+    loc: tuple[int | str, ...]
+    type: str
+    msg: str
+    union: tuple[int | str, ...] | None = None  # the place of the union whose branch failed
+    branch: str = ""
+    problems: list[tuple[int | None, str]] | None = None  # the scenario's own checks (Problems)
+
+
+def _error(e: ErrorDetails, document: Any) -> _Error:
+    """Where in the document ``e`` is: the names pydantic gives union branches (``list[PolicySpec]``,
+    ``literal[...]``) are parts no document has, and are taken out."""
+    node, loc = document, []
+    union: tuple[int | str, ...] | None = None
+    branch = ""
+    parts = e["loc"]
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        key = _key(node, part) if isinstance(node, dict) else MISSING_KEY
+        if key is not MISSING_KEY:
+            loc.append(part)
+            node = node[key]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            loc.append(part)
+            node = node[part]
+        elif (last and e["type"] == "missing") or part == "[key]" or isinstance(part, int):
+            loc.append(part)
+        elif union is None:  # a branch of a union: no such key in the document
+            union, branch = tuple(loc), str(part)
+    error = e.get("ctx", {}).get("error")
+    problems = error.items if isinstance(error, Problems) else None
+    return _Error(tuple(loc), e["type"], e["msg"].removeprefix("Value error, "), union, branch, problems)
+
+
+def _pick_branches(errors: list[_Error]) -> list[_Error]:
+    """Of a union's failed branches, those that fit what was written: the one that got furthest into
+    the value (a dict given where a model or a list of them may go), else not the "should be a
+    dictionary" of a branch that never fit. ``policy: {...}`` is not also told it is not a list."""
+    unions: dict[tuple[int | str, ...], list[_Error]] = {}
+    for e in errors:
+        if e.union is not None:
+            unions.setdefault(e.union, []).append(e)
+    keep: set[int] = set()
+    for place, branches in unions.items():
+        depth = {b.branch: 0 for b in branches}
+        for b in branches:
+            depth[b.branch] = max(depth[b.branch], len(b.loc) - len(place))
+        deepest = max(depth.values())
+        best = [b for b in branches if depth[b.branch] == deepest]
+        if deepest == 0:
+            fitting = [b for b in best if not b.type.endswith("_type")]
+            best = fitting or best[:1]
+        keep.update(id(b) for b in best)
+    return [e for e in errors if e.union is None or id(e) in keep]
+
+
+def _describe(exc: ValidationError, document: Any = None) -> list[tuple[int | None, str]]:
+    """Each problem once, as (step index or None, the line that names its place)."""
+    found: list[tuple[int | None, str]] = []
+    for e in _pick_branches([_error(e, document) for e in exc.errors(include_url=False)]):
+        if e.problems is not None:  # the scenario's own checks name their places
+            found += e.problems
+            continue
+        msg = "unknown key (typo?)" if e.type == "extra_forbidden" else e.msg
+        found.append((_step_of(e.loc), f"{_where(e.loc, document) or '(top level)'}: {msg}"))
+    return found
+
+
+def _step_of(loc: tuple[int | str, ...]) -> int | None:
+    return loc[1] if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int) else None
+
+
+def _lines(problems: list[tuple[int | None, str]]) -> str:
+    """Problems in the file's order: the scenario's own first, then step by step."""
+    ordered = sorted(problems, key=lambda p: -1 if p[0] is None else p[0])
+    return "\n".join(f"  {text}" for _, text in ordered)
+
+
+def _placeholders(document: Any, exc: ValidationError) -> tuple[Any, set[int]] | None:
+    """The document with each step that did not load replaced by one that says nothing, and the indices of
+    the steps that did load; None when more than steps failed (then the steps cannot be checked together)."""
+    failed: set[int] = set()
     for e in exc.errors(include_url=False):
-        where = _where(e["loc"], document)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (typo?)"
-        if not where and e["type"] == "value_error":  # the scenario's own checks name their place
-            lines.append(f"  {msg}")
-        else:
-            lines.append(f"  {where or '(top level)'}: {msg}")
-    return "\n".join(lines)
+        i = _step_of(e["loc"])
+        if i is None:
+            return None
+        failed.add(i)
+    steps = document["steps"]
+    kept = []
+    for i, step in enumerate(steps):
+        if i not in failed:
+            kept.append(step)
+            continue
+        stand_in: dict[str, Any] = {"admin": True, "infno": "admin.state"}
+        name = step.get("name") if isinstance(step, dict) else None
+        if isinstance(name, str) and re.fullmatch(ID_PATTERN, name):  # later steps may refer to it
+            stand_in["name"] = name
+        kept.append(stand_in)
+    return {**document, "steps": kept}, set(range(len(steps))) - failed
 
 
 def parse_scenario(document: Any, source: str = "scenario") -> Scenario:
-    """One scenario from parsed YAML, or ScenarioError listing every problem with its place."""
+    """One scenario from parsed YAML, or ScenarioError listing every problem with its place, in order."""
     name = document.get("name") if isinstance(document, dict) else None
     which = f"{source} ({name})" if name else source
     try:
         return Scenario.model_validate(document)
     except ValidationError as exc:
-        raise ScenarioError(f"{which} is not a valid scenario:\n{_describe(exc, document)}") from None
+        problems = _describe(exc, document)
+        partial = _placeholders(document, exc) if not any(p[0] is None for p in problems) else None
+        if partial is not None:  # the steps that loaded are still checked against each other and the rest
+            stand_in, loaded = partial
+            try:
+                Scenario.model_validate(stand_in)
+            except ValidationError as again:
+                problems += [p for p in _describe(again, stand_in) if p[0] is None or p[0] in loaded]
+        raise ScenarioError(f"{which} is not a valid scenario:\n{_lines(problems)}") from None
 
 
 def load_scenarios(path: Path) -> list[Scenario]:

@@ -25,7 +25,8 @@ from terminal.clients.http import ADMIN_PATH, APP_PATH, HttpLink, HttpStatus, Ht
 from terminal.clients.mqtt import NoAnswer
 from terminal.clients.state import CHINA, next_platform_msgid
 from terminal.scenarios.format import Scenario
-from terminal.scenarios.targets import Observer, RunnerError, Seen, Session, token_refused
+from terminal.scenarios.match import to_json
+from terminal.scenarios.targets import Observer, RunnerError, Seen, Session, access_refused, token_refused
 
 __all__ = ["HttpObserver", "HttpSession", "HttpTargets"]
 
@@ -95,12 +96,32 @@ class HttpSession(Session):
         if answer.get("code") != "OK":
             raise RunnerError(f"admin.clock answered {answer.get('code')}: {answer.get('err_msg')}")
         self.virtual = bool(answer.get("output", {}).get("virtual"))
+        if self.link.credentials:
+            await self._no_access(envelope)
+
+    async def _no_access(self, envelope: dict[str, Any]) -> None:
+        """An account in the URL: whether the door asks for one (``--access``), by the same admin.clock reading
+        sent without it (refused unread, or answered: nothing changes either way)."""
+        probe = {**envelope, "msgid": f"runner-{secrets.token_hex(6)}"}
+        async with HttpLink(self.link.base, timeout=self.timeout, connections=1) as anonymous:
+            try:
+                await anonymous.post_json(ADMIN_PATH, probe)
+            except HttpStatus as exc:
+                if exc.status == 401:
+                    raise RunnerError(access_refused(f"the switch at {self.link.url} asks every request for an "
+                                                     "account")) from None
+                raise
 
     async def _read_events(self, opened: asyncio.Event) -> None:
         try:
             async for event in self.link.events(opened):
-                self.observer.note("events", json.dumps(event, ensure_ascii=False, default=str).encode())
-        except (Unreachable, HttpStatus) as exc:
+                self.observer.note("events", to_json(event).encode())
+        except HttpStatus as exc:
+            if exc.status in (401, 403):
+                raise RunnerError(access_refused(f"{self.link.url} answered HTTP {exc.status} to the event "
+                                                 "stream")) from None
+            raise RunnerError(str(exc)) from None
+        except Unreachable as exc:
             raise RunnerError(str(exc)) from None
 
     def path(self, channel: str, sender: str) -> str:
@@ -131,8 +152,14 @@ class HttpSession(Session):
         path = self.path(channel, sender)
         topic = path.lstrip("/")
         self.observer.note(f"{topic}/req", payload)
-        answer = await self.link.post(path, payload, timeout=timeout, headers={"Content-Type": "application/json"})
-        self.observer.note(f"{topic}/resp", json.dumps(answer, ensure_ascii=False, default=str).encode())
+        try:
+            answer, raw = await self.link.exchange(path, payload, timeout=timeout,
+                                                   headers={"Content-Type": "application/json"})
+        except HttpStatus as exc:
+            if exc.status in (401, 403):  # --access: this account may not speak for this channel
+                raise RunnerError(access_refused(f"{self.link.url} answered HTTP {exc.status} to {path}")) from None
+            raise
+        self.observer.note(f"{topic}/resp", raw)  # as it came: 0.0 stays a number
         return answer
 
     def topics(self, channel: str, sender: str) -> tuple[str, str]:

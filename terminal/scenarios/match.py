@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from terminal.scenarios.format import EventSpec
 
 __all__ = ["ABSENT", "ANY", "MISSING", "Mismatch", "ReferenceError_", "in_order", "lookup", "match", "project",
-           "render_diff", "same_set", "substitute"]
+           "render_diff", "same_set", "substitute", "to_json"]
 
 
 class _Missing:
@@ -53,11 +54,57 @@ class Mismatch:
             return f"{self.path}: expected {_show(self.expected)}, but it is missing"
         if self.expected == ABSENT:
             return f"{self.path}: expected no such key, got {_show(self.actual)}"
-        return f"{self.path}: expected {_show(self.expected)}, got {_show(self.actual)}"
+        expected, actual = _show_both(self.expected, self.actual)
+        return f"{self.path}: expected {expected}, got {actual}"
+
+
+def to_json(value: Any, indent: int | None = None, separators: tuple[str, str] | None = None) -> str:
+    """``value`` as JSON, numbers as they were on the wire: a Decimal (how answers are read, so 80.00
+    keeps its two places) is written as the number it is, never quoted as text."""
+    numbers: dict[str, str] = {}
+    tag = secrets.token_hex(4)
+
+    def marked(obj: Any) -> Any:
+        if isinstance(obj, Decimal):
+            mark = f"<{tag}:{len(numbers)}>"
+            numbers[mark] = str(obj) if obj.is_finite() else json.dumps(str(obj))
+            return mark
+        if isinstance(obj, dict):
+            return {k: marked(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [marked(v) for v in obj]
+        return obj
+
+    text = json.dumps(marked(value), ensure_ascii=False, default=str, indent=indent, separators=separators)
+    if numbers:
+        text = re.sub(f'"(<{tag}:[0-9]+>)"', lambda m: numbers[m.group(1)], text)
+    return text
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return "array" if isinstance(value, list | tuple) else "object" if isinstance(value, dict) else "value"
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return to_json(value)
+
+
+def _show_both(expected: Any, actual: Any) -> tuple[str, str]:
+    """Expected and actual as JSON; each with its kind when the kinds differ ("0.0" (text), 0.0 (number))."""
+    left, right = _show(expected), _show(actual)
+    kinds = _kind(expected), _kind(actual)
+    by_value = kinds == ("number", "text")  # an unquoted number matches text of the same value: not the point
+    if kinds[0] != kinds[1] and not by_value:
+        return f"{left} ({kinds[0]})", f"{right} ({kinds[1]})"
+    return left, right
 
 
 def _parts(path: str) -> list[str]:
@@ -131,7 +178,7 @@ def project(expected: Any, actual: Any) -> Any:
 
 
 def _dump(obj: Any) -> list[str]:
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=str).splitlines()
+    return to_json(obj, indent=2).splitlines()
 
 
 def render_diff(expected: dict[str, Any], actual: dict[str, Any]) -> str:
@@ -149,6 +196,8 @@ def _resolve(ref: str, path: str, context: dict[str, dict[str, Any]]) -> Any:
         return step["saved"][path]
     if path in ("msgid", "infno"):
         return step[path]
+    if step.get("response") is None:
+        raise ReferenceError_(f"${{{ref}.{path}}}: step {ref!r} got no answer (it expected none)")
     value = lookup(step.get("response"), path)
     if value is MISSING:
         raise ReferenceError_(f"${{{ref}.{path}}}: step {ref!r} saved no {path!r}; its answer lacks it")

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
 from switch.core.codes import Code
 from switch.core.money import format_fen
-from switch.wire.inputs import LoadBinding, Relation, parse_duration
+from switch.core.policy import Policy
+from switch.wire.events import EVENT_MODELS
+from switch.wire.glossary import describe
+from switch.wire.inputs import LoadBinding, parse_duration
 from switch.wire.topics import ID_PATTERN
 
 __all__ = [
@@ -41,13 +55,15 @@ __all__ = [
     "offset_text",
 ]
 
-EVENT_TYPES = ("settlement.committed", "settlement.declined", "settlement.cancelled", "settlement.reversed",
-               "window.opened", "window.used", "window.expired", "window.closed", "binding.created",
-               "binding.removed")
-EventType = Literal["settlement.committed", "settlement.declined", "settlement.cancelled",
-                    "settlement.reversed", "window.opened", "window.used", "window.expired", "window.closed",
-                    "binding.created", "binding.removed"]
+# The switch's own event types and policy fields (switch/wire/events.py, switch/core/policy.py), never a
+# copy of them: an event or a policy field the switch gains is one scenarios can name at once.
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+if TYPE_CHECKING:
+    EventType = str
+else:
+    EventType = Literal[EVENT_TYPES]
 PHARMACY, CLINIC = ("2101", "2102"), ("2206", "2207")
+ANSWER_FIELDS = ("code", "infcode", "err_msg", "err_msg_contains", "inf_refmsgid", "output", "same_response_as")
 
 
 # --- scalar types: YAML turns 2102, 310 and 80.00 into numbers; the wire wants text --------------
@@ -145,24 +161,51 @@ class BindingSpec(LoadBinding):
         return binding
 
 
-class PolicySpec(Model):
+def _yaml_text(value: object) -> object:
+    """``value`` with every integer (keys too) as text: YAML reads ``370500`` and ``310:`` as numbers."""
+    if isinstance(value, dict):
+        return {_yaml_text(k): _yaml_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_yaml_text(v) for v in value]
+    return _text(value)
+
+
+def _policy_field(name: str, field: FieldInfo) -> tuple[Any, Any]:
+    """A field of the switch's ``Policy`` for a scenario: optional (it goes over a base policy), with its
+    constraints, and the text the switch wants where YAML read a number (``admdvs: [370500]``)."""
+    annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+
+    def as_yaml_meant(value: object) -> object:
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            return _yaml_text(value)
+        return value
+
+    if name == "name":
+        return Annotated[annotation, BeforeValidator(_text)], Field(description=describe("name") or None)
+    return (Annotated[annotation | None, BeforeValidator(as_yaml_meant)],
+            Field(default=None, description=describe(name) or None))
+
+
+class _PolicyOver(Model):
     """A policy set by admin.policy: these fields over ``extends`` (or over the policy of the same name)."""
 
     name: str
-    extends: str | None = None
-    admdvs: list[Text] | None = None
-    flow: Literal["retry_window", "automatic", "disabled"] | None = None
-    window_seconds: Annotated[Decimal, Field(gt=0)] | None = None
-    max_relatives: int | None = None
-    relations: list[Relation] | None = None
-    fund_ratio: dict[Text, dict[Text, Any]] | None = None
-    own_first: bool | None = None
-    no_pool_to: list[dict[str, Any]] | None = None
-    require_sign_in: bool | None = None
+    extends: str | None = Field(default=None, description="the policy whose fields this one starts from")
 
     def over(self, base: dict[str, Any] | None) -> dict[str, Any]:
         given = self.model_dump(mode="json", exclude_none=True, exclude={"extends"})
         return {**(base or {}), **given}
+
+
+if TYPE_CHECKING:
+    PolicySpec = _PolicyOver
+else:
+    PolicySpec = create_model(
+        "PolicySpec", __base__=_PolicyOver, __doc__=_PolicyOver.__doc__, __module__=__name__,
+        **{name: _policy_field(name, field) for name, field in Policy.model_fields.items()})
 
 
 # --- who acts and what they send --------------------------------------------------------------------
@@ -223,6 +266,9 @@ class EventSpec(Model):
 class Expect(Model):
     """What the answer and the switch must look like after the step; only what is given is checked."""
 
+    answer: Literal["none"] | None = Field(
+        default=None, description="none: no answer may come (a fault rule's drop_response): the step waits its "
+                                  "timeout (default 1 s) and fails if one comes; events and state are checked")
     code: Code | None = None
     infcode: int | None = None
     err_msg: str | None = None
@@ -241,6 +287,15 @@ class Expect(Model):
         default=None, description="exactly the open windows after: psn_no, or a subset of one")
     state: dict[str, Any] | None = Field(
         default=None, description="subset of admin.state's output after the step")
+
+    @model_validator(mode="after")
+    def _nothing_of_no_answer(self) -> Expect:
+        if self.answer == "none":
+            given = [k for k in ANSWER_FIELDS if k in self.model_fields_set]
+            if given:
+                raise ValueError(f"answer: none expects no answer, so nothing of one can be checked; remove "
+                                 f"{', '.join(given)}")
+        return self
 
     def checks_refmsgid(self) -> bool:
         return "inf_refmsgid" in self.model_fields_set
@@ -272,10 +327,14 @@ class Step(Model):
     envelope: dict[str, Any] | None = Field(
         default=None, description="envelope fields to add; null removes one")
     at: Duration | None = Field(
-        default=None, description="virtual time since the scenario start, e.g. +4m59.999s")
+        default=None, description="virtual time since the scenario start, e.g. +4m59.999s; never sets the "
+                                  "clock back (not even behind a step's own admin.clock)")
     wait: Duration | None = Field(
-        default=None, description="real seconds to wait before sending (system clock)")
-    timeout: Duration | None = None
+        default=None, description="real seconds to wait before sending (clock: system only; the virtual clock "
+                                  "moves with at:)")
+    timeout: Duration | None = Field(
+        default=None, description="how long to wait for the answer (default: the run's --timeout; with "
+                                  "answer: none, 1 s or --timeout if shorter)")
     expect: Expect = Field(default_factory=lambda: Expect.model_validate({}))
     expect_http: Expect | None = Field(
         default=None, description="what the HTTP door answers instead, where its national form differs "
@@ -296,6 +355,8 @@ class Step(Model):
             raise ValueError("settle expands to 2101/2102/2206/2207 only")
         if self.input is not None and (given or self.infno is None):
             raise ValueError("input goes with infno only")
+        if self.save and "none" in (self.expect.answer, self.expect_http and self.expect_http.answer):
+            raise ValueError("save needs an answer; this step expects none (answer: none)")
         actors = [k for k in ("pos", "app") if getattr(self, k) is not None]
         actors += ["admin"] if self.admin else []
         if len(actors) > 1:

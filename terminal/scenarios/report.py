@@ -8,7 +8,6 @@ a request the broker never routed, or silence.
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from terminal.scenarios.match import to_json
 from terminal.scenarios.targets import Seen
 
 if TYPE_CHECKING:
@@ -83,9 +83,14 @@ class ScenarioResult:
 def _arrow(topic: str) -> str:
     if topic.endswith("/req"):
         return "→"
-    if topic == "events":
+    if _event(topic):
         return "•"
     return "←"
+
+
+def _event(topic: str) -> bool:
+    """``events`` and each terminal's and app's own copy (``events/app/DR``): never a misrouted answer."""
+    return topic == "events" or topic.startswith("events/")
 
 
 def _compact(seen: Seen) -> str:
@@ -95,7 +100,7 @@ def _compact(seen: Seen) -> str:
     else:
         if isinstance(body, dict) and "token" in body:
             body = {**body, "token": "***"}  # never print the admin token
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+        text = to_json(body, separators=(",", ":"))  # numbers as they were on the wire (0.0 stays 0.0)
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + f"… ({len(text)} characters)"
 
 
@@ -117,16 +122,17 @@ def diagnose_no_answer(seen: Sequence[Seen], root: str, req_topic: str, resp_top
             causes.append(f"an answer on {resp} names inf_refmsgid {ref!r}, not our {msgid!r}: {said}")
         elif m.topic != resp_topic and msgid is not None and ref == msgid and not m.topic.endswith("/req"):
             causes.append(f"the answer to {msgid!r} was published on {root}/{m.topic}, not on {resp}")
-        elif not m.topic.endswith("/req") and m.topic != "events" and not _RESP.match(m.topic):
+        elif not m.topic.endswith("/req") and not _event(m.topic) and not _RESP.match(m.topic):
             causes.append(f"a message on an unexpected topic {root}/{m.topic} (the answer belongs on "
                           f"{resp}): {_compact(m)[:200]}")
-    answered_elsewhere = any(m.topic == resp_topic or not (m.topic.endswith("/req") or m.topic == "events"
+    answered_elsewhere = any(m.topic == resp_topic or not (m.topic.endswith("/req") or _event(m.topic)
                                                             or _RESP.match(m.topic)) for m in seen)
     if not answered_elsewhere:
-        alive = [m for m in seen if m.topic == "events" or _RESP.match(m.topic)]
+        alive = [m for m in seen if _event(m.topic) or _RESP.match(m.topic)]
         if alive:
             causes.append(f"nothing on {resp} within {waited:g} s, though the switch published {len(alive)} "
-                          "other message(s) under the root meanwhile: it did not answer this request")
+                          "other message(s) under the root meanwhile: it did not answer this request (a fault "
+                          "rule's drop_response or drop_request does this; expect: {answer: none} expects it)")
         else:
             causes.append(f"nothing on {resp} within {waited:g} s and nothing else under {root}/: is a "
                           f"switch running on this broker with topic root {root!r}?")

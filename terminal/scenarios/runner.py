@@ -14,11 +14,13 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
+from terminal.clients.http import shown
 from terminal.clients.mqtt import ConnectionEnded, NoAnswer
 from terminal.scenarios.format import EventSpec, Expect, SameAs, Scenario, ScenarioError, load_scenarios, offset_text
 from terminal.scenarios.match import (
@@ -32,11 +34,19 @@ from terminal.scenarios.match import (
     substitute,
 )
 from terminal.scenarios.report import Failure, ScenarioResult
-from terminal.scenarios.targets import Seen, Session, Targets
+from terminal.scenarios.targets import RunnerError, Seen, Session, Targets
 
 __all__ = ["Found", "Runner", "discover", "run_scenarios"]
 
 EVENT_WAIT = 2.0  # seconds an expected event may trail its answer
+SILENCE = 1.0  # seconds a step expecting no answer (answer: none) waits, unless its timeout or --timeout says less
+
+
+def _clock_text(moment: datetime, start: datetime) -> str:
+    """A clock reading as people compare them: ``10:01:00``, the date too when it is not the start's."""
+    local = moment.astimezone(start.tzinfo)
+    text = local.strftime("%H:%M:%S") + (f".{local.microsecond // 1000:03d}" if local.microsecond else "")
+    return text if local.date() == start.date() else f"{local.date().isoformat()} {text}"
 
 
 Found = tuple[Path, list[Scenario] | ScenarioError]
@@ -115,10 +125,12 @@ class Runner:
                 await run.audit()
         except _StepFailed as failed:
             result.status, result.failure = "failed", failed.failure
+        except RunnerError:  # the run cannot go on at all (a switch started with --access): one line
+            raise
         except (aiomqtt.MqttError, OSError) as exc:
             result.status = "failed"
             result.failure = Failure(f"step {result.steps_run + 1}",
-                                     [f"lost the broker {target.broker}: {exc}"])
+                                     [f"lost the broker {shown(target.broker)}: {exc}"])
         except Exception as exc:  # a runner bug must not end the whole run: report it on this scenario
             result.status = "failed"
             where = "".join(traceback.format_exception(exc, limit=-3)).rstrip()
@@ -137,6 +149,7 @@ class _Run:
         self.timeout = timeout
         self.context: dict[str, dict[str, Any]] = {}
         self.observer = session.observer
+        self.clock_moved_by: str | None = None  # the last step that moved the clock with admin.clock
 
     # --- talking -------------------------------------------------------------------------------------
 
@@ -213,6 +226,7 @@ class _Run:
             await asyncio.sleep(step.wait.total_seconds())
         if step.at is not None:
             moved = scenario.start + step.at
+            await self._not_back(i, moved, where, mark)
             await self._admin("admin.clock", {"set": moved.isoformat()}, f"{where}: moving the clock", mark)
         try:
             infno, body = scenario.request(i) if step.raw is None else (None, {})
@@ -233,8 +247,14 @@ class _Run:
                     envelope[key] = value
         except ReferenceError_ as exc:
             raise self._fail(where, [str(exc)], mark) from None
-        wait = step.timeout.total_seconds() if step.timeout is not None else self.timeout
+        expect = step.expect_http if self.session.national and step.expect_http is not None else step.expect
+        silent = expect.answer == "none"
+        if step.timeout is not None:
+            wait = step.timeout.total_seconds()
+        else:
+            wait = min(self.timeout, SILENCE) if silent else self.timeout
         expected_ref = None if step.raw is not None else envelope.get("msgid")
+        response: dict[str, Any] | None
         try:
             if step.raw is not None:
                 response = await self.session.send_raw(channel, sender, step.raw.encode(), wait)
@@ -244,19 +264,55 @@ class _Run:
             else:
                 response = await self.session.send(channel, sender, envelope, wait)
         except ConnectionEnded as exc:  # the HTTP door closed the connection: a dropped answer, not a wait
-            raise self._fail(where, ["no answer", f"{exc} (a fault rule's drop_response does this; whether the "
-                                                  "request was committed, the same msgid sent again tells)"],
-                             mark) from None
+            if not silent:
+                raise self._fail(where, ["no answer", f"{exc} (a fault rule's drop_response does this, and "
+                                                      "expect: {answer: none} expects it; whether the request was "
+                                                      "committed, the same msgid sent again tells)"],
+                                 mark) from None
+            response = None
         except NoAnswer:
-            causes = self.session.diagnose(self.observer.log[mark:], channel, sender,
-                                           expected_ref if isinstance(expected_ref, str) else None, wait)
-            raise self._fail(where, ["no answer", *causes], mark) from None
+            if not silent:
+                causes = self.session.diagnose(self.observer.log[mark:], channel, sender,
+                                               expected_ref if isinstance(expected_ref, str) else None, wait)
+                raise self._fail(where, ["no answer", *causes], mark) from None
+            response = None
+        if silent and response is not None:
+            await self._settle_log(expected_ref)
+            said = f"{response.get('code')}: {response.get('err_msg')}"
+            raise self._fail(where, [f"expected no answer (answer: none) within {wait:g} s, got one: {said}"],
+                             mark)
         self.context[step.name or f"#{i + 1}"] = {"msgid": envelope.get("msgid"), "infno": infno,
                                                   "response": response, "saved": {}}
-        expect = step.expect_http if self.session.national and step.expect_http is not None else step.expect
         await self._check(i, where, expect, response, mark, expected_ref)
-        self._save(i, where, response, mark)
+        if response is not None:
+            self._save(i, where, response, mark)
+            self._clock_moved(i, channel, infno, body, response)
         await self._fence(mark, where)
+
+    def _clock_moved(self, i: int, channel: str, infno: str | None, body: dict[str, Any],
+                     response: dict[str, Any]) -> None:
+        """Note where a step's own admin.clock left the clock, so a later ``at:`` cannot set it back unseen."""
+        if channel != "admin" or infno != "admin.clock" or response.get("code") != "OK":
+            return
+        if not any(body.get(k) is not None for k in ("set", "advance", "speed")):
+            return
+        self.clock_moved_by = self.scenario.label(i)
+
+    async def _not_back(self, i: int, target: datetime, where: str, mark: int) -> None:
+        """An ``at:`` after a step that moved the clock itself (admin.clock) must not set it back."""
+        if self.clock_moved_by is None:
+            return
+        answer = await self._admin("admin.clock", {}, f"{where}: reading the clock", mark)
+        now = datetime.fromisoformat(str(answer.get("output", {}).get("now")))
+        if target < now:
+            start = self.scenario.start
+            step = self.scenario.steps[i]
+            assert step.at is not None
+            raise self._fail(where, [
+                f"at {offset_text(step.at)} is {_clock_text(target, start)}, but the clock already stands at "
+                f"{_clock_text(now, start)}, where {self.clock_moved_by} moved it with admin.clock; at: counts from "
+                f"the scenario start ({_clock_text(start, start)}) and never sets the clock back: write at: "
+                f"{offset_text(now - start)} or later"], mark)
 
     def _where(self, i: int, channel: str, sender: str) -> str:
         step = self.scenario.steps[i]
@@ -286,10 +342,10 @@ class _Run:
 
     # --- expectations --------------------------------------------------------------------------------
 
-    async def _check(self, i: int, where: str, expect: Expect, response: dict[str, Any], mark: int,
+    async def _check(self, i: int, where: str, expect: Expect, response: dict[str, Any] | None, mark: int,
                      msgid: Any) -> None:
         try:
-            expected, actual, extra = self._answer_checks(expect, response)
+            expected, actual, extra = self._answer_checks(expect, response) if response is not None else ({}, {}, [])
             problems = [m.line() for m in match(expected, actual)] + extra
             if expect.events is not None or expect.events_absent is not None:
                 # once the answer is wrong, the events will not come right: do not wait long for them
@@ -383,7 +439,8 @@ class _Run:
             wanted = [{"psn_no": w} if isinstance(w, str) else substitute(w, self.context)
                       for w in expect.windows]
             windows = state.get("windows", [])
-            keys = sorted({k for w in wanted for k in w} or {"psn_no", "fixmedins_code"})
+            # whose window and where: a person may have one open at each institution
+            keys = ["psn_no", "fixmedins_code", *sorted({k for w in wanted for k in w} - {"psn_no", "fixmedins_code"})]
             expected["windows"] = wanted
             actual["windows"] = [{k: w.get(k) for k in keys} for w in windows]
             if not same_set(wanted, windows):

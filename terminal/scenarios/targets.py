@@ -28,11 +28,15 @@ from switch.doors.broker import EmbeddedBroker
 from switch.doors.link import NODELAY, parse_broker_url
 from switch.service.clock import CST
 from switch.wire.topics import DEFAULT_ROOT, request_topic, response_topic
+from terminal.clients.http import shown
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from terminal.scenarios.format import Scenario
 
 __all__ = ["EmbeddedTargets", "Observer", "RemoteTargets", "RunnerError", "Seen", "Session", "Targets",
            "token_refused"]
+
+
+REFUSED_LOGIN = (4, 5, 134, 135)  # MQTT 3.1.1 and 5.0: bad user name or password, not authorized
 
 
 class RunnerError(RuntimeError):
@@ -45,6 +49,13 @@ def token_refused(token: str | None, option: str) -> RunnerError:
         return RunnerError(f"admin token wrong: the one given with {option} is not the one the switch was started "
                            "with (its --admin-token)")
     return RunnerError(f"the switch requires an admin token: pass {option} (the switch's --admin-token)")
+
+
+def access_refused(what: str, unless: str = "") -> str:
+    """Why the runner cannot run on a switch started with ``--access``, after ``what`` showed it: one line."""
+    return (f"{what}: {unless}the switch runs with --access, where each account (a till, a member app, the admin) "
+            "may speak only as itself; the runner speaks as the admin, every till and every member app of the "
+            "scenarios at once, which one account cannot. Run scenarios on a test switch started without --access")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +149,14 @@ class Session:
     async def open(self) -> None:
         try:
             await self.observer.open()
+        except aiomqtt.MqttCodeError as exc:
+            if exc.rc in REFUSED_LOGIN and self.observer.address.username is not None:
+                raise RunnerError(access_refused(
+                    f"the broker {shown(self.broker)} refused the login of {self.observer.address.username!r} "
+                    f"({str(exc).strip()})", "if the password is right, ")) from None
+            raise RunnerError(f"cannot connect to the broker {shown(self.broker)}: {exc}") from None
         except aiomqtt.MqttError as exc:
-            raise RunnerError(f"cannot connect to the broker {self.broker}: {exc}") from None
+            raise RunnerError(f"cannot connect to the broker {shown(self.broker)}: {exc}") from None
         envelope = {"infno": "admin.clock", "msgid": f"runner-{secrets.token_hex(6)}", "input": {}}
         if self.token is not None:
             envelope["token"] = self.token
@@ -147,13 +164,22 @@ class Session:
             answer = await self.send("admin", "admin", envelope)
         except NoAnswer:
             raise RunnerError(f"no switch answered admin.clock on {self.root}/admin/req within "
-                              f"{self.timeout:g} s: is a switch running on {self.broker} with topic root "
+                              f"{self.timeout:g} s: is a switch running on {shown(self.broker)} with topic root "
                               f"{self.root!r}?") from None
         if answer.get("code") == "UNAUTHORIZED":
             raise token_refused(self.token, self.token_option)
         if answer.get("code") != "OK":
             raise RunnerError(f"admin.clock answered {answer.get('code')}: {answer.get('err_msg')}")
         self.virtual = bool(answer.get("output", {}).get("virtual"))
+        # The observer hears everything under the root, our own requests too: unless the broker keeps it to
+        # one account's topics (--access), or that account's connections take each other's place.
+        heard = await self.observer.wait(
+            lambda seen: any(m.topic == "admin/req" and m.field("msgid") == envelope["msgid"] for m in seen),
+            0, self.timeout)
+        if not heard:
+            raise RunnerError(access_refused(
+                f"the runner's own request on {self.root}/admin/req did not reach its subscription to {self.root}/# "
+                f"on {shown(self.broker)}"))
 
     async def client(self, channel: str, sender: str) -> SwitchClient:
         key = (channel, sender)

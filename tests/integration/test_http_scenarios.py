@@ -48,3 +48,24 @@ async def test_a_failure_over_http_shows_the_exchange_and_the_events(tmp_path: P
     assert "→ fsi/api/rsfComIfsService/callService/req" in text
     assert "← fsi/api/rsfComIfsService/callService/resp" in text and "• events" in text
     assert '"fixmedins_code":"P37050000001"' in text and '"druginfo":{"psn_no":"DH"' in text
+
+
+async def test_the_dropped_answer_flow_passes_over_both_doors(tmp_path: Path) -> None:
+    """flows/dropped_answer.yaml: a drop_response expected as no answer (answer: none), then reversed by its
+    msgid; over MQTT the answer never comes, over HTTP the door ends the connection."""
+    path = LIBRARY / "flows" / "dropped_answer.yaml"
+    found: list[Found] = [(path, load_scenarios(path))]
+    for door in ("mqtt", "http"):
+        (tmp_path / door).mkdir()
+        results = await run_scenarios(found, EmbeddedTargets(5.0, tmp_path / door, http=door == "http"))
+        assert [(r.status, r.details()) for r in results] == [("passed", "")], door
+
+
+async def test_the_exchange_over_http_shows_answers_as_they_came(tmp_path: Path) -> None:
+    """The answer's 0.0 (admin.clock's speed) is shown as the number it was, and the mismatch says which is text."""
+    scenario = parse_scenario({"name": "speed as text", "steps": [
+        {"infno": "admin.clock", "input": {}, "expect": {"output": {"speed": "0.0"}}}]})
+    (result,) = await run_scenarios([(tmp_path / "s.yaml", [scenario])], EmbeddedTargets(5.0, tmp_path, http=True))
+    assert result.failure is not None
+    assert result.failure.problems == ['output.speed: expected "0.0" (text), got 0.0 (number)']
+    assert '"speed":0.0' in result.details() and '"speed":"0.0"' not in result.details()

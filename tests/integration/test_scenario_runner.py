@@ -144,3 +144,84 @@ async def test_no_switch_on_the_topic_root_stops_the_run_with_advice(live: InPro
         assert time.monotonic() - started < 0.1
     finally:
         await targets.close()
+
+
+ZIBO_FAMILY: dict[str, Any] = {
+    "pos": {"terminal": "Z1", "fixmedins_code": "P37030000001"},
+    "people": [{"psn_no": "ZH", "insuplc_admdvs": "370300", "balc": "200.00"},
+               {"psn_no": "ZR", "insuplc_admdvs": "370300", "insutype": "390"}],
+    "bindings": [{"holder_psn_no": "ZH", "relative_psn_no": "ZR", "rltn": "parent"}],
+}
+DROP = {"name": "fault", "infno": "admin.faults",
+        "input": {"rules": [{"match": {"infno": "2102"}, "action": "drop_response", "times": 1}]}}
+
+
+async def run_on(live: InProcessSwitch, document: dict[str, Any]) -> Any:
+    runner = runner_on(live)
+    try:
+        return await runner.run(parse_scenario(document))
+    finally:
+        await runner.targets.close()
+
+
+async def test_a_dropped_answer_is_not_blamed_on_the_events_topics(live: InProcessSwitch) -> None:
+    """drop_response: "no answer", and the events on …/events/pos/Z1 and …/events/app/ZR are not listed as
+    answers on an unexpected topic; the one cause given says the switch did not answer, naming answer: none."""
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "dropped, expected", "audit": False, "steps": [
+        DROP, {"name": "buy", "settle": {"psn_no": "ZR", "amount": "80.00"}, "timeout": "0.5s",
+               "expect": {"code": "OK"}}]})
+    assert result.failure is not None
+    problems = result.failure.problems
+    assert problems[0] == "no answer" and len(problems) == 2, problems
+    assert problems[1].startswith(f"nothing on {live.root}/pos/Z1/resp within 0.5 s, though the switch published ")
+    assert problems[1].endswith("it did not answer this request (a fault rule's drop_response or drop_request does "
+                                "this; expect: {answer: none} expects it)")
+    assert any(m.topic.startswith("events/") for m in result.failure.exchanged)  # they were there, and not blamed
+
+
+async def test_answer_none_fails_when_an_answer_comes(live: InProcessSwitch) -> None:
+    """A step expecting no answer that gets one fails, saying what came."""
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "answered after all", "steps": [
+        {"name": "buy", "settle": {"psn_no": "ZR", "amount": "80.00"}, "expect": {"answer": "none"}}]})
+    assert result.failure is not None
+    assert result.failure.problems == ["expected no answer (answer: none) within 1 s, got one: OK: 结算成功"]
+
+
+async def test_at_after_admin_clock_moved_further_fails_naming_both_times(live: InProcessSwitch) -> None:
+    """admin.clock advanced the clock to 10:10; a later at: +1m would set it back to 10:01: the step fails in one
+    line naming both times and the step that moved the clock. at: +10m (where it stands) is fine."""
+    jump = {"name": "jump", "infno": "admin.clock", "input": {"advance": "10m"}, "expect": {"code": "OK"}}
+    late = {"name": "late", "at": "+1m", "settle": {"psn_no": "ZR", "amount": "80.00"}}
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "back in time", "steps": [jump, late]})
+    assert result.failure is not None
+    assert result.failure.step == "step 2 'late': pos Z1 sends 2102 at +1m"
+    assert result.failure.problems == [
+        "at +1m is 10:01:00, but the clock already stands at 10:10:00, where step 1 'jump' moved it with "
+        "admin.clock; at: counts from the scenario start (10:00:00) and never sets the clock back: write at: +10m "
+        "or later"]
+    result = await run_on(live, {**ZIBO_FAMILY, "name": "at the clock", "steps": [jump, {**late, "at": "+10m"}]})
+    assert result.status == "passed", result.details()
+
+
+async def test_a_text_expected_where_a_number_came_shows_both_kinds(live: InProcessSwitch) -> None:
+    """"0.0" expected, the number 0.0 answered: the line shows them differing, and the exchange shows the answer's
+    0.0 as the number it was on the wire."""
+    result = await run_on(live, {"name": "speed as text", "steps": [
+        {"infno": "admin.clock", "input": {}, "expect": {"output": {"speed": "0.0"}}}]})
+    assert result.failure is not None
+    assert result.failure.problems == ['output.speed: expected "0.0" (text), got 0.0 (number)']
+    text = result.failure.text()
+    assert '"speed":0.0' in text and '"speed":"0.0"' not in text
+    assert '+    "speed": 0.0' in result.failure.diff
+
+
+async def test_a_windows_failure_names_the_institutions(live: InProcessSwitch) -> None:
+    """Two windows of DR, at two pharmacies: the windows line shows where each is open."""
+    steps = [{"settle": {"psn_no": "DR", "amount": "80.00"}},
+             {"pos": {"terminal": "T2", "fixmedins_code": "P37050000002"}, "settle": {"psn_no": "DR", "amount": "9"},
+              "expect": {"code": "POOLING_AVAILABLE", "windows": ["DR"]}}]
+    result = await run_on(live, {**WINDOW, "name": "two windows", "steps": steps})
+    assert result.failure is not None
+    assert result.failure.problems == [
+        'windows: expected exactly [{"psn_no": "DR"}] open, found [{"psn_no": "DR", "fixmedins_code": '
+        '"P37050000001"}, {"psn_no": "DR", "fixmedins_code": "P37050000002"}]']

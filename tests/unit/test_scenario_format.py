@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from switch.core.codes import Code
+from switch.core.policy import Policy
+from switch.wire.events import EVENT_MODELS
 from terminal.scenarios.format import (
     Scenario,
     ScenarioError,
@@ -167,9 +169,87 @@ def test_every_timing_edge_is_tested_on_both_sides() -> None:
         assert {inside, edge} <= offsets, (inside, edge)
 
 
-def test_a_start_without_a_zone_is_china_time() -> None:
-    """start: 2026-11-25 09:00 in a scenario is 09:00+08:00, so the runner's admin.clock carries the zone."""
-    found = scenario({"infno": "admin.state"}, start="2026-11-25 09:00")
-    assert found.start.isoformat() == "2026-11-25T09:00:00+08:00"
+def test_a_start_without_a_zone_is_refused_as_admin_clock_refuses_it() -> None:
+    """start: 2026-11-25 09:00 names no zone: refused in one line naming the field, as admin.clock's set is."""
+    says = refusal({"infno": "admin.state"}, start="2026-11-25 09:00")
+    assert says.splitlines()[1:] == [
+        "  start: 2026-11-25 09:00:00 has no time zone; write it as 2026-11-25T09:00:00+08:00 (China time)"]
     assert scenario({"infno": "admin.state"}, start="2026-11-25T09:00:00Z").start.isoformat() == \
         "2026-11-25T09:00:00+00:00"
+    assert scenario({"infno": "admin.state"}, start="2026-11-25T09:00:00+08:00").start.isoformat() == \
+        "2026-11-25T09:00:00+08:00"
+
+
+@pytest.mark.parametrize("event", sorted(EVENT_MODELS))
+def test_every_event_type_of_the_switch_can_be_expected(event: str) -> None:
+    """The event types are the switch's own (binding.requested and binding.declined too), in events and
+    events_absent, bare or with data."""
+    s = scenario({"infno": "admin.state", "expect": {"events": [event, {"type": event, "data": {}}],
+                                                     "events_absent": [event]}})
+    assert s.steps[0].expect.events_absent == [event]
+
+
+def test_a_misspelt_event_type_is_one_line() -> None:
+    """A typo in an event type is one line naming the place and the types, not one per way it could be read."""
+    for written in ("binding.requsted", {"type": "binding.requsted"}):
+        lines = refusal({"infno": "admin.state", "expect": {"events": [written]}}).splitlines()[1:]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("  step 1: expect.events.0") and "'binding.requested'" in lines[0]
+        assert "EventSpec" not in lines[0] and "literal[" not in lines[0]
+
+
+def test_every_policy_field_of_the_switch_can_be_set() -> None:
+    """A scenario's policy takes every field of the switch's Policy (binding_consent, require_sign_in...), as a
+    dict or in a list; YAML's numbers become the text the switch wants."""
+    given: dict[str, Any] = {
+        "name": "dongying", "admdvs": [370500], "flow": "retry_window", "window_seconds": 90, "max_relatives": 3,
+        "relations": ["spouse"], "fund_ratio": {310: {"11": 0.5}}, "own_first": False,
+        "no_pool_to": [{"admdvs": 430100, "insutype": 390}], "binding_consent": True, "require_sign_in": True}
+    assert set(given) == set(Policy.model_fields)
+    for policy in (given, [given]):
+        (spec,) = scenario({"infno": "admin.state"}, policy=policy).policies
+        wire = spec.over({})
+        assert (wire["binding_consent"], wire["require_sign_in"], wire["admdvs"]) == (True, True, ["370500"])
+        assert wire["fund_ratio"] == {"310": {"11": "0.5"}}
+        assert wire["no_pool_to"] == [{"admdvs": "430100", "insutype": "390"}]
+        Policy.model_validate(wire)  # what admin.policy is sent is a policy the switch accepts
+
+
+@pytest.mark.parametrize("policy", [{"name": "dongying", "binding_consnt": True},
+                                    [{"name": "dongying", "binding_consnt": True}]], ids=["dict", "list"])
+def test_a_misspelt_policy_field_is_one_line(policy: Any) -> None:
+    """An unknown policy key is one line naming it, without a line about the form it was not written in."""
+    lines = refusal({"infno": "admin.state"}, policy=policy).splitlines()[1:]
+    where = "policy" if isinstance(policy, dict) else "policy.0"
+    assert lines == [f"  {where}.binding_consnt: unknown key (typo?)"]
+
+
+def test_problems_of_several_steps_are_all_reported_in_step_order() -> None:
+    """A step the scenario's checks refuse (an unknown person) and a later step with a misspelt key: both, the
+    first first; a reference to a step that did not load is not a further problem."""
+    lines = refusal({"name": "a", "settle": {"psn_no": "NOBODY", "amount": 1}},
+                    {"name": "b", "infno": "admin.state", "expect": {"cod": "OK"}},
+                    {"name": "c", "reverse": "b"},
+                    {"name": "d", "reverse": "ghost"}).splitlines()[1:]
+    assert lines == ["  step 1 'a': NOBODY is not among the scenario's people (whose card?)",
+                     "  step 2 'b': expect.cod: unknown key (typo?)",
+                     "  step 4 'd': refers to step 'ghost', which is not an earlier named step"]
+
+
+def test_wait_is_refused_on_the_virtual_clock() -> None:
+    """wait: is real time; on the virtual clock it would move nothing, so it is refused, pointing at at:."""
+    says = refusal({"infno": "admin.state", "wait": "2s"})
+    assert "step 1: wait: is real time and leaves the virtual clock where it is; to let virtual time pass " \
+           "write at:" in says
+    assert scenario({"infno": "admin.clock", "wait": "2s"}, clock="system").steps[0].wait is not None
+
+
+def test_answer_none_leaves_nothing_of_an_answer_to_check() -> None:
+    """answer: none with code or output, or with save, is refused; with events and balances it loads."""
+    says = refusal({**SETTLE, "expect": {"answer": "none", "code": "OK", "output": {}}})
+    assert "step 1: expect: answer: none expects no answer, so nothing of one can be checked; remove code, " \
+           "output" in says
+    assert "save needs an answer" in refusal({**SETTLE, "save": {"x": "output.y"}, "expect": {"answer": "none"}})
+    s = scenario({**SETTLE, "expect": {"answer": "none", "events": ["settlement.committed"],
+                                       "balances": {"DH": "500.00"}}})
+    assert s.steps[0].expect.answer == "none"

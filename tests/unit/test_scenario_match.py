@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from terminal.scenarios.match import MISSING, ReferenceError_, lookup, match, render_diff, substitute
+from terminal.scenarios.match import MISSING, ReferenceError_, lookup, match, render_diff, substitute, to_json
 from terminal.scenarios.report import diagnose_no_answer
 from terminal.scenarios.targets import Seen
 
@@ -32,6 +32,17 @@ def test_a_subset_matches_and_each_difference_is_reported_with_its_path() -> Non
         'code: expected "POOLING_AVAILABLE", got "OK"',
         'output.setlinfo.setl_id: expected "x", but it is missing',
     ]
+
+
+def test_a_mismatch_shows_json_with_the_kinds_where_they_differ() -> None:
+    """Text against a number reads differently ("0.0" (text), 0.0 (number)); true against "true" too; a number
+    compared by value with text is not told apart by kind; the diff keeps 80.00 a number."""
+    lines = [m.line() for m in match({"a": "0.0", "b": True, "c": 1, "d": "x"},
+                                     {"a": Decimal("0.0"), "b": "true", "c": "2", "d": "y"})]
+    assert lines == ['a: expected "0.0" (text), got 0.0 (number)', 'b: expected true (boolean), got "true" (text)',
+                     'c: expected 1, got "2"', 'd: expected "x", got "y"']
+    assert '+  "a": 80.00' in render_diff({"a": "80"}, {"a": Decimal("80.00")})
+    assert to_json({"a": [Decimal("0.0"), "<x>"]}, separators=(",", ":")) == '{"a":[0.0,"<x>"]}'
 
 
 def test_unquoted_numbers_compare_by_value_quoted_text_exactly() -> None:

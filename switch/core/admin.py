@@ -109,7 +109,9 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
             binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, 0, now, next_bid)
             next_bid += 1
         else:
-            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, existing.used, existing.created_at,
+            # Like a person's balc: an omitted cap keeps the binding's, an explicit null removes it.
+            cap = b.cap if "cap" in b.model_fields_set else existing.cap
+            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, cap, existing.used, existing.created_at,
                               existing.bid)
         view.add(binding)
         effects.append(PutBinding(binding))

@@ -58,8 +58,8 @@ class Settings:
     listen: str = DEFAULT_LISTEN
     db: Path = Path("gongji.db")
     clock: str = "system"
-    clock_start: datetime | None = None
-    clock_speed: Decimal = Decimal(0)
+    clock_start: datetime | None = None  # a virtual clock's start (None: now); only with clock "virtual"
+    clock_speed: Decimal | None = None  # a virtual clock's speed (None: 0, frozen); only with clock "virtual"
     topic_root: str = DEFAULT_ROOT
     admin_token: str | None = None
     policy: Path | None = None
@@ -85,6 +85,13 @@ def policies_from(path: Path | None) -> list[Policy]:
 
 
 def make_clock(settings: Settings) -> Clock:
+    if settings.clock == "system":
+        # The system clock cannot be set or sped up: an option that would do it is a mistake to say, not ignore.
+        for option, given in (("--clock-start", settings.clock_start), ("--clock-speed", settings.clock_speed)):
+            if given is not None:
+                raise ConfigError(f"{option} sets a virtual clock, and this switch runs the system clock: "
+                                  f"add --clock virtual")
+        return SystemClock()
     if settings.clock == "virtual":
         try:  # admin.clock's own rules: a start with its time zone, a speed from 0 to 10,000
             ClockChange(set=settings.clock_start, speed=settings.clock_speed)
@@ -100,8 +107,6 @@ def make_clock(settings: Settings) -> Clock:
         except ClockRangeError as exc:
             raise ConfigError(f"--clock-{'speed' if exc.field == 'speed' else 'start'}: {exc}") from None
         return clock
-    if settings.clock == "system":
-        return SystemClock()
     raise ConfigError(f"--clock must be 'system' or 'virtual', not {settings.clock!r}")
 
 

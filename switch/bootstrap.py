@@ -326,14 +326,21 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
 
     service = build_switch(settings, on_fatal)
     serve = _served(service)
+    listening = False
+
+    async def stop_service() -> None:
+        # A start that failed before its doors listened (a port taken) removes the ledger it created, if it did.
+        await service.stop(discard=not listening)
+
     async with AsyncExitStack() as stack:
         # The ledger first: a second switch on the same --db is told who holds it (pid, start time),
         # instead of stopping at the embedded broker's port, which it would share as well.
-        stack.push_async_callback(service.stop)
+        stack.push_async_callback(stop_service)
         await service.start()
         broker, embedded = await _broker(settings, stack)
         # like the broker's, a taken port is serve's one line
         http = await _http_door(settings, serve, stack, service.store)
+        listening = True
         log.info(service.loaded())  # only now: a port that is taken stays the one line serve prints
         run = Running(settings, service, broker, embedded, stop, fatal)
         loops: list[asyncio.Task[None]] = []

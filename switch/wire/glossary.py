@@ -112,7 +112,9 @@ GLOSSARY: dict[str, str] = {
     "fund_payamt": "paid by that fund (基金支付金额)",
     "self_pay": "the patient's part: medfee_sumamt − fund_pay_sumamt",
     "acct_balc": "the patient's own balance now",
-    "shortfall": "what the own account cannot cover: the part pooling would pay",
+    "shortfall": "self_pay less what the patient's own account pays first (all of self_pay under a policy with "
+                 "own_first false): the part left for the holder's account and cash. Pooling pays of it at most the "
+                 "holder's balance and the cap left; cash pays the rest",
     "window_expires_at": "pay again before this instant (exclusive) to pool",
     "window_seconds": "the policy's window length in seconds",
     "omsgid": "the msgid of the sender's earlier message to reverse",

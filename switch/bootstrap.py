@@ -58,8 +58,8 @@ class Settings:
     listen: str = DEFAULT_LISTEN
     db: Path = Path("gongji.db")
     clock: str = "system"
-    clock_start: datetime | None = None
-    clock_speed: Decimal = Decimal(0)
+    clock_start: datetime | None = None  # a virtual clock's start (None: now); only with clock "virtual"
+    clock_speed: Decimal | None = None  # a virtual clock's speed (None: 0, frozen); only with clock "virtual"
     topic_root: str = DEFAULT_ROOT
     admin_token: str | None = None
     policy: Path | None = None
@@ -85,6 +85,13 @@ def policies_from(path: Path | None) -> list[Policy]:
 
 
 def make_clock(settings: Settings) -> Clock:
+    if settings.clock == "system":
+        # The system clock cannot be set or sped up: an option that would do it is a mistake to say, not ignore.
+        for option, given in (("--clock-start", settings.clock_start), ("--clock-speed", settings.clock_speed)):
+            if given is not None:
+                raise ConfigError(f"{option} sets a virtual clock, and this switch runs the system clock: "
+                                  f"add --clock virtual")
+        return SystemClock()
     if settings.clock == "virtual":
         try:  # admin.clock's own rules: a start with its time zone, a speed from 0 to 10,000
             ClockChange(set=settings.clock_start, speed=settings.clock_speed)
@@ -100,8 +107,6 @@ def make_clock(settings: Settings) -> Clock:
         except ClockRangeError as exc:
             raise ConfigError(f"--clock-{'speed' if exc.field == 'speed' else 'start'}: {exc}") from None
         return clock
-    if settings.clock == "system":
-        return SystemClock()
     raise ConfigError(f"--clock must be 'system' or 'virtual', not {settings.clock!r}")
 
 
@@ -321,14 +326,21 @@ async def running(settings: Settings, stop: asyncio.Event | None = None, *,
 
     service = build_switch(settings, on_fatal)
     serve = _served(service)
+    listening = False
+
+    async def stop_service() -> None:
+        # A start that failed before its doors listened (a port taken) removes the ledger it created, if it did.
+        await service.stop(discard=not listening)
+
     async with AsyncExitStack() as stack:
         # The ledger first: a second switch on the same --db is told who holds it (pid, start time),
         # instead of stopping at the embedded broker's port, which it would share as well.
-        stack.push_async_callback(service.stop)
+        stack.push_async_callback(stop_service)
         await service.start()
         broker, embedded = await _broker(settings, stack)
         # like the broker's, a taken port is serve's one line
         http = await _http_door(settings, serve, stack, service.store)
+        listening = True
         log.info(service.loaded())  # only now: a port that is taken stays the one line serve prints
         run = Running(settings, service, broker, embedded, stop, fatal)
         loops: list[asyncio.Task[None]] = []

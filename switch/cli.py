@@ -41,9 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--clock", choices=("system", "virtual"), default=DEFAULTS.clock,
                    help="virtual: time moves only by admin.clock (or --clock-speed)")
     s.add_argument("--clock-start", type=datetime.fromisoformat, metavar="ISO8601",
-                   help="where a virtual clock starts (default: now)")
+                   help="where a virtual clock starts (default: now); needs --clock virtual")
     s.add_argument("--clock-speed", type=Decimal, default=DEFAULTS.clock_speed,
-                   help="virtual clock speed: 0 frozen (default), 1 real time, 60 a minute per second")
+                   help="virtual clock speed: 0 frozen (default), 1 real time, 60 a minute per second; needs "
+                   "--clock virtual")
     s.add_argument("--topic-root", default=DEFAULTS.topic_root, help=f"topic root (default {DEFAULTS.topic_root})")
     s.add_argument("--admin-token", help="require this token on every admin request")
     s.add_argument("--policy", type=Path, metavar="FILE", help="YAML/TOML policies added to (or replacing by "

@@ -12,6 +12,7 @@ from switch.core.model import (
     Binding,
     CloseWindow,
     Decision,
+    DeleteInvite,
     Effect,
     Event,
     Move,
@@ -27,7 +28,7 @@ from switch.core.money import format_fen
 from switch.core.policy import Policy
 from switch.wire.inputs import Credit, Load, SetStatus
 
-__all__ = ["close_windows_of_holder", "credit", "load", "set_policy", "set_status", "state_view"]
+__all__ = ["close_windows_of_holder", "credit", "load", "set_policy", "set_status", "state_view", "withdraw_invites"]
 
 
 def close_windows_of_holder(state: State, holder: str, now: datetime, why: str,
@@ -42,6 +43,18 @@ def close_windows_of_holder(state: State, holder: str, now: datetime, why: str,
             events.append(Event("window.closed", now, {"psn_no": window.psn_no,
                                                        "fixmedins_code": window.fixmedins_code,
                                                        "holder_psn_no": holder, "reason": why}))
+    return effects, events
+
+
+def withdraw_invites(state: State, relative: str, holder: str, now: datetime) -> tuple[list[Effect], list[Event]]:
+    """The invitations to ``relative`` deleted now that ``holder`` binds them (one holder per relative): every
+    other holder who invited them is told by ``binding.declined`` (``reason: "bound_elsewhere"``), so their app
+    does not wait for an answer that will never come; the binding's own holder learns of it by binding.created."""
+    moot = [i for (r, _), i in state.invites.items() if r == relative]
+    effects: list[Effect] = [DeleteInvite(relative, i.holder) for i in moot]
+    events = [Event("binding.declined", now, {"holder_psn_no": i.holder, "relative_psn_no": relative,
+                                              "rltn": i.rltn, "reason": "bound_elsewhere"})
+              for i in moot if i.holder != holder]
     return effects, events
 
 
@@ -96,7 +109,9 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
             binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, 0, now, next_bid)
             next_bid += 1
         else:
-            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, b.cap, existing.used, existing.created_at,
+            # Like a person's balc: an omitted cap keeps the binding's, an explicit null removes it.
+            cap = b.cap if "cap" in b.model_fields_set else existing.cap
+            binding = Binding(b.holder_psn_no, b.relative_psn_no, b.rltn, cap, existing.used, existing.created_at,
                               existing.bid)
         view.add(binding)
         effects.append(PutBinding(binding))
@@ -104,6 +119,9 @@ def load(state: State, cmd: Load, now: datetime) -> Decision:
             events.append(Event("binding.created", now, {"holder_psn_no": binding.holder,
                                                          "relative_psn_no": binding.relative,
                                                          "rltn": binding.rltn, "via": "admin.load"}))
+            withdrawing, withdrawn = withdraw_invites(state, binding.relative, binding.holder, now)
+            effects += withdrawing
+            events += withdrawn
     return Decision(code=Code.OK, err_msg="success",
                     output={"people": len(cmd.people), "bindings": len(cmd.bindings)},
                     effects=tuple(effects), events=tuple(events))
@@ -202,7 +220,7 @@ def _family(state: State, psn_no: str) -> set[str]:
 
 
 def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
-    """admin.state: people, bindings and open windows, or one person's family."""
+    """admin.state: people, bindings, pending invitations and open windows, or one person's family."""
     if psn_no is not None and psn_no not in state.people:
         return refuse(Code.PERSON_NOT_FOUND, f"参保人 {psn_no} 不存在")
     members = _family(state, psn_no) if psn_no is not None else None
@@ -211,6 +229,9 @@ def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
                 if members is None or b.relative in members or b.holder in members]
     windows = [w for w in state.windows.values()
                if w.opened_at <= now < w.expires_at and (members is None or w.psn_no in members)]
+    invites = sorted((i for i in state.invites.values()
+                      if members is None or i.relative in members or i.holder in members),
+                     key=lambda i: (i.relative, i.holder))
     settled = state.settlements.settled
     output = {
         "now": iso(now),
@@ -221,6 +242,8 @@ def state_view(state: State, psn_no: str | None, now: datetime) -> Decision:
                      for b in bindings],
         "windows": [{"psn_no": w.psn_no, "fixmedins_code": w.fixmedins_code, "holder_psn_no": w.holder,
                      "opened_at": iso(w.opened_at), "expires_at": iso(w.expires_at)} for w in windows],
+        "invitations": [{"holder_psn_no": i.holder, "relative_psn_no": i.relative, "rltn": i.rltn,
+                         "requested_at": iso(i.at)} for i in invites],
         **clinic_view(state, members),
         "counts": {"people": len(state.people), "bindings": len(state.binding_of), "windows": len(windows),
                    "settlements": settled,

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from switch.core.admin import close_windows_of_holder
+from switch.core.admin import close_windows_of_holder, withdraw_invites
 from switch.core.binding import BindingView, check_bind
 from switch.core.codes import Code
 from switch.core.model import (
@@ -116,9 +116,9 @@ def _create(state: State, holder: str, relative: str, rltn: str, now: datetime, 
     event = Event("binding.created", now, {"holder_psn_no": holder, "relative_psn_no": relative,
                                            "rltn": rltn, "via": via})
     # Every invitation to this relative is settled by the binding: one holder per relative.
-    moot = tuple(DeleteInvite(relative, h) for (r, h) in state.invites if r == relative)
+    withdrawing, withdrawn = withdraw_invites(state, relative, holder, now)
     return Decision(Code.OK, {**_binding_out(binding), "created": True}, "绑定成功",
-                    effects=(PutBinding(binding), *moot), events=(event,))
+                    effects=(PutBinding(binding), *withdrawing), events=(event, *withdrawn))
 
 
 def _invite_to(state: State, caller: str, holder: str) -> Invite | Decision:
@@ -151,7 +151,8 @@ def decline(state: State, caller: str, cmd: Decline, now: datetime) -> Decision:
         return invite
     data = {"holder_psn_no": invite.holder, "relative_psn_no": caller, "rltn": invite.rltn}
     return Decision(Code.OK, {**data, "declined": True}, "已拒绝绑定邀请",
-                    effects=(DeleteInvite(caller, invite.holder),), events=(Event("binding.declined", now, data),))
+                    effects=(DeleteInvite(caller, invite.holder),),
+                    events=(Event("binding.declined", now, {**data, "reason": "declined"}),))
 
 
 def unbind(state: State, caller: str, cmd: Unbind, now: datetime) -> Decision:
@@ -186,10 +187,16 @@ def set_cap(state: State, caller: str, cmd: SetCap, now: datetime) -> Decision:
 
 
 def bindings(state: State, caller: str, cmd: Empty, now: datetime) -> Decision:
-    """app.bindings: a holder sees each relative with cap and usage; a relative sees the family, read-only."""
+    """app.bindings: a holder sees each relative with cap and usage; a relative sees the family, read-only.
+
+    Whatever the role, the answer also lists the pending invitations (policy ``binding_consent``) to the
+    caller and from the caller: an invitation's event is at most once, and this is where an app that was
+    offline finds it.
+    """
     person = _caller(state, caller)
     if isinstance(person, Decision):
         return person
+    pending = _pending(state, caller)
     own = state.binding_of.get(caller)
     if own is not None:
         holder = state.people[own.holder]
@@ -200,6 +207,7 @@ def bindings(state: State, caller: str, cmd: Empty, now: datetime) -> Decision:
             "self": {"psn_no": caller, "rltn": own.rltn, "cap": _cap(own.cap), "used": format_fen(own.used)},
             # The other relatives: who and how related, not their spending (that is the holder's to see).
             "relatives": [{**_who(state.people[b.relative]), "rltn": b.rltn} for b in others],
+            **pending,
         }
         return Decision(Code.OK, output, "查询成功")
     family = sorted(state.relatives_of.get(caller, {}).values(), key=lambda b: b.relative)
@@ -208,8 +216,21 @@ def bindings(state: State, caller: str, cmd: Empty, now: datetime) -> Decision:
         "holder": _who(person) if family else None,
         "relatives": [{**_who(state.people[b.relative]), "rltn": b.rltn, "cap": _cap(b.cap),
                        "used": format_fen(b.used)} for b in family],
+        **pending,
     }
     return Decision(Code.OK, output, "查询成功")
+
+
+def _pending(state: State, caller: str) -> dict[str, list[dict[str, Any]]]:
+    """The invitations waiting for the caller's consent (by holder), and those the caller sent (by relative)."""
+    to_me = sorted((i for (r, _), i in state.invites.items() if r == caller), key=lambda i: i.holder)
+    from_me = sorted((i for i in state.invites.values() if i.holder == caller), key=lambda i: i.relative)
+    return {
+        "invitations": [{"holder_psn_no": i.holder, "holder_name": state.people[i.holder].psn_name,
+                         "rltn": i.rltn, "requested_at": iso(i.at)} for i in to_me],
+        "invitations_sent": [{"relative_psn_no": i.relative, "rltn": i.rltn, "requested_at": iso(i.at)}
+                             for i in from_me],
+    }
 
 
 def _who(p: Person) -> dict[str, Any]:

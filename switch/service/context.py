@@ -31,9 +31,11 @@ class Replies(Protocol):
 
 
 class FaultRules(Protocol):
-    """The fault rules in force (admin.faults sets and lists them, admin.reset clears them)."""
+    """The fault rules in force (admin.faults sets and lists them, admin.reset restores those of the start)."""
 
     def replace(self, rules: Sequence[FaultRule]) -> None: ...
+
+    def restore(self) -> None: ...
 
     def view(self) -> list[dict[str, Any]]: ...
 

@@ -50,7 +50,12 @@ class FaultBook:
 
     def __init__(self, rules: Sequence[FaultRule] = (), rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
+        self._initial = tuple(rules)  # the rules the switch started with (--faults FILE): admin.reset's
         self.replace(rules)
+
+    def restore(self) -> None:
+        """Put the rules the switch started with back in force, their counters afresh (admin.reset)."""
+        self.replace(self._initial)
 
     def replace(self, rules: Sequence[FaultRule]) -> None:
         """Put new rules in force (counters start afresh); an empty list clears every fault."""

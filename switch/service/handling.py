@@ -122,9 +122,11 @@ class SettlementSwitch:
         return (f"ledger loaded: {len(state.people)} people, {len(state.binding_of)} bindings, "
                 f"{len(state.settlements)} settlements, {self._loaded_replies} recorded replies")
 
-    async def stop(self) -> None:
+    async def stop(self, discard: bool = False) -> None:
+        """Commit what is pending and close the ledger; ``discard`` (a start that failed before serving) also
+        removes a ledger file that ``start`` created."""
         await self.committer.stop()
-        await self.store.close()
+        await self.store.close(discard)
 
     def _fatal(self, exc: BaseException) -> None:
         if self._on_fatal is not None:

@@ -18,7 +18,7 @@ def load(ctx: Context, cmd: Load) -> Decision:
 
 
 def reset(ctx: Context, cmd: Empty) -> Decision:
-    ctx.faults.replace([])  # a reset switch is a fresh one: no fault rules carried over
+    ctx.faults.restore()  # a reset switch is a fresh one: the fault rules of --faults FILE, counters afresh
     return Decision(Code.OK, {"reset": True}, "all tables emptied", effects=(Reset(),))
 
 

@@ -238,6 +238,7 @@ class SqliteStore:
         self.archive: LedgerArchive | None = None
         self._db: aiosqlite.Connection | None = None
         self._lock = LedgerLock(self.path)
+        self._created = False  # whether open made the ledger file (close(discard=True) removes only such a file)
         self.writer = WriterProcess(self.path)  # every write transaction once open: see writer_child.py
 
     @property
@@ -256,6 +257,7 @@ class SqliteStore:
     async def open(self) -> None:
         check_file(self.path)  # a foreign, newer or unreadable file is refused before anything is written
         self._lock.acquire()  # a second switch must not even switch the file to WAL
+        self._created = not self.path.exists()
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
@@ -433,7 +435,9 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"journal read failed: {describe(exc)}") from exc
 
-    async def close(self) -> None:
+    async def close(self, discard: bool = False) -> None:
+        """Close the ledger; ``discard`` also removes it when ``open`` created it (a start that failed before
+        serving, a port being taken, leaves no new empty ledger and lock file behind)."""
         if self._db is not None:
             with contextlib.suppress(StoreError):  # diagnostics; closing the ledger matters more
                 await self.write_journal()
@@ -443,4 +447,9 @@ class SqliteStore:
         if self.archive is not None:
             self.archive.close()
             self.archive = None
+        if discard and self._created and self._lock.fd is not None:
+            for path in (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm", "-journal"))):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            self._lock.remove()
         self._lock.release()

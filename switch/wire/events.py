@@ -88,11 +88,19 @@ class BindingCreatedData(_Out):
 
 
 class BindingAskedData(_Out):
-    """binding.requested (policy binding_consent: the relative must accept) and binding.declined."""
+    """binding.requested (policy binding_consent: the relative must accept)."""
 
     holder_psn_no: str
     relative_psn_no: str
     rltn: Relation
+
+
+class BindingDeclinedData(BindingAskedData):
+    """binding.declined: the invitation is gone, with nothing bound to its holder."""
+
+    reason: Literal["declined", "bound_elsewhere"] = Field(
+        description="declined: the relative refused it (app.decline); bound_elsewhere: the relative was bound "
+                    "to another holder (accepted another invitation, or was bound directly), which withdrew it")
 
 
 class BindingRemovedData(_Out):
@@ -124,7 +132,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "binding.created": BindingCreatedData,
     "binding.removed": BindingRemovedData,
     "binding.requested": BindingAskedData,
-    "binding.declined": BindingAskedData,
+    "binding.declined": BindingDeclinedData,
 }
 """The ``data`` of each event type."""
 

@@ -112,7 +112,9 @@ GLOSSARY: dict[str, str] = {
     "fund_payamt": "paid by that fund (基金支付金额)",
     "self_pay": "the patient's part: medfee_sumamt − fund_pay_sumamt",
     "acct_balc": "the patient's own balance now",
-    "shortfall": "what the own account cannot cover: the part pooling would pay",
+    "shortfall": "self_pay less what the patient's own account pays first (all of self_pay under a policy with "
+                 "own_first false): the part left for the holder's account and cash. Pooling pays of it at most the "
+                 "holder's balance and the cap left; cash pays the rest",
     "window_expires_at": "pay again before this instant (exclusive) to pool",
     "window_seconds": "the policy's window length in seconds",
     "omsgid": "the msgid of the sender's earlier message to reverse",
@@ -134,8 +136,13 @@ GLOSSARY: dict[str, str] = {
     "created": "true: a new binding; false: the caller already held it and only rltn changed",
     "windows_closed": "how many of the relative's open retry windows closed with the binding",
     "pending": "true: an invitation the relative must accept (app.accept) before anything pools",
-    "requested_at": "when the holder asked for the binding",
+    "requested_at": "when the holder asked for the binding (the latest app.bind of that invitation)",
     "declined": "true: the relative refused the invitation; nothing was bound",
+    "invitations": "binding invitations waiting for the relative's app.accept or app.decline (policy "
+                   "binding_consent): in app.bindings those to the caller, sorted by holder_psn_no; in "
+                   "admin.state every one (with psn_no: those to or from the family's people)",
+    "invitations_sent": "the binding invitations the caller sent that wait for the relative's answer, sorted by "
+                        "relative_psn_no",
     "remaining": "cap − used, at least 0.00; null without a cap",
     "role": "the caller's place in a family: holder, relative, or none",
     "read_only": "true when the caller may not change these bindings (a relative)",
@@ -234,7 +241,8 @@ GLOSSARY: dict[str, str] = {
     "terminal_id": "the POS terminal that sent the message",
     "opened_at": "when the window opened",
     "expires_at": "when the window ends (exclusive)",
-    "reason": "why the window closed",
+    "reason": "window.closed: why the window closed; binding.declined: why the invitation ended (declined: "
+              "the relative refused it; bound_elsewhere: the relative was bound to another holder)",
     "via": "the transaction that created or removed the binding",
 }
 

@@ -250,6 +250,13 @@ class StateWindow(_Out):
     expires_at: Timestamp
 
 
+class StateInvitation(_Out):
+    holder_psn_no: str
+    relative_psn_no: str
+    rltn: Relation
+    requested_at: Timestamp
+
+
 class StateCounts(_Out):
     people: int
     bindings: int
@@ -263,6 +270,7 @@ class StateOutput(_Out):
     people: list[StatePerson]
     bindings: list[StateBinding]
     windows: list[StateWindow]
+    invitations: list[StateInvitation]
     visits: list[StateVisit]
     batches: list[StateBatch]
     counts: StateCounts

@@ -25,6 +25,8 @@ __all__ = [
     "DeclineOutput",
     "FellowRelative",
     "HeldRelative",
+    "Invitation",
+    "InvitationSent",
     "Member",
     "OwnBinding",
     "PremiumOutput",
@@ -115,6 +117,23 @@ class OwnBinding(_Out):
     used: Amount
 
 
+class Invitation(_Out):
+    """A binding invitation waiting for the caller's consent (app.accept / app.decline)."""
+
+    holder_psn_no: str
+    holder_name: str
+    rltn: Relation
+    requested_at: Timestamp
+
+
+class InvitationSent(_Out):
+    """A binding invitation the caller sent, still waiting for the relative's consent."""
+
+    relative_psn_no: str
+    rltn: Relation
+    requested_at: Timestamp
+
+
 class BindingsHolder(_Out):
     """app.bindings from a holder: themselves and each relative with cap and usage."""
 
@@ -122,6 +141,8 @@ class BindingsHolder(_Out):
     read_only: Literal[False]
     holder: Member
     relatives: list[HeldRelative]
+    invitations: list[Invitation]
+    invitations_sent: list[InvitationSent]
 
 
 class BindingsRelative(_Out):
@@ -132,6 +153,8 @@ class BindingsRelative(_Out):
     holder: Member
     self: OwnBinding
     relatives: list[FellowRelative]
+    invitations: list[Invitation]
+    invitations_sent: list[InvitationSent]
 
 
 class BindingsNone(_Out):
@@ -141,6 +164,8 @@ class BindingsNone(_Out):
     read_only: Literal[False]
     holder: None
     relatives: list[HeldRelative] = Field(max_length=0, description="always empty")
+    invitations: list[Invitation]
+    invitations_sent: list[InvitationSent]
 
 
 class Record(_Out):

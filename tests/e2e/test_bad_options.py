@@ -76,6 +76,19 @@ def test_clock_options_follow_admin_clocks_rules(tmp_path: Path, options: list[s
     assert line.startswith(f"gongji-switch: {says}"), line
 
 
+@pytest.mark.parametrize("options", [["--clock-start", "2026-11-25T10:00+08:00"], ["--clock-speed", "60"],
+                                     ["--clock", "system", "--clock-speed", "0"]],
+                         ids=["start", "speed", "explicit system"])
+def test_clock_options_without_a_virtual_clock_are_refused(tmp_path: Path, options: list[str]) -> None:
+    """--clock-start or --clock-speed on the system clock would be ignored: one line naming the option and what to
+    add, exit 2, before the ledger is created."""
+    line = _refused(_serve(tmp_path, *options))
+    option = next(o for o in options if o.startswith("--clock-"))
+    assert line == (f"gongji-switch: {option} sets a virtual clock, and this switch runs the system clock: "
+                    "add --clock virtual"), line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_port_out_of_range_says_cannot_start_once(tmp_path: Path) -> None:
     """--listen 127.0.0.1:99999: one line that says "cannot start the embedded broker on ..." once, exit 2."""
     line = _refused(_run("serve", "--listen", "127.0.0.1:99999", "--http", "off", "--db", str(tmp_path / "l.db")))

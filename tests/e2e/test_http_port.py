@@ -38,6 +38,7 @@ def test_a_taken_http_port_is_one_line(taken_port: int, tmp_path: Path) -> None:
     suggested = int(lines[0].split("--http 127.0.0.1:")[1].split()[0])
     with socket.socket() as probe:  # the suggestion works: nothing listens there
         probe.bind(("127.0.0.1", suggested))
+    assert list(tmp_path.iterdir()) == []  # the ledger it had created is removed again, with its lock file
 
 
 def test_a_bad_http_address_is_one_line(tmp_path: Path) -> None:

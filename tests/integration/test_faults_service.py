@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from switch.bootstrap import Settings, build_switch
 from tests.integration.service_helpers import Driver, make_switch
 from tests.support.direct import decode, direct_switch
 from tests.support.families import ZIBO, pharmacy_input
@@ -107,5 +108,28 @@ async def test_reset_clears_fault_rules(tmp_path: Path) -> None:
         assert (await d.admin("admin.faults", rules))["code"] == "OK"
         assert (await d.admin("admin.reset"))["code"] == "OK"
         assert (await d.admin("admin.faults", {}))["output"] == {"rules": []}
+    finally:
+        await switch.stop()
+
+
+async def test_reset_puts_back_the_rules_of_the_faults_file(tmp_path: Path) -> None:
+    """A switch started with --faults FILE: admin.reset puts the file's rules back, counters afresh (it is a
+    switch as started on an empty ledger), whatever admin.faults did meanwhile."""
+    rules = tmp_path / "faults.yaml"
+    rules.write_text('- {match: {infno: "2102"}, action: error, times: 1}\n', encoding="utf-8")
+    switch = build_switch(Settings(db=tmp_path / "r.db", clock="virtual", faults=rules))
+    await switch.start()
+    try:
+        d = Driver(switch)
+        await d.admin("admin.load", ZIBO)
+        assert (await d.pos("2102", pharmacy_input("ZR", "10.00")))["code"] == "INTERNAL_ERROR"
+        assert (await d.pos("2102", pharmacy_input("ZR", "10.00")))["code"] == "OK"
+        await d.admin("admin.faults", {"rules": [{"action": "drop_request"}]})
+        assert (await d.admin("admin.reset"))["code"] == "OK"
+        assert (await d.admin("admin.faults", {}))["output"] == {
+            "rules": [{"match": {"infno": "2102"}, "action": "error", "times": 1, "left": 1}]}
+        await d.admin("admin.load", ZIBO)
+        assert (await d.pos("2102", pharmacy_input("ZR", "10.00")))["code"] == "INTERNAL_ERROR"
+        assert (await d.pos("2102", pharmacy_input("ZR", "10.00")))["code"] == "OK"
     finally:
         await switch.stop()

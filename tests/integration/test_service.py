@@ -315,3 +315,34 @@ def test_virtual_clock_is_frozen_by_default() -> None:
     assert clock.now() == T0
     clock.set_speed(1000)
     assert clock.now() >= T0
+
+
+async def test_a_binding_loaded_again_without_cap_keeps_its_cap(tmp_path: Path) -> None:
+    """Cap 100.00 with 80.00 used; admin.load of the same binding to change only rltn keeps the cap (on disk too,
+    after a restart), so the next 30.00 pools 20.00; "cap": null in a load is what lifts it."""
+    db = tmp_path / "ledger.db"
+    switch = make_switch(db)
+    await switch.start()
+    try:
+        d = Driver(switch)
+        await d.admin("admin.load", ZIBO)
+        capped = await d.send("app", "app.set_cap", {"relative_psn_no": "ZR", "cap": "100.00"}, sender="ZH")
+        assert capped["code"] == "OK"
+        assert (await d.pos("2102", pharmacy_input("ZR", "80.00")))["code"] == "OK"
+        same = {"holder_psn_no": "ZH", "relative_psn_no": "ZR", "rltn": "child"}
+        assert (await d.admin("admin.load", {"bindings": [same]}))["code"] == "OK"
+    finally:
+        await switch.stop()
+    switch = make_switch(db)
+    await switch.start()
+    try:
+        d = Driver(switch)
+        state = (await d.admin("admin.state", {"psn_no": "ZR"}))["output"]
+        assert [(b["rltn"], b["cap"], b["used"]) for b in state["bindings"]] == [("child", "100.00", "80.00")]
+        pooled = (await d.pos("2102", pharmacy_input("ZR", "30.00")))["output"]["setlinfo"]
+        assert (pooled["acct_mulaid_pay"], pooled["psn_cash_pay"]) == ("20.00", "10.00")
+        assert (await d.admin("admin.load", {"bindings": [{**same, "cap": None}]}))["code"] == "OK"
+        state = (await d.admin("admin.state", {"psn_no": "ZR"}))["output"]
+        assert [(b["cap"], b["used"]) for b in state["bindings"]] == [(None, "100.00")]
+    finally:
+        await switch.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -15,7 +16,7 @@ from switch.store.base import Commit, StoreError, StoreOpenError
 from switch.store.schema import SCHEMA_VERSION
 from switch.store.sqlite import SqliteStore
 from tests.integration.service_helpers import Driver, make_switch
-from tests.support.families import ZIBO, pharmacy_input
+from tests.support.families import ZIBO, person, pharmacy_input
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -177,3 +178,43 @@ async def test_an_invitation_survives_a_restart(tmp_path: Path) -> None:
     state = (await driver.admin("admin.state"))["output"]
     assert [(b["holder_psn_no"], b["relative_psn_no"]) for b in state["bindings"]] == [("ZH", "ZR")]
     await switch.stop()
+
+
+async def test_pending_invitations_are_found_after_a_restart_and_a_withdrawal_is_announced(tmp_path: Path) -> None:
+    """Two holders invite ZR, whose app is offline (the binding.requested events are gone): after a restart her
+    app.bindings lists both, each holder's lists the one it sent, admin.state lists them; accepting ZH tells ZS."""
+    db = tmp_path / "ledger.db"
+    switch = make_switch(db)
+    await switch.start()
+    try:
+        driver = Driver(switch)
+        await driver.admin("admin.load", {"people": [*ZIBO["people"], person("ZS", "370300", "50.00")]})
+        await driver.admin("admin.policy", {"set": {"name": "zibo-consent", "admdvs": ["370300"],
+                                                    "flow": "automatic", "binding_consent": True}})
+        await _app(driver, "app.bind", {"relative_psn_no": "ZR", "rltn": "parent", "face_verified": True})
+        invited = await driver.send("app", "app.bind", {"relative_psn_no": "ZR", "rltn": "child",
+                                                        "face_verified": True}, sender="ZS")
+        assert invited["output"]["pending"] is True
+    finally:
+        await switch.stop()
+    switch = make_switch(db)
+    await switch.start()
+    try:
+        driver = Driver(switch)
+        mine = (await driver.send("app", "app.bindings", {}, sender="ZR"))["output"]
+        assert [(i["holder_psn_no"], i["rltn"], i["requested_at"]) for i in mine.get("invitations", [])] == [
+            ("ZH", "parent", "2026-11-25T10:00:00.000+08:00"), ("ZS", "child", "2026-11-25T10:00:00.000+08:00")]
+        sent = (await driver.send("app", "app.bindings", {}, sender="ZS"))["output"]
+        assert [(i["relative_psn_no"], i["rltn"]) for i in sent["invitations_sent"]] == [("ZR", "child")]
+        state = (await driver.admin("admin.state", {"psn_no": "ZR"}))["output"]
+        assert [(i["holder_psn_no"], i["relative_psn_no"]) for i in state["invitations"]] == [
+            ("ZH", "ZR"), ("ZS", "ZR")]
+        body = {"infno": "app.accept", "msgid": "ZR-1", "input": {"holder_psn_no": "ZH", "face_verified": True}}
+        reply = await switch.handle("app", "ZR", json.dumps(body).encode())
+        events = [json.loads(e) for e in reply.events]
+        assert [(e["type"], e["data"]["holder_psn_no"], e["data"].get("reason")) for e in events] == [
+            ("binding.created", "ZH", None), ("binding.declined", "ZS", "bound_elsewhere")]
+        assert (await driver.admin("admin.state"))["output"]["invitations"] == []
+        assert (await driver.send("app", "app.bindings", {}, sender="ZS"))["output"]["invitations_sent"] == []
+    finally:
+        await switch.stop()

@@ -237,4 +237,5 @@ def test_bindings_of_someone_outside_any_family(caller: str, expected: Code) -> 
     decision = app.bindings(family(), caller, Empty(), NOW)
     assert decision.code is expected
     if expected is Code.OK:
-        assert decision.output == {"role": "none", "read_only": False, "holder": None, "relatives": []}
+        assert decision.output == {"role": "none", "read_only": False, "holder": None, "relatives": [],
+                                   "invitations": [], "invitations_sent": []}

@@ -8,6 +8,7 @@ import pytest
 
 from switch.core import admin as admin_core
 from switch.core.codes import Code
+from switch.core.model import Decision, UseCap
 from switch.wire.inputs import Load
 from tests.support.families import person
 from tests.unit.core_helpers import T0, commit, new_state
@@ -105,6 +106,21 @@ def test_the_same_binding_in_a_later_load_updates_it() -> None:
     assert again.code is Code.OK
     commit(state, again)
     assert [(b.holder, b.relative, b.rltn) for b in state.binding_of.values()] == [("H", "R", "parent")]
+
+
+@pytest.mark.parametrize(("given", "cap"), [({}, 10_000), ({"cap": None}, None), ({"cap": "50.00"}, 5_000)])
+def test_a_later_load_keeps_the_cap_unless_it_names_one(given: dict[str, Any], cap: int | None) -> None:
+    """Like a person's balc, a binding's cap omitted in a later load is kept (a spending limit is never lifted
+    unasked); "cap": null removes it, an amount sets it. Usage stays in every case."""
+    state = new_state()
+    first = Load.model_validate({"people": PEOPLE, "bindings": [bind("H", "R", cap="100.00")]})
+    commit(state, admin_core.load(state, first, T0))
+    commit(state, Decision(Code.OK, effects=(UseCap("R", "H", 8_000, state.binding_of["R"].bid),)))
+    again = admin_core.load(state, Load.model_validate({"bindings": [bind("H", "R", "parent", **given)]}), T0)
+    assert again.code is Code.OK
+    commit(state, again)
+    binding = state.binding_of["R"]
+    assert (binding.rltn, binding.cap, binding.used) == ("parent", cap, 8_000)
 
 
 @pytest.mark.parametrize(("load", "section", "first", "second"), [

@@ -74,8 +74,16 @@ def test_clock_changes_need_a_virtual_clock() -> None:
     assert run("admin", "admin.clock", {"advance": "1m"}, clock=SystemClock()).code == Code.CLOCK_NOT_VIRTUAL
 
 
-def test_reset_clears_the_fault_rules_it_is_given() -> None:
-    """admin.reset empties the fault book behind the context and answers {"reset": true}."""
-    book = FaultBook([FaultRule.model_validate({"action": "error"})])
+def test_reset_puts_back_the_fault_rules_the_switch_started_with() -> None:
+    """admin.reset puts the fault book back as the switch started (--faults FILE), counters afresh; a book that
+    started empty is emptied; it answers {"reset": true}."""
+    book = FaultBook([FaultRule.model_validate({"action": "error", "times": 2})])
+    assert book.match("pos", "T1", "2102") is not None  # one of its two hits spent
+    book.replace([FaultRule.model_validate({"action": "drop_request"})])
     decision = run("admin", "admin.reset", {}, faults=book)
-    assert (decision.code, decision.output, book.view()) == (Code.OK, {"reset": True}, [])
+    assert (decision.code, decision.output) == (Code.OK, {"reset": True})
+    assert book.view() == [{"match": {}, "action": "error", "times": 2, "left": 2}]
+    empty = FaultBook()
+    empty.replace([FaultRule.model_validate({"action": "error"})])
+    run("admin", "admin.reset", {}, faults=empty)
+    assert empty.view() == []

@@ -129,6 +129,16 @@ class _KeyedBook(_Book[A], Generic[A, V]):
     def in_memory(self) -> int:
         return len(self._hot)
 
+    def get(self, key: str) -> V | None:
+        """The value, from memory (the books with an archive read it back too)."""
+        return self._hot.get(key)
+
+    def __getitem__(self, key: str) -> V:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
     def holds(self, key: str) -> bool:
         """Whether ``key`` is in memory now (tests, tools)."""
         return key in self._hot
@@ -171,12 +181,6 @@ class SettlementBook(_KeyedBook[Archive, "Settlement"]):
         self._by_msgid: dict[tuple[str, str], str] = {}  # of the settlements in memory
         self.settled = 0  # of them, those still in force
         self.days: dict[DayKey, DayTotals] = {}
-
-    def __getitem__(self, setl_id: str) -> Settlement:
-        s = self.get(setl_id)
-        if s is None:
-            raise KeyError(setl_id)
-        return s
 
     def get(self, setl_id: str) -> Settlement | None:
         s = self._hot.get(setl_id)
@@ -345,12 +349,6 @@ class VisitBook(_KeyedBook[ClinicArchive, "Visit"]):
         super().__init__(archive, limit)
         self._batches: dict[str, dict[str, Batch]] = {}  # of the visits in memory: mdtrt_id -> chrg_bchno -> batch
 
-    def __getitem__(self, mdtrt_id: str) -> Visit:
-        visit = self.get(mdtrt_id)
-        if visit is None:
-            raise KeyError(mdtrt_id)
-        return visit
-
     def get(self, mdtrt_id: str) -> Visit | None:
         """The visit, from memory or read back with its batches (it then stays until a touch after is durable)."""
         visit = self._hot.get(mdtrt_id)
@@ -435,12 +433,6 @@ class SignInBook(_KeyedBook[ClinicArchive, "SignIn"]):
 
     def __init__(self, archive: ClinicArchive | None = None, limit: int | None = None) -> None:
         super().__init__(archive, limit)
-
-    def __getitem__(self, sign_no: str) -> SignIn:
-        found = self.get(sign_no)
-        if found is None:
-            raise KeyError(sign_no)
-        return found
 
     def get(self, sign_no: str) -> SignIn | None:
         """The sign-in, from memory or read back (it then stays until a touch after is durable)."""

@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,7 +21,7 @@ from switch.doors.mqtt import NODELAY
 from terminal.clients.mqtt import NoAnswer, SwitchClient
 from tests.support.brokers import MosquittoProcess, free_port, wait_port
 from tests.support.families import ZIBO, person, pharmacy_input
-from tests.support.switches import SwitchProcess
+from tests.support.switches import SwitchProcess, mosquitto_config
 
 TERMINALS = ("T1@P2", "T2@P1")  # each registered for its institution
 APPS = ("ZH", "ZR")
@@ -52,15 +49,8 @@ class Secured:
 
 def write_config(directory: Path, root: str, port: int) -> AccessConfig:
     """Run the real command line, as an operator would."""
-    args = [sys.executable, "-m", "switch", "mosquitto-config", str(directory), "--topic-root", root,
-            "--listen", f"127.0.0.1:{port}", "--admin-password", "admin-pw"]
-    for terminal in TERMINALS:
-        args += ["--terminal", terminal]
-    for app in APPS:
-        args += ["--app", app]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
-    assert done.returncode == 0, done.stderr
-    assert f"{root}/pos/T1/req" in done.stdout and "mosquitto -c" in done.stdout
+    out = mosquitto_config(directory, root, port, TERMINALS, APPS)
+    assert f"{root}/pos/T1/req" in out and "mosquitto -c" in out
     return read_access(directory)
 
 

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import json
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +27,7 @@ from terminal.clients.mqtt import SwitchClient
 from tests.support.brokers import free_port, wait_port
 from tests.support.families import DONGYING, cert, pharmacy_input
 from tests.support.http import national
-from tests.support.switches import ROOT, SwitchProcess
+from tests.support.switches import ROOT, SwitchProcess, mosquitto_config
 
 pytestmark = pytest.mark.e2e
 
@@ -94,14 +93,7 @@ class Guarded:
 
 def write_access(directory: Path, port: int) -> AccessConfig:
     """The real command line, as an operator runs it."""
-    args = [sys.executable, "-m", "switch", "mosquitto-config", str(directory), "--topic-root", "gongji/v1",
-            "--listen", f"127.0.0.1:{port}", "--admin-password", "admin-pw"]
-    for terminal in TERMINALS:
-        args += ["--terminal", terminal]
-    for app in APPS:
-        args += ["--app", app]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
-    assert done.returncode == 0, done.stderr
+    mosquitto_config(directory, "gongji/v1", port, TERMINALS, APPS)
     return read_access(directory)
 
 

@@ -114,3 +114,17 @@ class SwitchProcess:
         assert self.proc is not None
         self.proc.send_signal(sig)
         return self.proc.wait(timeout)
+
+
+def mosquitto_config(directory: Path, root: str, port: int, terminals: tuple[str, ...],
+                     apps: tuple[str, ...]) -> str:
+    """Write access files with the real command line, as an operator runs it; its output."""
+    args = [sys.executable, "-m", "switch", "mosquitto-config", str(directory), "--topic-root", root,
+            "--listen", f"127.0.0.1:{port}", "--admin-password", "admin-pw"]
+    for terminal in terminals:
+        args += ["--terminal", terminal]
+    for app in apps:
+        args += ["--app", app]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
